@@ -1,0 +1,391 @@
+"""Mailboxes (accounts) and the sync orchestration that runs them.
+
+A sync run for one account: take the account's advisory lock (one worker per account,
+cron and "Sync now" never race), list the remote folders, and for every folder feed the
+provider's ``SyncBatch`` stream into ``maildesk.message._apply_batch`` storing the
+folder cursor in the same transaction. In cron context every batch is committed; a
+crash therefore loses at most the batch in flight, and the unique key on
+``(folder_id, remote_id)`` makes re-applying it harmless.
+
+Provider errors become account state: ``AuthError`` -> ``needs_reauth``; network
+failures -> ``error`` with an exponential back-off (``next_sync_at``); every failure
+also writes a readable ``sync_error`` and a ``maildesk.sync.log`` line.
+"""
+import logging
+import os
+import threading
+import time
+from datetime import timedelta
+from email.utils import formataddr
+
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import AccessError, UserError
+
+from ..engine import compose, secrets
+from ..engine.errors import AuthError, NetworkError, ProviderError, ThrottledError
+from ..engine.imap import ImapConfig, ImapProvider
+from ..engine.provider import DEFAULT_BACKFILL_CAP, DEFAULT_BOOTSTRAP, SyncOptions
+from ..engine.smtp import SmtpConfig
+
+_logger = logging.getLogger(__name__)
+
+LOCK_NAMESPACE = 0x4D44  # "MD": first key of pg_advisory_lock(ns, account_id)
+CRON_TIME_BUDGET = 50  # seconds a cron run may spend before re-triggering itself
+BACKOFF_MAX_MINUTES = 60
+SYNC_LOG_RETENTION_DAYS = 30
+FOLDER_ORDER = {"inbox": 0, "sent": 1, "drafts": 2, "archive": 3, "custom": 4, "spam": 5, "trash": 6}
+SECURITY = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None (unencrypted)")]
+
+
+def _is_testing():
+    return getattr(threading.current_thread(), "testing", False)
+
+
+class MaildeskAccount(models.Model):
+    _name = "maildesk.account"
+    _description = "Mailbox"
+    _order = "name, id"
+
+    name = fields.Char(required=True)
+    email = fields.Char(required=True, help="The address this mailbox sends from.")
+    provider = fields.Selection(
+        [("imap", "IMAP / SMTP"), ("gmail", "Gmail"), ("outlook", "Outlook / Microsoft 365")],
+        required=True, default="imap")
+    owner_id = fields.Many2one("res.users", required=True, default=lambda self: self.env.user,
+                               index=True, ondelete="restrict")
+    is_shared = fields.Boolean("Shared Mailbox", help="A team mailbox; members are listed in Users with Access.")
+    user_ids = fields.Many2many("res.users", "maildesk_account_user_rel", "account_id", "user_id",
+                                string="Users with Access")
+    company_id = fields.Many2one("res.company", default=lambda self: self.env.company, index=True)
+    active = fields.Boolean(default=True)
+    state = fields.Selection(
+        [("new", "Not synced yet"), ("connected", "Connected"), ("error", "Error"),
+         ("needs_reauth", "Needs re-authorisation")],
+        default="new", required=True, readonly=True, copy=False)
+    last_sync_at = fields.Datetime(readonly=True, copy=False)
+    next_sync_at = fields.Datetime(readonly=True, copy=False,
+                                   help="After a network error the next automatic sync waits until then.")
+    error_count = fields.Integer(readonly=True, copy=False)
+    sync_error = fields.Text(readonly=True, copy=False)
+
+    imap_host = fields.Char("IMAP Server")
+    imap_port = fields.Integer("IMAP Port", default=993)
+    imap_security = fields.Selection(SECURITY, default="ssl")
+    imap_login = fields.Char()
+    imap_password = fields.Char(compute="_compute_passwords", inverse="_inverse_imap_password",
+                                help="Write-only: the stored password is encrypted and never shown.")
+    imap_password_encrypted = fields.Char(groups="base.group_system", copy=False)
+    smtp_host = fields.Char("SMTP Server")
+    smtp_port = fields.Integer("SMTP Port", default=587)
+    smtp_security = fields.Selection(SECURITY, default="starttls")
+    smtp_login = fields.Char()
+    smtp_password = fields.Char(compute="_compute_passwords", inverse="_inverse_smtp_password",
+                                help="Write-only. Leave empty to reuse the IMAP password.")
+    smtp_password_encrypted = fields.Char(groups="base.group_system", copy=False)
+    has_password = fields.Boolean(compute="_compute_passwords")
+
+    bootstrap_size = fields.Integer(default=DEFAULT_BOOTSTRAP,
+                                    help="Newest messages per folder fetched by the first sync.")
+    backfill_mode = fields.Selection(
+        [("progressive", "Progressive (background, up to the cap)"), ("full", "Full history"),
+         ("from_now", "From now on (no history)")],
+        default="progressive", required=True)
+    backfill_cap = fields.Integer(default=DEFAULT_BACKFILL_CAP, help="Messages per folder; 0 = unlimited.")
+
+    folder_ids = fields.One2many("maildesk.folder", "account_id")
+    sync_log_ids = fields.One2many("maildesk.sync.log", "account_id")
+    message_count = fields.Integer(compute="_compute_message_count")
+
+    _sql_constraints = [
+        ("bootstrap_positive", "CHECK(bootstrap_size >= 0)", "The bootstrap size cannot be negative."),
+        ("backfill_cap_positive", "CHECK(backfill_cap >= 0)", "The backfill cap cannot be negative."),
+    ]
+
+    # -- computes -------------------------------------------------------------------
+    def _compute_passwords(self):
+        # sudo: the encrypted columns are admin-only; we only expose whether one is set.
+        for account, sudo_account in zip(self, self.sudo()):
+            account.imap_password = False
+            account.smtp_password = False
+            account.has_password = bool(sudo_account.imap_password_encrypted)
+
+    def _inverse_imap_password(self):
+        self._store_secret("imap_password_encrypted", "imap_password")
+
+    def _inverse_smtp_password(self):
+        self._store_secret("smtp_password_encrypted", "smtp_password")
+
+    def _store_secret(self, column, field):
+        key = self._get_encryption_key()
+        for account in self:
+            value = account[field]
+            if value:
+                # sudo: the owner may set a password they may never read back.
+                account.sudo()[column] = secrets.encrypt(key, value)
+
+    def _compute_message_count(self):
+        counts = dict(self.env["maildesk.message"]._read_group(
+            [("account_id", "in", self.ids)], ["account_id"], ["__count"]))
+        for account in self:
+            account.message_count = counts.get(account, 0)
+
+    # -- CRUD -------------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.user.has_group("maildesk_mail_client.group_maildesk_admin"):
+            for vals in vals_list:
+                if vals.get("owner_id", self.env.uid) != self.env.uid:
+                    raise AccessError(_("Only a Mailbox Admin can create a mailbox for another user."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "owner_id" in vals and not self.env.user.has_group("maildesk_mail_client.group_maildesk_admin"):
+            raise AccessError(_("Only a Mailbox Admin can change the owner of a mailbox."))
+        return super().write(vals)
+
+    # -- actions ----------------------------------------------------------------------
+    def action_test_connection(self):
+        self.ensure_one()
+        self._check_can_operate()
+        try:
+            with self._get_provider() as provider:
+                info = provider.test_connection()
+        except ProviderError as exc:
+            self.sudo()._record_failure(exc, kind="test")
+            raise UserError(_("Connection failed: %s", exc)) from exc
+        message = _("Connected. %(folders)s folders found.", folders=info.get("folders", 0))
+        return {"type": "ir.actions.client", "tag": "display_notification",
+                "params": {"title": _("Test Connection"), "message": message, "type": "success", "sticky": False}}
+
+    def action_sync(self):
+        """Sync these accounts now; returns once the sync is done."""
+        self._check_can_operate()
+        # sudo: syncing writes system data (cursors, logs, other users' mail in a shared
+        # mailbox) on behalf of a user whose access to the account was checked above.
+        self.sudo()._sync(commit=False)
+        return True
+
+    def action_backfill(self):
+        self._check_can_operate()
+        self.sudo()._sync(commit=False, backfill=True)
+        return True
+
+    def action_reset_sync_state(self):
+        """Forget every cursor and resync; stored mail is re-bound, never duplicated."""
+        if not self.env.user.has_group("maildesk_mail_client.group_maildesk_admin"):
+            raise AccessError(_("Only a Mailbox Admin can reset the sync state."))
+        for account in self.sudo():
+            account.folder_ids.write({"sync_cursor": {"reset": True}})
+            account.write({"state": "new", "sync_error": False, "next_sync_at": False, "error_count": 0})
+            account._log("reset", "info", _("Sync state reset by %s.", self.env.user.name))
+        self.sudo()._sync(commit=False)
+        return True
+
+    def action_open_messages(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("maildesk_mail_client.maildesk_message_action")
+        action["domain"] = [("account_id", "=", self.id)]
+        return action
+
+    def action_compose(self):
+        self.ensure_one()
+        return self.env["maildesk.compose"].action_open({"default_account_id": self.id})
+
+    # -- access -------------------------------------------------------------------------
+    def _check_can_operate(self):
+        """Owners, members and admins may sync/test; record rules decide who sees what."""
+        self.check_access_rights("read")
+        self.check_access_rule("read")
+
+    # -- provider ---------------------------------------------------------------------
+    def _get_provider(self):
+        """The engine provider for this account; override to add a provider type."""
+        self.ensure_one()
+        if self.provider != "imap":
+            raise UserError(_("%s accounts are not available in this version.", self.provider))
+        if not self.imap_host:
+            raise UserError(_("Set the IMAP server of %s first.", self.name))
+        return ImapProvider(self._get_imap_config(), self._get_smtp_config())
+
+    def _get_imap_config(self):
+        """IMAP settings for the engine; override to inject TLS or OAuth options."""
+        password = self._get_secret("imap_password_encrypted")
+        return ImapConfig(host=self.imap_host, port=self.imap_port, security=self.imap_security or "ssl",
+                          login=self.imap_login or self.email, password=password,
+                          ssl_verify=self._ssl_verify())
+
+    def _get_smtp_config(self):
+        """SMTP settings for the engine, or None when the account cannot send."""
+        if not self.smtp_host:
+            return None
+        password = self._get_secret("smtp_password_encrypted") or self._get_secret("imap_password_encrypted")
+        return SmtpConfig(host=self.smtp_host, port=self.smtp_port, security=self.smtp_security or "starttls",
+                          login=self.smtp_login or self.imap_login or self.email, password=password,
+                          ssl_verify=self._ssl_verify())
+
+    def _ssl_verify(self):
+        # Admin-only switch for servers with self-signed certificates (lab setups).
+        param = self.env["ir.config_parameter"].sudo().get_param("maildesk_mail_client.ssl_verify", "1")
+        return param not in ("0", "false", "False")
+
+    def _get_secret(self, column):
+        # sudo: secrets are read only here, to hand them to the engine, never returned.
+        value = self.sudo()[column]
+        if not value:
+            return ""
+        try:
+            return secrets.decrypt(self._get_encryption_key(), value)
+        except secrets.SecretError as exc:
+            raise UserError(str(exc)) from exc
+
+    @api.model
+    def _get_encryption_key(self):
+        """Key for secrets at rest: server config, env, else a key file outside the database.
+
+        Never a database value: a stolen dump alone must not decrypt the passwords.
+        """
+        key = tools.config.get("maildesk_encryption_key") or os.environ.get("MAILDESK_ENCRYPTION_KEY")
+        if key:
+            return key
+        path = os.path.join(tools.config["data_dir"], "maildesk", f"{self.env.cr.dbname}.key")
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.generate_key())
+        with open(path, encoding="ascii") as handle:
+            return handle.read().strip()
+
+    def _get_sync_options(self):
+        """Bootstrap / backfill bounds for the engine."""
+        return SyncOptions(bootstrap=self.bootstrap_size, backfill_mode=self.backfill_mode,
+                           backfill_cap=self.backfill_cap)
+
+    # -- sync -------------------------------------------------------------------------------
+    def _try_lock(self):
+        """Session-level advisory lock: survives the per-batch commits of a cron run."""
+        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.id))
+        return self.env.cr.fetchone()[0]
+
+    def _unlock(self):
+        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.id))
+
+    def _sync(self, commit=False, backfill=False, deadline=None):
+        """Sync each account; one failing account never stops the others."""
+        commit = commit and not _is_testing()
+        for account in self:
+            if deadline and time.monotonic() > deadline:
+                break
+            if not account._try_lock():
+                _logger.info("MailDesk: %s is already being synced by another worker", account.name)
+                continue
+            try:
+                account._sync_one(commit=commit, backfill=backfill)
+            finally:
+                account._unlock()
+
+    def _sync_one(self, commit=False, backfill=False):
+        started = time.monotonic()
+        totals = {"created": 0, "updated": 0, "removed": 0}
+        try:
+            with self._get_provider() as provider:
+                folders = self.env["maildesk.folder"]._sync_remote_folders(self, provider.list_folders())
+                for folder in folders.sorted(lambda f: (FOLDER_ORDER.get(f.role, 4), f.path)):
+                    counts = folder._run_sync(provider, self._get_sync_options(), commit=commit, backfill=backfill)
+                    for key in totals:
+                        totals[key] += counts[key]
+        except ProviderError as exc:
+            if commit:
+                self.env.cr.rollback()
+            self._record_failure(exc, kind="backfill" if backfill else "sync", totals=totals)
+            if commit:
+                self.env.cr.commit()  # cron only: keep the error visible while others sync
+            return False
+        self.write({"state": "connected", "sync_error": False, "last_sync_at": fields.Datetime.now(),
+                    "next_sync_at": False, "error_count": 0})
+        if any(totals.values()):
+            self._log("backfill" if backfill else "sync", "info",
+                      _("%(created)s new, %(updated)s updated, %(removed)s removed.", **totals),
+                      duration=time.monotonic() - started, **totals)
+        if commit:
+            self.env.cr.commit()  # cron only: the run's final state
+        return True
+
+    def _record_failure(self, exc, kind="sync", totals=None):
+        """Turn a provider error into account state, a readable error and a log line."""
+        totals = totals or {}
+        vals = {"sync_error": str(exc), "error_count": self.error_count + 1}
+        if isinstance(exc, AuthError):
+            vals["state"] = "needs_reauth"
+        else:
+            vals["state"] = "error"
+            minutes = min(BACKOFF_MAX_MINUTES, 2 ** min(self.error_count, 6))
+            if isinstance(exc, ThrottledError) and exc.retry_after:
+                minutes = max(minutes, exc.retry_after / 60)
+            if isinstance(exc, NetworkError):
+                vals["next_sync_at"] = fields.Datetime.now() + timedelta(minutes=minutes)
+        self.write(vals)
+        self._log(kind, "error", str(exc), **totals)
+        _logger.warning("MailDesk: %s failed for account %s: %s", kind, self.id, exc)
+
+    def _log(self, kind, level, message, folder=None, duration=0.0, created=0, updated=0, removed=0):
+        self.env["maildesk.sync.log"].sudo().create({
+            "account_id": self.id, "folder_id": folder.id if folder else False, "kind": kind, "level": level,
+            "message": message, "duration": duration, "created_count": created, "updated_count": updated,
+            "removed_count": removed})
+
+    # -- crons -------------------------------------------------------------------------------
+    @api.model
+    def _due_accounts(self):
+        now = fields.Datetime.now()
+        return self.search([("state", "!=", "needs_reauth"), "|", ("next_sync_at", "=", False),
+                            ("next_sync_at", "<=", now)], order="last_sync_at asc nulls first, id")
+
+    @api.model
+    def _cron_sync(self):
+        """Incremental sync of all active accounts, within a time budget."""
+        deadline = time.monotonic() + CRON_TIME_BUDGET
+        accounts = self._due_accounts()
+        accounts._sync(commit=True, deadline=deadline)
+        if time.monotonic() > deadline:
+            self.env.ref("maildesk_mail_client.ir_cron_maildesk_sync")._trigger()
+
+    @api.model
+    def _cron_backfill(self):
+        """Walk older history of accounts whose bootstrap is done."""
+        deadline = time.monotonic() + CRON_TIME_BUDGET
+        self._due_accounts()._sync(commit=True, backfill=True, deadline=deadline)
+
+    @api.model
+    def _cron_cleanup(self):
+        """Prune old sync log lines."""
+        limit = fields.Datetime.now() - timedelta(days=SYNC_LOG_RETENTION_DAYS)
+        self.env["maildesk.sync.log"].sudo().search([("create_date", "<", limit)]).unlink()
+
+    # -- sending ---------------------------------------------------------------------------------
+    def _send_mail(self, to, cc, bcc, subject, body_html, attachments=(), parent=None):
+        """Send from this account and file the message in Sent at once; returns the record."""
+        self.ensure_one()
+        self._check_can_operate()
+        split = compose.split_addresses
+        in_reply_to, references = (None, ())
+        if parent:
+            in_reply_to, references = compose.reply_headers(parent.message_id, (parent.references or "").split())
+        try:
+            raw, _message_id = compose.build_message(
+                from_addr=formataddr((self.name, self.email)), to=split(to), cc=split(cc), bcc=split(bcc),
+                subject=subject, body_html=body_html, attachments=attachments,
+                in_reply_to=in_reply_to, references=references)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        recipients = compose.recipients(split(to), split(cc), split(bcc))
+        sent = self.env["maildesk.folder"].sudo().search([("account_id", "=", self.id), ("role", "=", "sent")],
+                                                         limit=1)
+        try:
+            # sudo: credentials are admin-only; access to the account was checked above.
+            with self.sudo()._get_provider() as provider:
+                result = provider.send(raw, self.email, recipients, sent._remote() if sent else None)
+        except ProviderError as exc:
+            self.sudo()._log("send", "error", str(exc))
+            raise UserError(_("The message was not sent: %s", exc)) from exc
+        return self.env["maildesk.message"]._store_sent(self.sudo(), sent, raw, result)

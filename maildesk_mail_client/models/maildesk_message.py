@@ -1,0 +1,390 @@
+"""Messages: ingestion of sync batches and the two-way actions users take on mail.
+
+Ingestion (``_apply_batch``) turns one provider ``SyncBatch`` into a fixed number of
+queries whatever its size: one lookup of the batch's remote ids, one ``create`` of all
+new messages (threads resolved per batch), one ``create`` of all attachments, grouped
+flag writes. Bodies arrive sanitized by the engine; raw bytes are kept only for mail
+that failed to parse, so nothing is ever lost.
+
+Two-way: a change of ``is_read`` / ``is_starred`` and the move / archive / delete
+actions go to the server first; the local record changes only when the server said yes,
+so local and remote state never diverge silently. Writes coming from the sync carry the
+context key ``maildesk_from_sync`` and are not pushed back.
+"""
+import base64
+import logging
+from collections import defaultdict
+
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..engine import mime, sanitize
+from ..engine import threads as threading_keys
+from ..engine.errors import ProviderError
+from ..engine.provider import FlagState, RemoteMessage
+
+_logger = logging.getLogger(__name__)
+
+FROM_SYNC = "maildesk_from_sync"
+
+
+class MaildeskMessage(models.Model):
+    _name = "maildesk.message"
+    _description = "Mail Message"
+    _order = "date desc, id desc"
+    _rec_name = "subject"
+
+    account_id = fields.Many2one("maildesk.account", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="account_id.company_id", store=True)
+    folder_id = fields.Many2one("maildesk.folder", ondelete="cascade", index=True)
+    thread_id = fields.Many2one("maildesk.thread", ondelete="set null", index=True)
+    remote_id = fields.Char(index=True, copy=False, readonly=True,
+                            help="The provider's id of this copy (IMAP: uidvalidity:uid).")
+    message_id = fields.Char("Message-ID", index=True, readonly=True)
+    in_reply_to = fields.Char(index=True, readonly=True)
+    references = fields.Text(readonly=True)
+    provider_thread_id = fields.Char(readonly=True)
+    subject = fields.Char()
+    email_from = fields.Char("From")
+    from_address = fields.Char(index=True)
+    email_to = fields.Text("To")
+    email_cc = fields.Text("Cc")
+    reply_to = fields.Char()
+    date = fields.Datetime(index=True)
+    body_html = fields.Html(sanitize=False, readonly=True,
+                            help="Sanitized by the engine at ingest: no script, remote images blocked.")
+    body_text = fields.Text(readonly=True)
+    snippet = fields.Char(readonly=True)
+    has_remote_images = fields.Boolean(readonly=True)
+    attachment_ids = fields.One2many("ir.attachment", "res_id", domain=[("res_model", "=", "maildesk.message")])
+    has_attachments = fields.Boolean(readonly=True)
+    is_read = fields.Boolean("Read", index=True)
+    is_starred = fields.Boolean("Starred")
+    direction = fields.Selection([("incoming", "Incoming"), ("outgoing", "Outgoing")], default="incoming",
+                                 required=True, index=True)
+    tag_ids = fields.Many2many("maildesk.tag", "maildesk_message_tag_rel", "message_id", "tag_id", string="Tags")
+    partner_id = fields.Many2one("res.partner", ondelete="set null", index=True)
+    size = fields.Integer(readonly=True)
+    body_state = fields.Selection([("full", "Complete"), ("partial", "Headers only"), ("error", "Unreadable")],
+                                  default="full", required=True, readonly=True)
+    parse_error = fields.Text(readonly=True)
+
+    _sql_constraints = [
+        ("remote_uniq", "unique(folder_id, remote_id)", "This message is already stored in this folder."),
+    ]
+
+    # -- CRUD -------------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("body_html") and not self.env.context.get(FROM_SYNC):
+                vals["body_html"] = sanitize.sanitize_html(vals["body_html"])[0]
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if self.env.context.get(FROM_SYNC):
+            return super().write(vals)
+        if vals.get("body_html"):
+            vals["body_html"] = sanitize.sanitize_html(vals["body_html"])[0]
+        flags = {k: vals[k] for k in ("is_read", "is_starred") if k in vals}
+        if flags:
+            self._push_flags(**flags)
+        return super().write(vals)
+
+    # -- two-way actions ------------------------------------------------------------------
+    def action_mark_read(self):
+        self.filtered(lambda m: not m.is_read).write({"is_read": True})
+
+    def action_mark_unread(self):
+        self.filtered("is_read").write({"is_read": False})
+
+    def action_toggle_star(self):
+        starred = self.filtered("is_starred")
+        starred.write({"is_starred": False})
+        (self - starred).write({"is_starred": True})
+
+    def action_archive_mail(self):
+        self._move_to_role("archive")
+
+    def action_delete_mail(self):
+        """Move to Trash; mail already in Trash is deleted from the server for good."""
+        in_trash = self.filtered(lambda m: m.folder_id.role == "trash")
+        (self - in_trash)._move_to_role("trash")
+        if in_trash:
+            in_trash._remote_call(lambda provider, folder, ids: provider.delete(folder._remote(), ids))
+            in_trash.with_context(**{FROM_SYNC: True}).unlink()
+
+    def action_move(self, folder_id):
+        target = self.env["maildesk.folder"].browse(folder_id)
+        self._move_to(target)
+
+    def action_fetch_body(self):
+        """Download the body of a message that was listed with headers only."""
+        for folder, messages in self._by_folder().items():
+            account = folder.account_id
+            with account.sudo()._get_provider() as provider:
+                fetched = provider.fetch_messages(folder._remote(), messages.mapped("remote_id"))
+            by_id = {m.remote_id: m for m in fetched}
+            for message in messages:
+                remote = by_id.get(message.remote_id)
+                if remote and remote.raw:
+                    vals, attachments, _keys = self._prepare_from_remote(account, folder, remote)
+                    vals.pop("thread_id", None)
+                    message.with_context(**{FROM_SYNC: True}).write(vals)
+                    self._create_attachments([(message, attachments, vals)])
+
+    def action_reply(self):
+        return self._open_compose("reply")
+
+    def action_reply_all(self):
+        return self._open_compose("reply_all")
+
+    def action_forward(self):
+        return self._open_compose("forward")
+
+    def _open_compose(self, mode):
+        self.ensure_one()
+        return self.env["maildesk.compose"].action_open({"default_parent_id": self.id, "default_mode": mode})
+
+    # -- two-way plumbing -------------------------------------------------------------------
+    def _by_folder(self):
+        groups = defaultdict(lambda: self.browse())
+        for message in self:
+            if message.folder_id and message.remote_id:
+                groups[message.folder_id] |= message
+        return groups
+
+    def _remote_call(self, call):
+        """Run ``call(provider, folder, remote_ids)`` per folder; errors become UserError."""
+        self.check_access_rights("write")
+        self.check_access_rule("write")
+        results = {}
+        for folder, messages in self._by_folder().items():
+            try:
+                # sudo: credentials are admin-only; the user's access was checked above.
+                with folder.account_id.sudo()._get_provider() as provider:
+                    results[folder] = call(provider, folder, messages.mapped("remote_id"))
+            except ProviderError as exc:
+                raise UserError(_("The mail server did not accept the change: %s", exc)) from exc
+        return results
+
+    def _push_flags(self, is_read=None, is_starred=None):
+        self._remote_call(lambda provider, folder, ids: provider.set_flags(
+            folder._remote(), ids, is_read=is_read, is_starred=is_starred))
+
+    def _move_to_role(self, role):
+        for account, messages in self._by_account().items():
+            target = self.env["maildesk.folder"].search(
+                [("account_id", "=", account.id), ("role", "=", role)], limit=1)
+            if not target:
+                raise UserError(_("The mailbox %(account)s has no %(role)s folder.", account=account.name, role=role))
+            messages._move_to(target)
+
+    def _by_account(self):
+        groups = defaultdict(lambda: self.browse())
+        for message in self:
+            groups[message.account_id] |= message
+        return groups
+
+    def _move_to(self, target):
+        movable = self.filtered(lambda m: m.folder_id != target)
+        if any(m.account_id != target.account_id for m in movable):
+            raise UserError(_("Messages can only be moved within their own mailbox."))
+        results = movable._remote_call(lambda provider, folder, ids: provider.move(folder._remote(), ids,
+                                                                                   target._remote()))
+        mapping = {}
+        for folder_map in results.values():
+            mapping.update(folder_map)
+        synced = self.with_context(**{FROM_SYNC: True})
+        for message in synced.filtered(lambda m: m in movable):
+            new_id = mapping.get(message.remote_id)
+            if message.remote_id and not new_id:
+                # The server did not say where the copy went: the next sync of the
+                # target folder brings it back; drop this stale copy now.
+                message.unlink()
+            else:
+                message.write({"folder_id": target.id, "remote_id": new_id or message.remote_id})
+
+    # -- ingestion --------------------------------------------------------------------------
+    @api.model
+    def _apply_batch(self, folder, batch):
+        """Apply one ``SyncBatch`` to ``folder``; returns created/updated/removed counts."""
+        counts = {"created": 0, "updated": 0, "removed": 0}
+        synced = self.with_context(**{FROM_SYNC: True}).sudo()
+        if batch.rebind:
+            counts["updated"] += synced._rebind(folder, batch.rebind)
+        if batch.drop_unbound:
+            keep = set(batch.keep)
+            stale = synced.search([("folder_id", "=", folder.id), ("remote_id", "!=", False)]).filtered(
+                lambda m: m.remote_id not in keep)
+            counts["removed"] += len(stale)
+            stale.unlink()
+        if batch.vanished:
+            gone = synced.search([("folder_id", "=", folder.id), ("remote_id", "in", batch.vanished)])
+            counts["removed"] += len(gone)
+            gone.unlink()
+        flags = {f.remote_id: f for f in batch.flags}
+        new_messages = []
+        if batch.messages:
+            existing = set(synced.search([("folder_id", "=", folder.id),
+                                          ("remote_id", "in", [m.remote_id for m in batch.messages])]).mapped("remote_id"))
+            for remote in batch.messages:
+                if remote.remote_id in existing:
+                    flags[remote.remote_id] = FlagState(remote.remote_id, remote.is_read, remote.is_starred)
+                else:
+                    new_messages.append(remote)
+        if flags:
+            counts["updated"] += synced._apply_flags(folder, flags)
+        if new_messages:
+            counts["created"] += synced._ingest(folder, new_messages)
+        return counts
+
+    def _apply_flags(self, folder, flags):
+        records = self.search([("folder_id", "=", folder.id), ("remote_id", "in", list(flags))])
+        groups = defaultdict(lambda: self.browse())
+        for record in records:
+            state = flags[record.remote_id]
+            if (record.is_read, record.is_starred) != (state.is_read, state.is_starred):
+                groups[(state.is_read, state.is_starred)] |= record
+        for (is_read, is_starred), records_to_write in groups.items():
+            records_to_write.write({"is_read": is_read, "is_starred": is_starred})
+        return sum(len(r) for r in groups.values())
+
+    def _rebind(self, folder, mapping):
+        """Give stored records the ids the server now uses for the same mail."""
+        records = self.search([("folder_id", "=", folder.id), ("message_id", "in", list(mapping))], order="id")
+        by_key = defaultdict(list)
+        for record in records:
+            by_key[record.message_id].append(record)
+        changed = 0
+        for key, states in mapping.items():
+            local = by_key.get(key, [])
+            wanted = {s.remote_id: s for s in states}
+            free = [s for s in states if s.remote_id not in {r.remote_id for r in local}]
+            for record in local:
+                state = wanted.get(record.remote_id)
+                if state is None:
+                    if not free:
+                        continue  # more local copies than server copies: dropped as unbound
+                    state = free.pop(0)
+                vals = {"remote_id": state.remote_id, "is_read": state.is_read, "is_starred": state.is_starred}
+                if any(record[k] != v for k, v in vals.items()):
+                    record.write(vals)
+                    changed += 1
+        return changed
+
+    def _ingest(self, folder, remotes):
+        account = folder.account_id
+        # Local-first copies (sent mail filed before the server gave an id) get bound.
+        unbound = {}
+        for record in self.search([("folder_id", "=", folder.id), ("remote_id", "=", False)]):
+            unbound.setdefault(record.message_id, record)
+        prepared, bound = [], 0
+        for remote in remotes:
+            vals, attachments, keys = self._prepare_from_remote(account, folder, remote)
+            record = unbound.pop(vals["message_id"], None)
+            if record is not None:
+                record.write({"remote_id": remote.remote_id, "is_read": remote.is_read,
+                              "is_starred": remote.is_starred})
+                bound += 1
+                continue
+            prepared.append((vals, attachments, keys, remote.provider_thread_id))
+        if not prepared:
+            return 0
+        self._link_partners(account, [p[0] for p in prepared])
+        self.env["maildesk.thread"]._assign_threads(account, [(p[0], p[2], p[3]) for p in prepared])
+        records = self.create([p[0] for p in prepared])
+        self._create_attachments([(rec, p[1], p[0]) for rec, p in zip(records, prepared)])
+        return len(records)
+
+    def _prepare_from_remote(self, account, folder, remote):
+        """Values for one new message; override to map extra headers."""
+        parsed = mime.parse_message(remote.raw or b"", headers_only=remote.partial)
+        keys = threading_keys.thread_keys(parsed)
+        own = (account.email or "").strip().lower()
+        outgoing = folder.role in ("sent", "drafts") or (own and parsed.from_address == own)
+        vals = {
+            "account_id": account.id, "folder_id": folder.id, "remote_id": remote.remote_id,
+            "message_id": parsed.message_id, "in_reply_to": parsed.in_reply_to or False,
+            "references": " ".join(parsed.references) or False,
+            "provider_thread_id": remote.provider_thread_id or False,
+            "subject": parsed.subject, "email_from": parsed.email_from, "from_address": parsed.from_address,
+            "email_to": parsed.email_to, "email_cc": parsed.email_cc, "reply_to": parsed.reply_to or False,
+            "date": parsed.date or remote.internal_date, "body_html": parsed.body_html,
+            "body_text": parsed.body_text, "snippet": parsed.snippet, "has_remote_images": parsed.has_remote_images,
+            "has_attachments": any(not a.inline for a in parsed.attachments),
+            "is_read": remote.is_read, "is_starred": remote.is_starred,
+            "direction": "outgoing" if outgoing else "incoming", "size": remote.size or len(remote.raw or b""),
+            "body_state": "error" if parsed.error else ("partial" if remote.partial else "full"),
+            "parse_error": parsed.error or False,
+        }
+        attachments = [(a.filename, a.data, a.content_type, a.content_id, a.inline) for a in parsed.attachments]
+        if parsed.error and remote.raw:
+            # Keep the original so nothing is lost: the user can download it.
+            attachments.append(("original.eml", remote.raw, "message/rfc822", None, False))
+            vals["has_attachments"] = True
+        return vals, attachments, keys
+
+    def _link_partners(self, account, vals_list):
+        """Match each message to a contact by the correspondent's address (one query)."""
+        addresses = set()
+        for vals in vals_list:
+            addresses.add(self._correspondent(vals))
+        addresses.discard(None)
+        if not addresses:
+            return
+        partners = self.env["res.partner"].sudo().search_read(
+            [("email", "in", list(addresses))], ["email"], order="id")
+        by_email = {}
+        for partner in partners:
+            by_email.setdefault(partner["email"].lower(), partner["id"])
+        for vals in vals_list:
+            vals["partner_id"] = by_email.get(self._correspondent(vals), False)
+
+    @staticmethod
+    def _correspondent(vals):
+        if vals.get("direction") == "outgoing":
+            first = (vals.get("email_to") or "").split(",")[0]
+            address = first.split("<")[-1].rstrip(">").strip().lower()
+            return address or None
+        return vals.get("from_address") or None
+
+    def _create_attachments(self, items):
+        """Create the attachments of many messages at once; rewrite ``cid:`` images."""
+        vals_list, owners = [], []
+        for record, attachments, _vals in items:
+            for filename, data, mimetype, content_id, inline in attachments:
+                vals_list.append({"name": filename, "raw": data, "mimetype": mimetype,
+                                  "res_model": self._name, "res_id": record.id,
+                                  "description": f"cid:{content_id}" if content_id else False})
+                owners.append((record, content_id))
+        if not vals_list:
+            return
+        created = self.env["ir.attachment"].sudo().create(vals_list)
+        cids = defaultdict(dict)
+        for attachment, (record, content_id) in zip(created, owners):
+            if content_id:
+                cids[record][content_id] = f"/web/image/{attachment.id}"
+        for record, mapping in cids.items():
+            if record.body_html and "cid:" in record.body_html:
+                record.with_context(**{FROM_SYNC: True}).write(
+                    {"body_html": Markup(sanitize.rewrite_cid(str(record.body_html), mapping))})
+
+    # -- sending --------------------------------------------------------------------------
+    @api.model
+    def _store_sent(self, account, folder, raw, result):
+        """File a just-sent message locally at once (local-first Sent)."""
+        remote = RemoteMessage(remote_id=result.sent_remote_id, raw=raw, is_read=True,
+                               internal_date=fields.Datetime.now(), size=len(raw),
+                               provider_thread_id=result.provider_thread_id)
+        synced = self.with_context(**{FROM_SYNC: True}).sudo()
+        vals, attachments, keys = synced._prepare_from_remote(account, folder, remote)
+        vals["direction"] = "outgoing"
+        vals["remote_id"] = result.sent_remote_id or False
+        synced._link_partners(account, [vals])
+        self.env["maildesk.thread"].sudo()._assign_threads(account, [(vals, keys, result.provider_thread_id)])
+        record = synced.create(vals)
+        synced._create_attachments([(record, attachments, vals)])
+        return record

@@ -1,0 +1,87 @@
+"""Compose, reply, reply-all and forward: builds MIME with the engine and sends."""
+import base64
+from email.utils import formataddr, getaddresses
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..engine import compose
+from ..engine.errors import ProviderError
+
+
+class MaildeskCompose(models.TransientModel):
+    _name = "maildesk.compose"
+    _description = "Compose Mail"
+
+    account_id = fields.Many2one("maildesk.account", string="From", required=True,
+                                 default=lambda self: self._default_account())
+    parent_id = fields.Many2one("maildesk.message", string="In reply to")
+    mode = fields.Selection([("new", "New"), ("reply", "Reply"), ("reply_all", "Reply all"), ("forward", "Forward")],
+                            default="new", required=True)
+    email_to = fields.Char("To")
+    email_cc = fields.Char("Cc")
+    email_bcc = fields.Char("Bcc")
+    subject = fields.Char()
+    body_html = fields.Html("Body", sanitize_style=True)
+    attachment_ids = fields.Many2many("ir.attachment", string="Attachments")
+
+    @api.model
+    def _default_account(self):
+        return self.env["maildesk.account"].search([("owner_id", "=", self.env.uid)], limit=1) \
+            or self.env["maildesk.account"].search([], limit=1)
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        parent = self.env["maildesk.message"].browse(values.get("parent_id") or [])
+        if parent:
+            values.update(self._prepare_from_parent(parent, values.get("mode", "reply")))
+        return values
+
+    @api.model
+    def _prepare_from_parent(self, parent, mode):
+        """Recipients, subject, quote and attachments for a reply or forward of ``parent``."""
+        own = (parent.account_id.email or "").lower()
+        quote = _("On %(date)s, %(sender)s wrote:", date=parent.date, sender=parent.email_from)
+        body = f"<p><br/></p><p>{quote}</p><blockquote>{parent.body_html or ''}</blockquote>"
+        vals = {"account_id": parent.account_id.id, "body_html": body}
+        if mode == "forward":
+            vals["subject"] = compose.forward_subject(parent.subject or "")
+            vals["attachment_ids"] = [(6, 0, self._copy_attachments(parent))]
+            return vals
+        vals["subject"] = compose.reply_subject(parent.subject or "")
+        sender = parent.reply_to or parent.email_from or ""
+        if parent.direction == "outgoing":
+            sender = parent.email_to or ""
+        vals["email_to"] = sender
+        if mode == "reply_all":
+            seen = {a.lower() for _n, a in getaddresses([sender])} | {own}
+            cc = []
+            for name, address in getaddresses([parent.email_to or "", parent.email_cc or ""]):
+                if address and address.lower() not in seen:
+                    seen.add(address.lower())
+                    cc.append(formataddr((name, address)))
+            vals["email_cc"] = ", ".join(cc)
+        return vals
+
+    def _copy_attachments(self, parent):
+        copies = self.env["ir.attachment"]
+        for attachment in parent.attachment_ids:
+            copies |= attachment.copy({"res_model": self._name, "res_id": 0})
+        return copies.ids
+
+    @api.model
+    def action_open(self, context):
+        return {"type": "ir.actions.act_window", "res_model": self._name, "view_mode": "form",
+                "target": "new", "name": _("Compose"), "context": context}
+
+    def action_send(self):
+        self.ensure_one()
+        if not (self.email_to or self.email_cc or self.email_bcc):
+            raise UserError(_("Add at least one recipient."))
+        message = self.account_id._send_mail(
+            to=self.email_to or "", cc=self.email_cc or "", bcc=self.email_bcc or "", subject=self.subject or "",
+            body_html=str(self.body_html or ""),
+            attachments=[(a.name, base64.b64decode(a.datas or b""), a.mimetype) for a in self.attachment_ids],
+            parent=self.parent_id if self.mode != "forward" else None)
+        return {"type": "ir.actions.act_window_close", "infos": {"message_id": message.id}}

@@ -224,6 +224,8 @@ class ImapProvider(MailProvider):
 
     # -- sync -----------------------------------------------------------------------
     def folder_status(self, folder):
+        # STATUS on the selected mailbox may answer from the session's stale view.
+        self._unselect()
         items = [b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES"]
         if self.condstore:
             items.append(b"HIGHESTMODSEQ")
@@ -261,6 +263,18 @@ class ImapProvider(MailProvider):
         if info["uidvalidity"] != cursor["uidvalidity"]:
             return  # the next regular sync re-binds first
         yield from self._walk_down(folder, cursor, options, limit, "backfill")
+
+    def _unselect(self):
+        if self._selected_uidvalidity is None:
+            return
+        with self._guard("close folder"):
+            if b"UNSELECT" in self.capabilities:
+                self.client.unselect_folder()
+            else:
+                # CLOSE expunges \\Deleted mail of a read-write selection; we only flag
+                # \\Deleted what we expunge ourselves anyway.
+                self.client.close_folder()
+        self._selected_uidvalidity = None
 
     def _select(self, folder):
         with self._guard(f"open folder {folder.name}"):
@@ -520,7 +534,7 @@ class ImapProvider(MailProvider):
         if not self.smtp_config:
             raise SendError("No outgoing (SMTP) server is configured for this account.")
         smtp.send_raw(self.smtp_config, raw, sender, recipients)
-        result = SendResult(message_id=message_key_from_headers(raw.split(b"\r\n\r\n", 1)[0]))
+        result = SendResult(message_id=message_key_from_headers(raw))
         if sent_folder and not self.config.server_saves_sent:
             try:
                 result.sent_remote_id = self.append(sent_folder, raw)

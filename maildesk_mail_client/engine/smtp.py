@@ -50,7 +50,10 @@ def _connect(config):
         client.ehlo_or_helo_if_needed()
         client.auth("XOAUTH2", lambda challenge=None: auth, initial_response_ok=True)
     elif config.login:
-        client.login(config.login, config.password)
+        client.ehlo_or_helo_if_needed()
+        # A relay that offers no AUTH (LAN smarthost) is used as is; one that does gets the login.
+        if client.has_extn("auth"):
+            client.login(config.login, config.password)
     return client
 
 

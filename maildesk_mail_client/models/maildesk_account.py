@@ -281,6 +281,14 @@ class MaildeskAccount(models.Model):
                 continue
             try:
                 account._sync_one(commit=commit, backfill=backfill)
+            except Exception as exc:  # noqa: BLE001 - one account's bug must not stop the others
+                _logger.exception("MailDesk: unexpected failure while syncing account %s", account.id)
+                if commit:
+                    self.env.cr.rollback()
+                account._record_failure(ProviderError(_("Unexpected error: %s", exc)),
+                                        kind="backfill" if backfill else "sync")
+                if commit:
+                    self.env.cr.commit()  # cron only: keep the error visible
             finally:
                 account._unlock()
 

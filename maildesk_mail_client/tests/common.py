@@ -1,0 +1,106 @@
+"""Shared fixtures of the Odoo tier: least-privilege users, factories, a real Dovecot.
+
+The IMAP server is the suite's engine-tier harness (``tests/harness`` at the repo root,
+Debian ``dovecot-imapd``). Tests that need it skip with a clear reason when the harness
+or the binary is not available (e.g. addons mounted without the repo's tests folder).
+"""
+import sys
+import unittest
+from pathlib import Path
+
+from odoo.tests import new_test_user
+from odoo.tests.common import TransactionCase
+
+_REPO_TESTS = Path(__file__).resolve().parents[2] / "tests"
+if _REPO_TESTS.is_dir() and str(_REPO_TESTS) not in sys.path:
+    sys.path.insert(0, str(_REPO_TESTS))
+
+try:
+    from harness import dovecot as dovecot_harness  # noqa: E402
+    from harness import mailgen  # noqa: E402
+    from harness import smtp_sink  # noqa: E402
+except ImportError:  # pragma: no cover - addons deployed without the repo's tests/
+    dovecot_harness = mailgen = smtp_sink = None
+
+_SERVER = None
+
+
+def dovecot_server():
+    """One Dovecot for the whole Odoo test run (started lazily, stopped at exit)."""
+    global _SERVER
+    if _SERVER is None:
+        _SERVER = dovecot_harness.DovecotServer()
+        _SERVER.start()
+    return _SERVER
+
+
+def harness_missing():
+    if dovecot_harness is None:
+        return "the repository's tests/harness is not importable"
+    if not dovecot_harness.dovecot_binary():
+        return "Dovecot is not installed (Debian package dovecot-imapd)"
+    return None
+
+
+class MaildeskCase(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.user_owner = new_test_user(cls.env, login="md_owner", groups="maildesk_mail_client.group_maildesk_user")
+        cls.user_member = new_test_user(cls.env, login="md_member", groups="maildesk_mail_client.group_maildesk_user")
+        cls.user_outsider = new_test_user(cls.env, login="md_outsider",
+                                          groups="maildesk_mail_client.group_maildesk_user")
+        cls.user_admin = new_test_user(cls.env, login="md_admin", groups="maildesk_mail_client.group_maildesk_admin")
+        cls.user_internal = new_test_user(cls.env, login="md_internal", groups="base.group_user")
+
+    @classmethod
+    def make_account(cls, **kwargs):
+        vals = {"name": "Test mailbox", "email": "owner@example.com", "owner_id": cls.user_owner.id,
+                "imap_host": "127.0.0.1", "imap_port": 143, "imap_security": "none",
+                "imap_login": "owner@example.com", "imap_password": "secret"}
+        vals.update(kwargs)
+        return cls.env["maildesk.account"].create(vals)
+
+    @classmethod
+    def make_message(cls, account, **kwargs):
+        folder = cls.env["maildesk.folder"].search([("account_id", "=", account.id), ("role", "=", "inbox")], limit=1) \
+            or cls.env["maildesk.folder"].create({"account_id": account.id, "name": "INBOX", "path": "INBOX",
+                                                  "role": "inbox"})
+        thread = cls.env["maildesk.thread"].create({"account_id": account.id, "subject": kwargs.get("subject", "Hi")})
+        vals = {"account_id": account.id, "folder_id": folder.id, "thread_id": thread.id, "subject": "Hi",
+                "message_id": f"<m{len(thread.ids)}-{thread.id}@example.com>", "email_from": "a@example.com",
+                "body_html": "<p>Hello</p>"}
+        vals.update(kwargs)
+        return cls.env["maildesk.message"].with_context(maildesk_from_sync=True).create(vals)
+
+
+class ImapCase(MaildeskCase):
+    """Tests against a real Dovecot on loopback, one fresh mailbox user per test."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        reason = harness_missing()
+        if reason:
+            raise unittest.SkipTest(f"IMAP harness unavailable: {reason}")
+        cls.server = dovecot_server()
+        cls.env["ir.config_parameter"].sudo().set_param("maildesk_mail_client.ssl_verify", "0")
+
+    def setUp(self):
+        super().setUp()
+        self.login, self.password = self.server.new_user()
+        self.account = self.make_account(email=self.login, imap_login=self.login, imap_password=self.password,
+                                         imap_host=self.server.host, imap_port=self.server.port,
+                                         imap_security="none", bootstrap_size=1500)
+
+    def imap(self):
+        """A raw imapclient connection as the test user (to change the server behind our back)."""
+        return self.server.connect(self.login, self.password)
+
+    def append(self, raws, folder="INBOX", flags=()):
+        self.server.append(self.login, self.password, folder, list(raws), flags=flags)
+
+    def messages(self, **domain):
+        dom = [("account_id", "=", self.account.id)] + [(k, "=", v) for k, v in domain.items()]
+        return self.env["maildesk.message"].search(dom)

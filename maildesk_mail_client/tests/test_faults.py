@@ -1,0 +1,100 @@
+"""Crash safety: whatever happens mid-sync, a rerun ends with exactly the server's mail."""
+from unittest.mock import patch
+
+from odoo.tests import tagged
+
+from ..engine.provider import SyncOptions
+from .common import ImapCase, mailgen
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestSyncFaults(ImapCase):
+    def setUp(self):
+        super().setUp()
+        self.append(mailgen.generate(55, seed=7))
+        Account = type(self.env["maildesk.account"])
+        small = patch.object(Account, "_get_sync_options",
+                             lambda acc: SyncOptions(bootstrap=acc.bootstrap_size, batch_size=10,
+                                                     backfill_mode=acc.backfill_mode, backfill_cap=acc.backfill_cap))
+        small.start()
+        self.addCleanup(small.stop)
+
+    def assert_exactly_server_mail(self, count=55):
+        messages = self.messages()
+        self.assertEqual(len(messages), count)
+        self.assertEqual(len(set(messages.mapped("remote_id"))), count)
+        self.assertEqual(len(set(messages.mapped("message_id"))), count)
+
+    def _crash_on_call(self, n):
+        Message = type(self.env["maildesk.message"])
+        original = Message._apply_batch
+        calls = {"n": 0}
+
+        def apply(model, folder, batch):
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise RuntimeError("injected crash")
+            return original(model, folder, batch)
+        return patch.object(Message, "_apply_batch", apply)
+
+    def test_crash_after_batch_n_then_rerun_loses_and_duplicates_nothing(self):
+        """Batches before the crash stay, the rerun completes: 55 stored, each once."""
+        with self._crash_on_call(4):
+            self.account.action_sync()
+        partial = len(self.messages())
+        self.assertEqual(partial, 20)  # cursor batch + two batches of 10, then the crash
+        self.assertEqual(self.account.state, "error")
+        self.assertIn("injected crash", self.account.sync_error)
+        self.account.action_sync()
+        self.assert_exactly_server_mail()
+        self.assertEqual(self.account.state, "connected")
+
+    def test_crash_at_every_point_then_rerun(self):
+        """Whichever batch fails, the rerun ends with exactly the server's mail."""
+        for n in range(1, 9):
+            with self.subTest(crash_at=n):
+                self.messages().with_context(maildesk_from_sync=True).unlink()
+                self.account.folder_ids.unlink()
+                with self._crash_on_call(n):
+                    self.account.action_sync()
+                self.account.action_sync()
+                self.assert_exactly_server_mail()
+
+    def test_crash_during_incremental_then_rerun(self):
+        """New mail interrupted halfway is completed by the next run."""
+        self.account.action_sync()
+        self.append(mailgen.generate(25, seed=8))
+        with self._crash_on_call(3):
+            self.account.action_sync()
+        self.account.action_sync()
+        self.assert_exactly_server_mail(80)
+
+    def test_second_sync_of_same_account_waits(self):
+        """While another worker holds the account, a sync does nothing; afterwards it runs."""
+        with self.registry.cursor() as other:
+            other.execute("SELECT pg_advisory_lock(%s, %s)", (0x4D44, self.account.id))
+            self.account.action_sync()
+            self.assertEqual(len(self.messages()), 0)
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", (0x4D44, self.account.id))
+        self.account.action_sync()
+        self.assert_exactly_server_mail()
+
+    def test_reset_sync_state_resyncs_without_duplicates(self):
+        """Reset forgets cursors; the resync re-binds stored mail: same records, none added."""
+        self.account.action_sync()
+        ids = set(self.messages().ids)
+        self.account.with_user(self.user_admin).action_reset_sync_state()
+        self.assert_exactly_server_mail()
+        self.assertEqual(set(self.messages().ids), ids)
+
+    def test_reset_drops_mail_deleted_meanwhile(self):
+        """After a reset, mail the server no longer has is removed locally."""
+        self.account.action_sync()
+        client = self.imap()
+        client.select_folder("INBOX")
+        uids = sorted(client.search("ALL"))[:5]
+        client.delete_messages(uids)
+        client.expunge()
+        client.logout()
+        self.account.with_user(self.user_admin).action_reset_sync_state()
+        self.assert_exactly_server_mail(50)

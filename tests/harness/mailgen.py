@@ -504,7 +504,10 @@ def _hostile(name, headers, body=b""):
         headers += f"Message-ID: <hostile-{name}@example.org>\r\n"
     if "subject:" not in headers.lower():
         headers += f"Subject: hostile {name}\r\n"
-    return name, (_H + headers).encode("latin-1") + b"\r\n" + body
+    # A body that starts with its own Content-Type header (multipart, nested) carries its
+    # header block and blank line itself: it continues the message's header block.
+    separator = b"" if body.startswith(b"Content-Type:") and "content-type:" not in headers.lower() else b"\r\n"
+    return name, (_H + headers).encode("latin-1") + separator + body
 
 
 def _html_hostile(name, html):

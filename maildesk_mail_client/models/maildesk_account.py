@@ -122,6 +122,9 @@ class MaildeskAccount(models.Model):
             if value:
                 # sudo: the owner may set a password they may never read back.
                 account.sudo()[column] = secrets.encrypt(key, value)
+        # Drop the plain value from the cache: a read in the same request (web_save)
+        # must not echo it back.
+        self.invalidate_recordset([field])
 
     def _compute_message_count(self):
         counts = dict(self.env["maildesk.message"]._read_group(

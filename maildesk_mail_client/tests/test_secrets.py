@@ -9,6 +9,7 @@ class TestSecrets(MaildeskCase):
     def test_password_is_stored_encrypted(self):
         """The IMAP password is stored as ciphertext, never as the plain value."""
         account = self.make_account(imap_password="hunter2-secret")
+        account.flush_recordset()
         self.env.cr.execute("SELECT imap_password_encrypted FROM maildesk_account WHERE id = %s", (account.id,))
         stored = self.env.cr.fetchone()[0]
         self.assertTrue(stored.startswith("md1:"))
@@ -22,6 +23,12 @@ class TestSecrets(MaildeskCase):
             values = account.with_user(user).read(["imap_password", "smtp_password", "has_password"])[0]
             self.assertFalse(values["imap_password"])
             self.assertTrue(values["has_password"])
+
+    def test_write_then_read_does_not_echo_password(self):
+        """Saving a form reads it back in the same request: the password is not echoed."""
+        account = self.make_account()
+        account.with_user(self.user_owner).write({"imap_password": "typed-now"})
+        self.assertFalse(account.with_user(self.user_owner).read(["imap_password"])[0]["imap_password"])
 
     def test_ciphertext_column_is_admin_only(self):
         """The ciphertext column itself is not readable by a Mailbox User."""

@@ -143,7 +143,8 @@ class TestImapSync(ImapCase):
         body = str(self.messages().body_html)
         self.assertNotIn("<script", body)
         self.assertNotIn("onclick", body)
-        self.assertNotIn('src="https://tracker', body)
+        self.assertNotIn(' src="https://tracker', body)
+        self.assertIn('data-maildesk-src="https://tracker', body)
         self.assertTrue(self.messages().has_remote_images)
 
     def test_attachments_are_stored_on_the_message(self):

@@ -28,6 +28,7 @@ from ..engine.provider import FlagState, RemoteMessage
 _logger = logging.getLogger(__name__)
 
 FROM_SYNC = "maildesk_from_sync"
+THREAD_SUMMARY_FIELDS = {"thread_id", "date", "is_read", "is_starred", "email_from", "has_attachments", "snippet"}
 
 
 class MaildeskMessage(models.Model):
@@ -81,17 +82,31 @@ class MaildeskMessage(models.Model):
         for vals in vals_list:
             if vals.get("body_html") and not self.env.context.get(FROM_SYNC):
                 vals["body_html"] = sanitize.sanitize_html(vals["body_html"])[0]
-        return super().create(vals_list)
+        records = super().create(vals_list)
+        records.thread_id.sudo()._refresh_summary()
+        return records
 
     def write(self, vals):
-        if self.env.context.get(FROM_SYNC):
-            return super().write(vals)
-        if vals.get("body_html"):
-            vals["body_html"] = sanitize.sanitize_html(vals["body_html"])[0]
-        flags = {k: vals[k] for k in ("is_read", "is_starred") if k in vals}
-        if flags:
-            self._push_flags(**flags)
-        return super().write(vals)
+        if not self.env.context.get(FROM_SYNC):
+            if vals.get("body_html"):
+                vals["body_html"] = sanitize.sanitize_html(vals["body_html"])[0]
+            flags = {k: vals[k] for k in ("is_read", "is_starred") if k in vals}
+            if flags:
+                self._push_flags(**flags)
+        touched = self.thread_id if THREAD_SUMMARY_FIELDS & set(vals) else None
+        result = super().write(vals)
+        if touched is not None:
+            # sudo: the summary is derived data of threads the user may already write.
+            (touched | self.thread_id).sudo()._refresh_summary()
+            (touched - self.thread_id).sudo()._drop_if_empty()
+        return result
+
+    def unlink(self):
+        threads = self.thread_id
+        result = super().unlink()
+        threads.sudo()._refresh_summary()
+        threads.sudo()._drop_if_empty()
+        return result
 
     # -- two-way actions ------------------------------------------------------------------
     def action_mark_read(self):

@@ -23,32 +23,52 @@ class MaildeskThread(models.Model):
     normalized_subject = fields.Char(index=True)
     provider_thread_id = fields.Char(index=True)
     message_ids = fields.One2many("maildesk.message", "thread_id")
-    last_message_at = fields.Datetime(compute="_compute_summary", store=True, index=True)
-    participants = fields.Char(compute="_compute_summary", store=True)
-    message_count = fields.Integer(compute="_compute_summary", store=True)
-    unread_count = fields.Integer(compute="_compute_summary", store=True)
-    is_starred = fields.Boolean(compute="_compute_summary", store=True)
-    has_attachments = fields.Boolean(compute="_compute_summary", store=True)
-    snippet = fields.Char(compute="_compute_summary", store=True)
+    # Summary of the messages, kept by ``_refresh_summary`` (one UPDATE per batch).
+    last_message_at = fields.Datetime(readonly=True, index=True)
+    participants = fields.Char(readonly=True)
+    message_count = fields.Integer(readonly=True)
+    unread_count = fields.Integer(readonly=True)
+    is_starred = fields.Boolean(readonly=True)
+    has_attachments = fields.Boolean(readonly=True)
+    snippet = fields.Char(readonly=True)
 
-    @api.depends("message_ids.date", "message_ids.is_read", "message_ids.is_starred",
-                 "message_ids.email_from", "message_ids.has_attachments", "message_ids.snippet")
-    def _compute_summary(self):
-        for thread in self:
-            messages = thread.message_ids.sorted(lambda m: (m.date or fields.Datetime.from_string("1970-01-01"), m.id))
-            last = messages[-1:] if messages else messages
-            thread.last_message_at = last.date if last else False
-            thread.message_count = len(messages)
-            thread.unread_count = len(messages.filtered(lambda m: not m.is_read))
-            thread.is_starred = any(messages.mapped("is_starred"))
-            thread.has_attachments = any(messages.mapped("has_attachments"))
-            thread.snippet = last.snippet if last else False
-            names = []
-            for sender in messages.mapped("email_from"):
-                name = (sender or "").split("<")[0].strip().strip('"') or sender
-                if name and name not in names:
-                    names.append(name)
-            thread.participants = ", ".join(names[:5])
+    def _refresh_summary(self):
+        """Recompute the summary columns of these threads from their messages.
+
+        Raw SQL: a stored compute flushes one UPDATE per thread (1,500 per initial
+        batch measured); this is one statement per batch. It only aggregates the given
+        threads' own messages and returns nothing to the caller.
+        """
+        ids = [i for i in self.ids if i]
+        if not ids:
+            return
+        self.env["maildesk.message"].flush_model()
+        self.flush_recordset()
+        self.env.cr.execute("""
+            UPDATE maildesk_thread t
+               SET last_message_at = s.last_at, message_count = coalesce(s.total, 0),
+                   unread_count = coalesce(s.unread, 0), is_starred = coalesce(s.starred, false),
+                   has_attachments = coalesce(s.files, false), snippet = s.snippet,
+                   participants = s.people
+              FROM (SELECT t2.id AS thread_id, max(m.date) AS last_at, count(m.id) AS total,
+                           count(m.id) FILTER (WHERE NOT coalesce(m.is_read, false)) AS unread,
+                           bool_or(m.is_starred) AS starred, bool_or(m.has_attachments) AS files,
+                           (array_agg(m.snippet ORDER BY m.date DESC NULLS LAST, m.id DESC))[1] AS snippet,
+                           array_to_string((array_agg(DISTINCT coalesce(
+                               nullif(trim(both '" ' from split_part(m.email_from, '<', 1)), ''),
+                               m.email_from)))[1:5], ', ') AS people
+                      FROM maildesk_thread t2
+                      LEFT JOIN maildesk_message m ON m.thread_id = t2.id
+                     WHERE t2.id = ANY(%s)
+                     GROUP BY t2.id) s
+             WHERE t.id = s.thread_id
+        """, (ids,))
+        self.invalidate_recordset(["last_message_at", "message_count", "unread_count", "is_starred",
+                                   "has_attachments", "snippet", "participants"])
+
+    def _drop_if_empty(self):
+        """Conversations whose last message went away disappear with it."""
+        self.exists().filtered(lambda t: not t.message_count).unlink()
 
     @api.model
     def _assign_threads(self, account, items):
@@ -83,6 +103,7 @@ class MaildeskThread(models.Model):
         members = {}
         for index, group in enumerate(groups):
             members.setdefault(group, []).append(index)
+        to_create = []  # (indexes, vals): one create() for all new conversations of the batch
         for group, indexes in members.items():
             found = set()
             for i in indexes:
@@ -93,19 +114,22 @@ class MaildeskThread(models.Model):
                 found |= by_hint.get(items[i][2], set())
             if not found:
                 found = self._subject_fallback(account, [items[i] for i in indexes])
-            if found:
-                thread = self._merge(self.browse(sorted(found)))
-            else:
+            thread = self._merge(self.browse(sorted(found))) if found else self.browse()
+            if not thread:
                 first = items[indexes[0]]
-                thread = self.create({
+                to_create.append((indexes, {
                     "account_id": account.id, "subject": first[0].get("subject") or "",
                     "normalized_subject": first[1].normalized_subject,
-                    "provider_thread_id": first[2] or False})
+                    "provider_thread_id": first[2] or False}))
+                continue
             for i in indexes:
                 items[i][0]["thread_id"] = thread.id
-            # Later groups of the same batch see this group's thread.
-            for i in indexes:
+                # Later groups of the same batch see this group's thread.
                 by_mid.setdefault(keys[i].message_id, set()).add(thread.id)
+        created = self.create([vals for _indexes, vals in to_create])
+        for (indexes, _vals), thread in zip(to_create, created):
+            for i in indexes:
+                items[i][0]["thread_id"] = thread.id
 
     def _subject_fallback(self, account, group_items):
         for vals, keys, _hint in group_items:
@@ -126,9 +150,9 @@ class MaildeskThread(models.Model):
     def _merge(self, threads):
         """Fold several threads found to be one conversation into the oldest one."""
         threads = threads.exists()  # an earlier group of the batch may have merged one away
-        target = threads[0]
-        others = threads[1:]
+        target, others = threads[:1], threads[1:]
         if others:
-            others.message_ids.write({"thread_id": target.id})
+            others.message_ids.with_context(maildesk_from_sync=True).write({"thread_id": target.id})
             others.unlink()
+            target._refresh_summary()
         return target

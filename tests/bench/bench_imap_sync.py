@@ -27,6 +27,13 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
+import types  # noqa: E402
+
+# The engine without Odoo: the addon folder as a bare package (its __init__ imports odoo).
+_pkg = types.ModuleType("maildesk_mail_client")
+_pkg.__path__ = [str(REPO / "maildesk_mail_client")]
+sys.modules.setdefault("maildesk_mail_client", _pkg)
+
 from harness import mailgen  # noqa: E402
 from harness.dovecot import DovecotServer  # noqa: E402
 
@@ -80,7 +87,7 @@ def bench_odoo(server, login, password, n, fetch_login, fetch_password, fetch_n)
     from odoo import SUPERUSER_ID, api
 
     db = f"maildesk_bench_{os.getpid()}"
-    registry = odoo_db(db, "maildesk_mail_client,fetchmail")
+    registry = odoo_db(db, "maildesk_mail_client,mail")
     try:
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})

@@ -383,7 +383,7 @@ class ImapProvider(MailProvider):
                   "bootstrap_left": 0, "complete": False}
         # Fill what the old generation never had inside the re-bound window.
         missing = sorted((set(u for u in uids if u >= matched_low) - set(known)), reverse=True)
-        for messages, fetched in self._fetch_batches(missing, options):
+        for messages, _fetched in self._fetch_batches(missing, options):
             yield SyncBatch(cursor=dict(cursor), messages=messages, phase="rebind")
         if not known:
             cursor["bootstrap_left"] = options.bootstrap

@@ -253,9 +253,18 @@ class MaildeskAccount(models.Model):
         path = os.path.join(tools.config["data_dir"], "maildesk", f"{self.env.cr.dbname}.key")
         if not os.path.exists(path):
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            # Written aside then linked into place: a concurrent worker never reads a half
+            # written key, and when two race, both end up using the first one linked.
+            tmp = f"{path}.{os.getpid()}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.generate_key())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
         with open(path, encoding="ascii") as handle:
             return handle.read().strip()
 

@@ -11,12 +11,10 @@ actions go to the server first; the local record changes only when the server sa
 so local and remote state never diverge silently. Writes coming from the sync carry the
 context key ``maildesk_from_sync`` and are not pushed back.
 """
-import base64
 import logging
 from collections import defaultdict
 
 from markupsafe import Markup
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
@@ -243,8 +241,9 @@ class MaildeskMessage(models.Model):
         flags = {f.remote_id: f for f in batch.flags}
         new_messages = []
         if batch.messages:
+            incoming_ids = [m.remote_id for m in batch.messages]
             existing = set(synced.search([("folder_id", "=", folder.id),
-                                          ("remote_id", "in", [m.remote_id for m in batch.messages])]).mapped("remote_id"))
+                                          ("remote_id", "in", incoming_ids)]).mapped("remote_id"))
             for remote in batch.messages:
                 if remote.remote_id in existing:
                     flags[remote.remote_id] = FlagState(remote.remote_id, remote.is_read, remote.is_starred)
@@ -370,7 +369,7 @@ class MaildeskMessage(models.Model):
         """Create the attachments of many messages at once; rewrite ``cid:`` images."""
         vals_list, owners = [], []
         for record, attachments, _vals in items:
-            for filename, data, mimetype, content_id, inline in attachments:
+            for filename, data, mimetype, content_id, _inline in attachments:
                 vals_list.append({"name": filename, "raw": data, "mimetype": mimetype,
                                   "res_model": self._name, "res_id": record.id,
                                   "description": f"cid:{content_id}" if content_id else False})

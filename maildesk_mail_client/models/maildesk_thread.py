@@ -104,7 +104,7 @@ class MaildeskThread(models.Model):
         for index, group in enumerate(groups):
             members.setdefault(group, []).append(index)
         to_create = []  # (indexes, vals): one create() for all new conversations of the batch
-        for group, indexes in members.items():
+        for indexes in members.values():
             found = set()
             for i in indexes:
                 k = keys[i]

@@ -16,9 +16,8 @@ if _REPO_TESTS.is_dir() and str(_REPO_TESTS) not in sys.path:
     sys.path.insert(0, str(_REPO_TESTS))
 
 try:
-    from harness import dovecot as dovecot_harness  # noqa: E402
-    from harness import mailgen  # noqa: E402
-    from harness import smtp_sink  # noqa: E402
+    from harness import dovecot as dovecot_harness
+    from harness import mailgen, smtp_sink
 except ImportError:  # pragma: no cover - addons deployed without the repo's tests/
     dovecot_harness = mailgen = smtp_sink = None
 

@@ -26,5 +26,5 @@ class TestRequirements(BaseCase):
             line = line.split("#", 1)[0].split(";", 1)[0].strip()
             if not line:
                 continue
-            name = re.split(r"[<>=!~\[ ]", line, 1)[0]
+            name = re.split(r"[<>=!~\[ ]", line, maxsplit=1)[0]
             self.assertTrue(metadata.version(name), f"{name} is not installed")

@@ -6,7 +6,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..engine import compose
-from ..engine.errors import ProviderError
 
 
 class MaildeskCompose(models.TransientModel):

@@ -7,8 +7,9 @@ import time
 
 import imapclient
 import pytest
-from harness import mailgen
 from imapclient.exceptions import LoginError
+
+from harness import mailgen
 
 REQUIRED_CAPABILITIES = {b"CONDSTORE", b"QRESYNC", b"MOVE", b"UIDPLUS", b"SPECIAL-USE", b"IDLE", b"MULTIAPPEND"}
 

@@ -2,7 +2,7 @@
 import pytest
 
 from maildesk_mail_client.engine import compose
-from maildesk_mail_client.engine.errors import AuthError, NetworkError, SendError
+from maildesk_mail_client.engine.errors import NetworkError, SendError
 from maildesk_mail_client.engine.imap import ImapConfig, ImapProvider
 from maildesk_mail_client.engine.provider import SyncOptions
 from maildesk_mail_client.engine.smtp import SmtpConfig, send_raw

@@ -44,25 +44,28 @@ class MaildeskThread(models.Model):
             return
         self.env["maildesk.message"].flush_model()
         self.flush_recordset()
+        # The aggregate is driven from maildesk_message filtered on thread_id, so the planner
+        # takes the thread_id index even before the table was ever analyzed (a join from
+        # maildesk_thread picked a sequential scan of all messages on every batch).
         self.env.cr.execute("""
             UPDATE maildesk_thread t
                SET last_message_at = s.last_at, message_count = coalesce(s.total, 0),
                    unread_count = coalesce(s.unread, 0), is_starred = coalesce(s.starred, false),
                    has_attachments = coalesce(s.files, false), snippet = s.snippet,
                    participants = s.people
-              FROM (SELECT t2.id AS thread_id, max(m.date) AS last_at, count(m.id) AS total,
-                           count(m.id) FILTER (WHERE NOT coalesce(m.is_read, false)) AS unread,
-                           bool_or(m.is_starred) AS starred, bool_or(m.has_attachments) AS files,
-                           (array_agg(m.snippet ORDER BY m.date DESC NULLS LAST, m.id DESC))[1] AS snippet,
-                           array_to_string((array_agg(DISTINCT coalesce(
-                               nullif(trim(both '" ' from split_part(m.email_from, '<', 1)), ''),
-                               m.email_from)))[1:5], ', ') AS people
-                      FROM maildesk_thread t2
-                      LEFT JOIN maildesk_message m ON m.thread_id = t2.id
-                     WHERE t2.id = ANY(%s)
-                     GROUP BY t2.id) s
-             WHERE t.id = s.thread_id
-        """, (ids,))
+              FROM unnest(%s::int[]) AS ids(id)
+              LEFT JOIN (SELECT m.thread_id, max(m.date) AS last_at, count(*) AS total,
+                                count(*) FILTER (WHERE NOT coalesce(m.is_read, false)) AS unread,
+                                bool_or(m.is_starred) AS starred, bool_or(m.has_attachments) AS files,
+                                (array_agg(m.snippet ORDER BY m.date DESC NULLS LAST, m.id DESC))[1] AS snippet,
+                                array_to_string((array_agg(DISTINCT coalesce(
+                                    nullif(trim(both '" ' from split_part(m.email_from, '<', 1)), ''),
+                                    m.email_from)))[1:5], ', ') AS people
+                           FROM maildesk_message m
+                          WHERE m.thread_id = ANY(%s)
+                          GROUP BY m.thread_id) s ON s.thread_id = ids.id
+             WHERE t.id = ids.id
+        """, (ids, ids))
         self.invalidate_recordset(["last_message_at", "message_count", "unread_count", "is_starred",
                                    "has_attachments", "snippet", "participants"])
 

@@ -20,7 +20,17 @@
         "views/maildesk_sync_log_views.xml",
         "wizards/maildesk_compose_views.xml",
         "views/maildesk_menus.xml",
+        "wizards/maildesk_account_setup_views.xml",
+        "views/maildesk_client_action.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "maildesk_mail_client/static/src/**/*",
+        ],
+        "web.assets_tests": [
+            "maildesk_mail_client/static/tests/tours/**/*",
+        ],
+    },
     "application": True,
     "installable": True,
 }

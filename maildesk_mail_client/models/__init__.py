@@ -4,3 +4,6 @@ from . import maildesk_folder
 from . import maildesk_thread
 from . import maildesk_message
 from . import maildesk_sync_log
+from . import maildesk_draft
+from . import maildesk_trusted_sender
+from . import maildesk_client

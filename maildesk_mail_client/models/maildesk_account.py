@@ -83,6 +83,7 @@ class MaildeskAccount(models.Model):
                                 help="Write-only. Leave empty to reuse the IMAP password.")
     smtp_password_encrypted = fields.Char(groups="base.group_system", copy=False)
     has_password = fields.Boolean(compute="_compute_passwords")
+    signature = fields.Html(help="Added to mail sent from this mailbox; empty: the sender's own user signature.")
 
     bootstrap_size = fields.Integer(default=DEFAULT_BOOTSTRAP,
                                     help="Newest messages per folder fetched by the first sync.")
@@ -193,6 +194,19 @@ class MaildeskAccount(models.Model):
     def action_compose(self):
         self.ensure_one()
         return self.env["maildesk.compose"].action_open({"default_account_id": self.id})
+
+    def _signature_html(self):
+        """The mailbox's signature, else the current user's (Preferences ▸ Signature)."""
+        self.ensure_one()
+        return str(self.signature or self.env.user.signature or "")
+
+    def _notify_clients(self, folder_ids=()):
+        """Tell the web clients of everyone who sees this mailbox that it changed (Odoo bus)."""
+        self.ensure_one()
+        admins = self.env.ref("maildesk_mail_client.group_maildesk_admin").sudo().users
+        users = (self.owner_id | self.user_ids | admins).filtered("active")
+        payload = {"account_id": self.id, "folder_ids": list(folder_ids)}
+        self.env["bus.bus"].sudo()._sendmany([(user.partner_id, "maildesk.update", payload) for user in users])
 
     # -- access -------------------------------------------------------------------------
     def _check_can_operate(self):

@@ -124,6 +124,8 @@ class MaildeskFolder(models.Model):
                     self.env.flush_all()
                 for key in counts:
                     counts[key] += result.get(key, 0)
+                if any(result.values()):
+                    self.account_id._notify_clients([self.id])  # sent with the batch's commit
                 if commit:
                     self.env.cr.commit()  # cron only: the batch and its cursor, atomically
         finally:

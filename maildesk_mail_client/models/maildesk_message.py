@@ -57,6 +57,7 @@ class MaildeskMessage(models.Model):
     body_text = fields.Text(readonly=True)
     snippet = fields.Char(readonly=True)
     has_remote_images = fields.Boolean(readonly=True)
+    remote_images_allowed = fields.Boolean(help="The reader chose to show this message's remote images.")
     attachment_ids = fields.One2many("ir.attachment", "res_id", domain=[("res_model", "=", "maildesk.message")])
     has_attachments = fields.Boolean(readonly=True)
     is_read = fields.Boolean("Read", index=True)
@@ -73,6 +74,22 @@ class MaildeskMessage(models.Model):
     _sql_constraints = [
         ("remote_uniq", "unique(folder_id, remote_id)", "This message is already stored in this folder."),
     ]
+
+    # Full-text search of the web client (maildesk.client): words of subject, sender,
+    # recipients and body, prefix-matched. The GIN index below is on exactly this expression;
+    # the body is capped so one huge message cannot make a row unindexable.
+    _SEARCH_VECTOR = ("to_tsvector('simple', coalesce(maildesk_message.subject, '') || ' ' || "
+                      "coalesce(maildesk_message.email_from, '') || ' ' || coalesce(maildesk_message.email_to, '') "
+                      "|| ' ' || left(coalesce(maildesk_message.body_text, ''), 100000))")
+
+    def init(self):
+        self.env.cr.execute(f"""
+            CREATE INDEX IF NOT EXISTS maildesk_message_search_idx ON maildesk_message
+             USING gin ({self._SEARCH_VECTOR.replace("maildesk_message.", "")})""")
+        # The thread list: a folder's conversations by recency.
+        self.env.cr.execute("""
+            CREATE INDEX IF NOT EXISTS maildesk_message_folder_date_idx
+                ON maildesk_message (folder_id, date DESC, thread_id)""")
 
     # -- CRUD -------------------------------------------------------------------------
     @api.model_create_multi

@@ -1,1 +1,2 @@
 from . import maildesk_compose
+from . import maildesk_account_setup

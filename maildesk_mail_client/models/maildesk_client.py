@@ -1,0 +1,448 @@
+"""The server API of the mailbox web client (static/src/core/maildesk_store.js).
+
+Every method runs as the calling user: what a Mailbox User may see is decided by the record
+rules of account / folder / thread / message, never here. Lists are built with one
+aggregate query over the rule-filtered messages (``_visible_query``), so a folder of
+100,000 messages pages as fast as a small one (tests/bench/bench_client.py).
+"""
+import re
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, email_normalize
+
+PAGE_LIMIT = 200
+FILTERS = {
+    "unread": [("is_read", "=", False)],
+    "starred": [("is_starred", "=", True)],
+    "incoming": [("direction", "=", "incoming")],
+    "outgoing": [("direction", "=", "outgoing")],
+    "attachments": [("has_attachments", "=", True)],
+}
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _dt(value):
+    return fields.Datetime.to_string(value) if value else False
+
+
+class MaildeskClient(models.AbstractModel):
+    _name = "maildesk.client"
+    _description = "MailDesk web client API"
+
+    # -- mailboxes ------------------------------------------------------------------------
+    @api.model
+    def get_mailboxes(self):
+        """Accounts with folders and unread counts, tags, the unified inbox count."""
+        accounts = self.env["maildesk.account"].search([])
+        folders = self.env["maildesk.folder"].search([("account_id", "in", accounts.ids)])
+        unread = self._unread_by_folder(folders)
+        inbox_ids = set(folders.filtered(lambda f: f.role == "inbox").ids)
+        by_account = {}
+        for folder in folders.sorted(lambda f: (f.sequence, f.name)):
+            by_account.setdefault(folder.account_id.id, []).append({
+                "id": folder.id, "name": folder.name, "role": folder.role, "account_id": folder.account_id.id,
+                "parent_id": folder.parent_id.id, "unread_count": unread.get(folder.id, 0),
+                "selectable": folder.selectable, "sync_state": folder.sync_state})
+        result = []
+        for account in accounts:
+            account_folders = by_account.get(account.id, [])
+            result.append({
+                "id": account.id, "name": account.name, "email": account.email, "provider": account.provider,
+                "is_shared": account.is_shared, "state": account.state,
+                "unread_count": sum(f["unread_count"] for f in account_folders if f["id"] in inbox_ids),
+                "last_sync_at": _dt(account.last_sync_at), "sync_error": account.sync_error or False,
+                "sync": self._sync_status(account, account_folders),
+                "folders": account_folders,
+            })
+        return {
+            "accounts": result,
+            "tags": self.env["maildesk.tag"].search_read([], ["name", "color"]),
+            "unified": {"unread_count": sum(unread.get(i, 0) for i in inbox_ids)},
+        }
+
+    def _unread_by_folder(self, folders):
+        if not folders:
+            return {}
+        groups = self.env["maildesk.message"]._read_group(
+            [("folder_id", "in", folders.ids), ("is_read", "=", False)], ["folder_id"], ["__count"])
+        return {folder.id: count for folder, count in groups}
+
+    def _sync_status(self, account, folders):
+        """What the client shows under an account: running phase, progress, error."""
+        states = [f["sync_state"] for f in folders if f["selectable"]]
+        done = sum(1 for s in states if s == "synced")
+        phase = "error" if account.state in ("error", "needs_reauth") else (
+            "initial" if {"new", "bootstrap"} & set(states) else "backfill" if "backfill" in states else "idle")
+        return {"running": phase in ("initial", "backfill"), "phase": phase,
+                "progress": int(100 * done / len(states)) if states else 100,
+                "error": account.sync_error or False, "last_sync_at": _dt(account.last_sync_at)}
+
+    # -- thread list ----------------------------------------------------------------------
+    def _message_domain(self, account_id=False, folder_id=False, role=False, filter=False, search=None,
+                        partner_id=False):
+        domain = []
+        if folder_id:
+            domain.append(("folder_id", "=", folder_id))
+        elif role:
+            domain.append(("folder_id.role", "=", role))
+        if account_id:
+            domain.append(("account_id", "=", account_id))
+        if filter:
+            domain += FILTERS.get(filter, [])
+        if partner_id:
+            domain.append(("partner_id", "=", partner_id))
+        search = search or {}
+        for key, field in (("from", "email_from"), ("to", "email_to"), ("subject", "subject")):
+            if search.get(key):
+                domain.append((field, "ilike", search[key]))
+        if search.get("date_from"):
+            domain.append(("date", ">=", search["date_from"]))
+        if search.get("date_to"):
+            domain.append(("date", "<=", f"{search['date_to']} 23:59:59" if len(search["date_to"]) == 10
+                           else search["date_to"]))
+        if search.get("tag_ids"):
+            domain.append(("tag_ids", "in", list(search["tag_ids"])))
+        if search.get("folder_id"):
+            domain.append(("folder_id", "=", search["folder_id"]))
+        if search.get("account_id"):
+            domain.append(("account_id", "=", search["account_id"]))
+        return domain
+
+    def _visible_query(self, domain, search=None):
+        """The rule-filtered message query, plus full-text conditions."""
+        Message = self.env["maildesk.message"]
+        Message.check_access_rights("read")
+        self.env.flush_all()  # the raw queries below must see this request's own writes
+        query = Message._where_calc(domain)
+        Message._apply_ir_rules(query, "read")
+        search = search or {}
+        for key in ("text", "body"):
+            tsquery = self._tsquery(search.get(key))
+            if tsquery:
+                # Matches the GIN index of maildesk.message (see its init()).
+                query.add_where(SQL("%s @@ to_tsquery('simple', %s)",
+                                    SQL(self.env["maildesk.message"]._SEARCH_VECTOR), tsquery))
+        return query
+
+    @staticmethod
+    def _tsquery(text):
+        """'quarterly rep' -> 'quarterly:* & rep:*' (every word, as a prefix); None if empty."""
+        words = _WORD.findall((text or "").lower())[:12]
+        return " & ".join(f"{w}:*" for w in words) or None
+
+    @api.model
+    def get_threads(self, account_id=False, folder_id=False, role=False, filter=False, search=None,
+                    partner_id=False, offset=0, limit=80, **_kw):
+        """A page of conversations, newest activity first; see maildesk_store.js for the shape."""
+        limit = max(1, min(int(limit or 80), PAGE_LIMIT))
+        domain = self._message_domain(account_id, folder_id, role, filter, search, partner_id)
+        query = self._visible_query(domain, search)
+        cr = self.env.cr
+        cr.execute(SQL(
+            "SELECT maildesk_message.thread_id, max(maildesk_message.date) AS last FROM %s WHERE %s"
+            " AND maildesk_message.thread_id IS NOT NULL GROUP BY maildesk_message.thread_id"
+            " ORDER BY last DESC NULLS LAST, maildesk_message.thread_id DESC LIMIT %s OFFSET %s",
+            query.from_clause, query.where_clause or SQL("TRUE"), limit, int(offset or 0)))
+        thread_ids = [row[0] for row in cr.fetchall()]
+        cr.execute(SQL("SELECT count(DISTINCT maildesk_message.thread_id) FROM %s WHERE %s",
+                       query.from_clause, query.where_clause or SQL("TRUE")))
+        total = cr.fetchone()[0]
+        return {"total": total, "offset": offset, "threads": self._thread_rows(thread_ids)}
+
+    def _thread_rows(self, thread_ids):
+        if not thread_ids:
+            return []
+        # The ids come from the rule-filtered query above: reading their summaries is safe.
+        threads = self.env["maildesk.thread"].sudo().browse(thread_ids)
+        cr = self.env.cr
+        cr.execute("""
+            SELECT DISTINCT ON (thread_id) thread_id, email_from, email_to, direction
+              FROM maildesk_message WHERE thread_id = ANY(%s)
+             ORDER BY thread_id, date DESC NULLS LAST, id DESC""", (thread_ids,))
+        last = {row[0]: row[1:] for row in cr.fetchall()}
+        cr.execute("""
+            SELECT m.thread_id, array_agg(DISTINCT rel.tag_id)
+              FROM maildesk_message_tag_rel rel JOIN maildesk_message m ON m.id = rel.message_id
+             WHERE m.thread_id = ANY(%s) GROUP BY m.thread_id""", (thread_ids,))
+        tags = dict(cr.fetchall())
+        rows = []
+        for thread in threads:
+            email_from, email_to, direction = last.get(thread.id, ("", "", "incoming"))
+            rows.append({
+                "id": thread.id, "subject": thread.subject or "", "snippet": thread.snippet or "",
+                "date": _dt(thread.last_message_at), "from": email_from or "", "to": email_to or "",
+                "direction": direction, "unread": bool(thread.unread_count), "starred": thread.is_starred,
+                "has_attachments": thread.has_attachments, "message_count": thread.message_count,
+                "account_id": thread.account_id.id, "account_name": thread.account_id.name,
+                "tag_ids": sorted(tags.get(thread.id) or []),
+            })
+        return rows
+
+    # -- reading --------------------------------------------------------------------------
+    @api.model
+    def get_thread(self, thread_id):
+        """The whole conversation, oldest first; marks it read (on the server too)."""
+        thread = self.env["maildesk.thread"].browse(int(thread_id)).exists()
+        if not thread:
+            raise UserError(_("This conversation no longer exists."))
+        thread.check_access_rule("read")
+        messages = self.env["maildesk.message"].search([("thread_id", "=", thread.id)], order="date asc, id asc")
+        trusted = self.env["maildesk.trusted.sender"]._addresses()
+        attachments = self.env["ir.attachment"].search_read(
+            [("res_model", "=", "maildesk.message"), ("res_id", "in", messages.ids)],
+            ["res_id", "name", "mimetype", "file_size", "checksum", "description"], order="id")
+        files = {}
+        for attachment in attachments:
+            files.setdefault(attachment["res_id"], []).append({
+                "id": attachment["id"], "name": attachment["name"], "mimetype": attachment["mimetype"],
+                "size": attachment["file_size"], "checksum": attachment["checksum"],
+                "inline": (attachment["description"] or "").startswith("cid:")})
+        rows = []
+        for message in messages:
+            rows.append({
+                "id": message.id, "from": message.email_from or "", "from_address": message.from_address or "",
+                "to": message.email_to or "", "cc": message.email_cc or "", "date": _dt(message.date),
+                "subject": message.subject or "", "body_html": str(message.body_html or ""),
+                "body_text": message.body_text or "", "snippet": message.snippet or "",
+                "direction": message.direction, "was_unread": not message.is_read, "starred": message.is_starred,
+                "is_draft": message.folder_id.role == "drafts", "folder_id": message.folder_id.id,
+                "folder_name": message.folder_id.name or "",
+                "has_remote_images": message.has_remote_images,
+                "remote_images_allowed": message.remote_images_allowed or (message.from_address or "") in trusted,
+                "body_state": message.body_state, "parse_error": message.parse_error or False,
+                "partner": {"id": message.partner_id.id, "name": message.partner_id.display_name}
+                if message.partner_id else False,
+                "attachments": files.get(message.id, []),
+            })
+        notice = self._mark_read(messages.filtered(lambda m: not m.is_read))
+        newest = messages[-1:]
+        summary = {"id": thread.id, "subject": thread.subject or "", "starred": thread.is_starred,
+                   "account_id": thread.account_id.id, "account_name": thread.account_id.name,
+                   "folder_name": newest.folder_id.name or "", "tag_ids": sorted(messages.tag_ids.ids)}
+        return {"notice": notice, "thread": summary, "messages": rows}
+
+    def _mark_read(self, messages):
+        """Mark read on the server and here; an unreachable server must not stop the reading."""
+        if not messages:
+            return False
+        try:
+            with self.env.cr.savepoint():
+                messages.write({"is_read": True})
+        except UserError as exc:
+            return _("Not marked as read on the server: %s", exc.args[0])
+        return False
+
+    @api.model
+    def allow_remote_images(self, message_id, scope="message"):
+        """Show remote images of this message, or of everything from its sender."""
+        message = self._messages_of(message_ids=[message_id])
+        if scope == "sender" and message.from_address:
+            self.env["maildesk.trusted.sender"]._trust(message.from_address)
+        else:
+            # sudo: a display preference; read access to the message was checked above.
+            message.sudo().remote_images_allowed = True
+        return True
+
+    # -- actions on threads ---------------------------------------------------------------
+    def _messages_of(self, thread_ids=(), message_ids=()):
+        """Messages the user may see, of the given threads and/or given messages."""
+        Message = self.env["maildesk.message"]
+        domain = []
+        if thread_ids:
+            domain = [("thread_id", "in", [int(i) for i in thread_ids])]
+        if message_ids:
+            domain = ["|"] * bool(domain) + domain + [("id", "in", [int(i) for i in message_ids])]
+        messages = Message.search(domain) if domain else Message
+        if not messages:
+            raise UserError(_("Those messages are no longer there."))
+        return messages
+
+    @api.model
+    def mark(self, thread_ids, read=None, starred=None):
+        messages = self._messages_of(thread_ids)
+        if read is not None:
+            messages.filtered(lambda m: m.is_read != bool(read)).write({"is_read": bool(read)})
+        if starred is not None:
+            if starred:
+                # Starring a conversation stars its newest message, as Gmail does.
+                newest = messages.sorted(lambda m: (m.date or fields.Datetime.now(), m.id))[-1:]
+                newest.filtered(lambda m: not m.is_starred).write({"is_starred": True})
+            else:
+                messages.filtered("is_starred").write({"is_starred": False})
+        return True
+
+    @api.model
+    def archive(self, thread_ids):
+        # The conversation leaves wherever it is filed; copies in Sent and Drafts stay put.
+        self._messages_of(thread_ids).filtered(
+            lambda m: m.folder_id.role not in ("sent", "drafts", "archive")).action_archive_mail()
+        return True
+
+    @api.model
+    def delete(self, thread_ids):
+        self._messages_of(thread_ids).action_delete_mail()
+        return True
+
+    @api.model
+    def move(self, thread_ids, folder_id):
+        target = self.env["maildesk.folder"].browse(int(folder_id)).exists()
+        if not target:
+            raise UserError(_("That folder no longer exists."))
+        target.check_access_rule("read")
+        messages = self._messages_of(thread_ids).filtered(lambda m: m.account_id == target.account_id)
+        if not messages:
+            raise UserError(_("Messages can only be moved to a folder of their own mailbox."))
+        messages.filtered(lambda m: m.folder_id != target).action_move(target.id)
+        return True
+
+    @api.model
+    def set_tags(self, thread_ids, add_ids=(), remove_ids=()):
+        commands = [(4, int(i)) for i in add_ids or ()] + [(3, int(i)) for i in remove_ids or ()]
+        if commands:
+            self._messages_of(thread_ids).write({"tag_ids": commands})
+        return True
+
+    @api.model
+    def create_tag(self, name, color=0):
+        name = (name or "").strip()
+        if not name:
+            raise UserError(_("A tag needs a name."))
+        tag = self.env["maildesk.tag"].search([("name", "=ilike", name)], limit=1) or \
+            self.env["maildesk.tag"].create({"name": name, "color": int(color or 0)})
+        return {"id": tag.id, "name": tag.name, "color": tag.color}
+
+    @api.model
+    def sync_now(self, account_id):
+        self.env["maildesk.account"].browse(int(account_id)).action_sync()
+        return True
+
+    # -- contacts -------------------------------------------------------------------------
+    @api.model
+    def search_contacts(self, query, limit=8):
+        """Partners and past correspondents matching ``query``, for recipient autocomplete."""
+        query = (query or "").strip()
+        if len(query) < 1:
+            return []
+        partners = self.env["res.partner"].search_read(
+            [("email", "!=", False), "|", ("name", "ilike", query), ("email", "ilike", query)],
+            ["name", "email"], limit=limit)
+        found = [{"name": p["name"] or "", "email": p["email"]} for p in partners]
+        seen = {p["email"].lower() for p in found}
+        if len(found) < limit:
+            for row in self.env["maildesk.message"].search_read(
+                    [("from_address", "ilike", query)], ["email_from", "from_address"], limit=limit * 3,
+                    order="date desc"):
+                address = (row["from_address"] or "").lower()
+                if address and address not in seen:
+                    seen.add(address)
+                    name = (row["email_from"] or "").split("<")[0].strip().strip('"')
+                    found.append({"name": name if name.lower() != address else "", "email": address})
+                if len(found) >= limit:
+                    break
+        return found
+
+    @api.model
+    def create_partner_from_sender(self, message_id):
+        message = self._messages_of(message_ids=[message_id])
+        address = email_normalize(message.from_address or message.email_from or "")
+        if not address:
+            raise UserError(_("This message has no sender address."))
+        partner = self.env["res.partner"].search([("email", "=ilike", address)], limit=1)
+        if not partner:
+            name = (message.email_from or "").split("<")[0].strip().strip('"') or address
+            partner = self.env["res.partner"].create({"name": name, "email": address})
+        # sudo: linking the sender is bookkeeping on messages the user can already read.
+        self.env["maildesk.message"].sudo().search(
+            [("account_id", "=", message.account_id.id), ("from_address", "=", address),
+             ("partner_id", "=", False)]).write({"partner_id": partner.id})
+        return {"id": partner.id, "name": partner.display_name}
+
+    # -- compose --------------------------------------------------------------------------
+    @api.model
+    def compose_defaults(self, mode="new", message_id=False, account_id=False, draft_id=False):
+        """Everything the compose dialog starts from: accounts, recipients, quote, signature."""
+        accounts = self.env["maildesk.account"].search([("smtp_host", "!=", False)]) | \
+            self.env["maildesk.account"].search([("provider", "!=", "imap")])
+        if not accounts:
+            raise UserError(_("No mailbox you can send from. Connect one under MailDesk ▸ Mail Accounts."))
+        options = [{"id": a.id, "name": a.name, "email": a.email, "signature": a._signature_html()}
+                   for a in accounts]
+        if draft_id:
+            draft = self.env["maildesk.draft"].search([("id", "=", int(draft_id))])  # own drafts only
+            if not draft:
+                raise UserError(_("This draft was sent or discarded."))
+            return dict(draft._client_values(), accounts=options)
+        parent = self.env["maildesk.message"]
+        if message_id and mode != "new":
+            parent = self._messages_of(message_ids=[message_id])
+        account = parent.account_id or accounts.filtered(lambda a: a.id == account_id)[:1] or \
+            accounts.filtered(lambda a: a.owner_id == self.env.user)[:1] or accounts[:1]
+        if account not in accounts:
+            account = accounts[:1]
+        values = {"accounts": options, "account_id": account.id, "mode": mode, "to": "", "cc": "", "bcc": "",
+                  "subject": "", "attachments": [], "parent_id": parent.id, "draft_id": False}
+        body = ""
+        if parent:
+            prepared = self.env["maildesk.compose"]._prepare_from_parent(parent, mode)
+            values["to"] = prepared.get("email_to", "")
+            values["cc"] = prepared.get("email_cc", "")
+            values["subject"] = prepared.get("subject", "")
+            body = prepared.get("body_html", "")
+            if mode == "forward":
+                ids = prepared["attachment_ids"][0][2]
+                values["attachments"] = self.env["ir.attachment"].browse(ids).read(["name", "mimetype", "file_size"])
+        signature = account._signature_html()
+        signature_block = f'<div class="o_maildesk_signature">{signature}</div>' if signature else ""
+        # Signature above the quote, like every desktop client.
+        values["body_html"] = "<p><br/></p>" + signature_block + (body.replace("<p><br/></p>", "", 1) if body else "")
+        return values
+
+    @api.model
+    def save_draft(self, values):
+        """Create or update the user's draft from the dialog's values; returns its id."""
+        Draft = self.env["maildesk.draft"]
+        draft = Draft.browse(int(values.get("draft_id") or 0)).exists()
+        vals = Draft._vals_from_client(values)
+        if draft:
+            draft.write(vals)
+        else:
+            draft = Draft.create(vals)
+        return {"draft_id": draft.id, "saved_at": _dt(draft.write_date)}
+
+    @api.model
+    def discard_draft(self, draft_id):
+        self.env["maildesk.draft"].browse(int(draft_id or 0)).exists().unlink()
+        return True
+
+    @api.model
+    def list_drafts(self, limit=8):
+        drafts = self.env["maildesk.draft"].search([], limit=limit, order="write_date desc")
+        return [{"id": d.id, "subject": d.subject or _("(no subject)"), "to": d.email_to or "",
+                 "date": _dt(d.write_date), "account_id": d.account_id.id} for d in drafts]
+
+    @api.model
+    def send(self, values):
+        """Send through the account's provider; the message is in Sent and in its thread at once."""
+        account = self.env["maildesk.account"].browse(int(values.get("account_id") or 0)).exists()
+        if not account:
+            raise UserError(_("Choose the mailbox to send from."))
+        account.check_access_rule("read")
+        mode = values.get("mode") if values.get("mode") in ("new", "reply", "reply_all", "forward") else "new"
+        parent = self.env["maildesk.message"]
+        if values.get("parent_id"):
+            parent = self._messages_of(message_ids=[values["parent_id"]])
+        attachment_ids = [a["id"] if isinstance(a, dict) else int(a)
+                          for a in values.get("attachment_ids") or values.get("attachments") or []]
+        attachments = self.env["ir.attachment"].browse(attachment_ids).exists()
+        attachments.check("read")
+        wizard = self.env["maildesk.compose"].create({
+            "account_id": account.id, "mode": mode, "parent_id": parent.id,
+            "email_to": values.get("to") or "", "email_cc": values.get("cc") or "",
+            "email_bcc": values.get("bcc") or "", "subject": values.get("subject") or "",
+            "body_html": values.get("body_html") or "", "attachment_ids": [(6, 0, attachments.ids)]})
+        result = wizard.action_send()
+        if values.get("draft_id"):
+            self.discard_draft(values["draft_id"])
+        message = self.env["maildesk.message"].browse(result["infos"]["message_id"])
+        return {"message_id": message.id, "thread_id": message.thread_id.id}

@@ -1,0 +1,63 @@
+from odoo import _, api, fields, models
+
+
+class MaildeskDraft(models.Model):
+    """A message being written in the web client, saved every few seconds.
+
+    Drafts are personal (a record rule limits them to their author), local to Odoo and
+    restorable from the systray until they are sent or discarded.
+    """
+
+    _name = "maildesk.draft"
+    _description = "Mail Draft"
+    _order = "write_date desc, id desc"
+    _rec_name = "subject"
+
+    user_id = fields.Many2one("res.users", required=True, default=lambda self: self.env.user, index=True,
+                              ondelete="cascade")
+    account_id = fields.Many2one("maildesk.account", required=True, ondelete="cascade")
+    mode = fields.Selection([("new", "New"), ("reply", "Reply"), ("reply_all", "Reply all"), ("forward", "Forward")],
+                            default="new", required=True)
+    parent_id = fields.Many2one("maildesk.message", ondelete="set null")
+    email_to = fields.Char("To")
+    email_cc = fields.Char("Cc")
+    email_bcc = fields.Char("Bcc")
+    subject = fields.Char()
+    body_html = fields.Html(sanitize_style=True)
+    attachment_ids = fields.Many2many("ir.attachment", string="Attachments")
+
+    @api.model
+    def _vals_from_client(self, values):
+        account = self.env["maildesk.account"].browse(int(values.get("account_id") or 0)).exists()
+        if not account:
+            account = self.env["maildesk.account"].search([], limit=1)
+        ids = [a["id"] if isinstance(a, dict) else int(a)
+               for a in values.get("attachment_ids") or values.get("attachments") or []]
+        mode = values.get("mode") if values.get("mode") in ("new", "reply", "reply_all", "forward") else "new"
+        return {
+            "account_id": account.id, "mode": mode, "parent_id": int(values.get("parent_id") or 0) or False,
+            "email_to": values.get("to") or "", "email_cc": values.get("cc") or "",
+            "email_bcc": values.get("bcc") or "", "subject": values.get("subject") or "",
+            "body_html": values.get("body_html") or "",
+            "attachment_ids": [(6, 0, self.env["ir.attachment"].browse(ids).exists().ids)],
+        }
+
+    def _client_values(self):
+        self.ensure_one()
+        return {
+            "account_id": self.account_id.id, "mode": self.mode, "parent_id": self.parent_id.id,
+            "to": self.email_to or "", "cc": self.email_cc or "", "bcc": self.email_bcc or "",
+            "subject": self.subject or "", "body_html": str(self.body_html or ""), "draft_id": self.id,
+            "attachments": self.attachment_ids.read(["name", "mimetype", "file_size"]),
+        }
+
+    @api.autovacuum
+    def _gc_old_drafts(self):
+        """Drafts untouched for 90 days go away (the autovacuum cron)."""
+        limit = fields.Datetime.subtract(fields.Datetime.now(), days=90)
+        self.sudo().search([("write_date", "<", limit)]).unlink()
+
+    @api.depends("subject")
+    def _compute_display_name(self):
+        for draft in self:
+            draft.display_name = draft.subject or _("(no subject)")

@@ -1,0 +1,152 @@
+/** @odoo-module **/
+
+import { Component, onWillStart, onWillUnmount, useExternalListener, useState } from "@odoo/owl";
+import { registry } from "@web/core/registry";
+import { useBus, useService } from "@web/core/utils/hooks";
+import { standardActionServiceProps } from "@web/webclient/actions/action_service";
+import { MaildeskStore, PAGE_SIZE } from "../core/maildesk_store";
+import { openCompose } from "../compose/compose_dialog";
+import { FolderPane } from "./folder_pane";
+import { ThreadList } from "./thread_list";
+import { ReadingPane } from "./reading_pane";
+import { ListToolbar } from "./list_toolbar";
+
+/** Keys of the mail-client shortcuts (Gmail's), handled when no field has the focus. */
+const SHORTCUTS = {
+    j: "next", k: "previous", r: "reply", a: "replyAll", f: "forward", e: "archive",
+    s: "star", u: "unread", "#": "delete", "/": "search", c: "compose",
+};
+
+export class MaildeskClient extends Component {
+    static template = "maildesk_mail_client.MaildeskClient";
+    static components = { FolderPane, ThreadList, ReadingPane, ListToolbar };
+    static props = { ...standardActionServiceProps };
+
+    setup() {
+        this.orm = useService("orm");
+        this.notification = useService("notification");
+        this.dialog = useService("dialog");
+        this.action = useService("action");
+        this.maildesk = useService("maildesk");
+        this.store = useState(new MaildeskStore({ orm: this.orm, notification: this.notification }));
+        this.ui = useState({ compact: false });
+
+        onWillStart(async () => {
+            await this.store.loadMailboxes();
+            const context = this.props.action.context || {};
+            if (context.maildesk_account_id) {
+                await this.store.setLocation({ accountId: context.maildesk_account_id, role: "inbox" });
+            } else {
+                await this.store.reloadList();
+            }
+        });
+
+        useBus(this.maildesk.bus, "update", (ev) => this.onBusUpdate(ev.detail));
+        onWillUnmount(() => clearTimeout(this.liveTimer));
+        useExternalListener(window, "keydown", this.onKeydown);
+    }
+
+    // ---------------------------------------------------------------- live updates
+    /** A `maildesk.update` bus notification: new mail, flags changed, sync progress. */
+    onBusUpdate(payload) {
+        clearTimeout(this.liveTimer);
+        // Sync sends bursts of notifications; coalesce them into one refresh.
+        this.liveTimer = setTimeout(() => this.refreshAll(payload), 300);
+    }
+
+    async refreshAll(payload = {}) {
+        const store = this.store;
+        const threadIds = payload.thread_ids || [];
+        const openId = store.openThread && store.openThread.thread.id;
+        await Promise.all([
+            store.loadMailboxes(),
+            store.refreshLoadedPages(),
+            !threadIds.length || threadIds.includes(openId) ? store.reloadOpenThread() : null,
+        ]);
+    }
+
+    // ---------------------------------------------------------------- keyboard
+    onKeydown(ev) {
+        if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented) {
+            return;
+        }
+        const target = ev.target;
+        if (target.closest && (target.closest("input, textarea, select, [contenteditable]") ||
+                               target.isContentEditable)) {
+            return;
+        }
+        if (document.querySelector(".o_dialog .modal, .o-FileViewer")) {
+            return; // a dialog (compose, preview) has the keyboard
+        }
+        const command = SHORTCUTS[ev.key];
+        if (!command) {
+            return;
+        }
+        ev.preventDefault();
+        this.runCommand(command);
+    }
+
+    async runCommand(command) {
+        const store = this.store;
+        const open = store.openThread;
+        const lastMessage = open && open.messages[open.messages.length - 1];
+        switch (command) {
+            case "next":
+            case "previous": {
+                const max = store.total - 1;
+                const step = command === "next" ? 1 : -1;
+                const index = Math.min(max, Math.max(0, store.focusIndex + step));
+                await store.loadPage(Math.floor(index / PAGE_SIZE));
+                const row = store.threadAt(index);
+                if (row) {
+                    store.focusIndex = index;
+                    await store.openThreadById(row.id);
+                }
+                break;
+            }
+            case "reply":
+            case "replyAll":
+            case "forward":
+                if (lastMessage) {
+                    const mode = { reply: "reply", replyAll: "reply_all", forward: "forward" }[command];
+                    this.compose({ mode, messageId: lastMessage.id });
+                }
+                break;
+            case "archive":
+                await store.act("archive", store.targetIds);
+                break;
+            case "delete":
+                await store.act("delete", store.targetIds);
+                break;
+            case "star": {
+                const starred = open ? open.thread.starred : false;
+                await store.act("star", store.targetIds, { value: !starred });
+                break;
+            }
+            case "unread":
+                await store.act("unread", store.targetIds);
+                if (!store.selectedIds.size) {
+                    store.openThread = null;
+                }
+                break;
+            case "search":
+                document.querySelector(".o_maildesk_search_input")?.focus();
+                break;
+            case "compose":
+                this.compose({ mode: "new" });
+                break;
+        }
+    }
+
+    compose(params) {
+        const accountId = this.store.location.accountId ||
+            (this.store.location.folderId && this.store.folderById(this.store.location.folderId)?.account_id);
+        openCompose(this.env, this.dialog, {
+            accountId: accountId || false,
+            ...params,
+            onSent: () => this.refreshAll(),
+        });
+    }
+}
+
+registry.category("actions").add("maildesk.client", MaildeskClient);

@@ -1,0 +1,143 @@
+/** @odoo-module **/
+
+import { Component, useRef, useState } from "@odoo/owl";
+import { useService } from "@web/core/utils/hooks";
+import { useDebounced } from "@web/core/utils/timing";
+
+/** Split "a@x.com, Bob <b@y.com>; c@z.com" into addresses, keeping display names. */
+export function splitAddresses(text) {
+    const out = [];
+    let current = "";
+    let quoted = false;
+    let angle = false;
+    for (const char of text || "") {
+        if (char === '"') {
+            quoted = !quoted;
+        } else if (char === "<") {
+            angle = true;
+        } else if (char === ">") {
+            angle = false;
+        }
+        if ((char === "," || char === ";") && !quoted && !angle) {
+            current.trim() && out.push(current.trim());
+            current = "";
+        } else {
+            current += char;
+        }
+    }
+    current.trim() && out.push(current.trim());
+    return out;
+}
+
+export function addressOf(recipient) {
+    const match = /<([^>]+)>/.exec(recipient);
+    return (match ? match[1] : recipient).trim();
+}
+
+export function looksLikeAddress(recipient) {
+    return /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(addressOf(recipient));
+}
+
+/**
+ * A To/Cc/Bcc field: recipients as chips, contacts suggested as you type (res.partner and
+ * the addresses seen in the user's mailboxes, from `search_contacts`).
+ */
+export class RecipientInput extends Component {
+    static template = "maildesk_mail_client.RecipientInput";
+    static props = { recipients: Array, onChange: Function, name: String, placeholder: { type: String, optional: true } };
+
+    setup() {
+        this.orm = useService("orm");
+        this.inputRef = useRef("input");
+        this.state = useState({ text: "", suggestions: [], active: 0 });
+        this.search = useDebounced(this.fetchSuggestions.bind(this), 200);
+    }
+
+    async fetchSuggestions() {
+        const query = this.state.text.trim();
+        if (query.length < 2) {
+            this.state.suggestions = [];
+            return;
+        }
+        const results = await this.orm.call("maildesk.client", "search_contacts", [query], { limit: 8 });
+        if (query === this.state.text.trim()) {
+            this.state.suggestions = results;
+            this.state.active = 0;
+        }
+    }
+
+    format(contact) {
+        return contact.name && contact.name !== contact.email ? `${contact.name} <${contact.email}>` : contact.email;
+    }
+
+    add(recipient) {
+        const value = recipient.trim();
+        if (!value) {
+            return;
+        }
+        const known = this.props.recipients.map((r) => addressOf(r).toLowerCase());
+        if (!known.includes(addressOf(value).toLowerCase())) {
+            this.props.onChange([...this.props.recipients, value]);
+        }
+        this.state.text = "";
+        this.state.suggestions = [];
+    }
+
+    remove(recipient) {
+        this.props.onChange(this.props.recipients.filter((r) => r !== recipient));
+    }
+
+    commitTyped() {
+        for (const part of splitAddresses(this.state.text)) {
+            this.add(part);
+        }
+        this.state.text = "";
+    }
+
+    onInput(ev) {
+        this.state.text = ev.target.value;
+        if (/[,;]\s*$/.test(this.state.text)) {
+            this.commitTyped();
+            return;
+        }
+        this.search();
+    }
+
+    onKeydown(ev) {
+        const suggestions = this.state.suggestions;
+        if (ev.key === "ArrowDown" && suggestions.length) {
+            ev.preventDefault();
+            this.state.active = (this.state.active + 1) % suggestions.length;
+        } else if (ev.key === "ArrowUp" && suggestions.length) {
+            ev.preventDefault();
+            this.state.active = (this.state.active - 1 + suggestions.length) % suggestions.length;
+        } else if (ev.key === "Enter" || (ev.key === "Tab" && this.state.text.trim())) {
+            if (suggestions.length) {
+                ev.preventDefault();
+                this.add(this.format(suggestions[this.state.active]));
+            } else if (this.state.text.trim()) {
+                ev.preventDefault();
+                this.commitTyped();
+            }
+        } else if (ev.key === "Backspace" && !this.state.text && this.props.recipients.length) {
+            this.remove(this.props.recipients[this.props.recipients.length - 1]);
+        } else if (ev.key === "Escape" && suggestions.length) {
+            ev.stopPropagation();
+            this.state.suggestions = [];
+        }
+    }
+
+    onBlur() {
+        // Leave time for a click on a suggestion before committing what was typed.
+        setTimeout(() => {
+            if (this.state.text.trim()) {
+                this.commitTyped();
+            }
+            this.state.suggestions = [];
+        }, 150);
+    }
+
+    isValid(recipient) {
+        return looksLikeAddress(recipient);
+    }
+}

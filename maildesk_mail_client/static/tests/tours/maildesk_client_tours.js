@@ -1,0 +1,295 @@
+/** @odoo-module **/
+/**
+ * Tours of the mailbox client, run in headless Chromium by tests/test_client_tours.py,
+ * which seeds the mailboxes they read (subjects below are that fixture's).
+ */
+import { registry } from "@web/core/registry";
+
+const tours = registry.category("web_tour.tours");
+
+function pressKey(key, selector = "body") {
+    const el = document.querySelector(selector);
+    el.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
+}
+
+function row(subject) {
+    return `.o_maildesk_thread:contains("${subject}")`;
+}
+
+function fail(message) {
+    throw new Error(`maildesk tour: ${message}`);
+}
+
+/** Wait (up to 5 s) until the sandboxed body frame under `frame` shows `text`. */
+async function waitFrameText(frame, text) {
+    for (let i = 0; i < 50; i++) {
+        const doc = frame.contentDocument;
+        if (doc && doc.body && doc.body.textContent.includes(text)) {
+            return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    fail(`"${text}" not shown in the message body`);
+}
+
+/** Steps that land on the client with the unified inbox loaded. */
+function openClient() {
+    return [
+        { content: "The client is open on All mailboxes", trigger: ".o_maildesk_folder.active[data-role=inbox]", isCheck: true },
+        { content: "Threads are listed", trigger: row("Quarterly report"), isCheck: true },
+    ];
+}
+
+tours.add("maildesk_tour_read", {
+    test: true,
+    url: "/web#action=maildesk_mail_client.maildesk_client_action",
+    steps: () => [
+        ...openClient(),
+        { content: "Unread threads are marked", trigger: `${row("Quarterly report")}.o_unread`, isCheck: true },
+        { content: "The unified unread count is shown", trigger: ".o_maildesk_folder[data-role=inbox] .o_maildesk_count", isCheck: true },
+        { content: "Open the thread", trigger: `${row("Quarterly report")} .o_maildesk_thread_subject` },
+        { content: "The reading pane shows it", trigger: '.o_maildesk_reading_subject:contains("Quarterly report")', isCheck: true },
+        {
+            content: "The whole thread is shown, newest expanded",
+            trigger: ".o_maildesk_message.o_expanded .o_maildesk_body_frame",
+            run() {
+                const messages = document.querySelectorAll(".o_maildesk_message");
+                if (messages.length !== 3) {
+                    fail(`expected 3 messages, got ${messages.length}`);
+                }
+                if (!messages[2].classList.contains("o_expanded") || messages[0].classList.contains("o_expanded")) {
+                    fail("only the newest message should start expanded");
+                }
+            },
+        },
+        {
+            content: "The body is isolated: sandboxed iframe without scripts",
+            trigger: ".o_maildesk_message.o_expanded .o_maildesk_body_frame",
+            run() {
+                const frame = this.$anchor[0];
+                const sandbox = frame.getAttribute("sandbox") || "";
+                if (sandbox.includes("allow-scripts")) {
+                    fail("the body iframe must not allow scripts");
+                }
+                const doc = frame.contentDocument;
+                if (!doc || !doc.body.textContent.includes("figures for Q3")) {
+                    fail("the body text is not rendered in the frame");
+                }
+                if (document.querySelector(".o_maildesk_client script")) {
+                    fail("a script element leaked into the page");
+                }
+            },
+        },
+        { content: "Opening marks it read", trigger: `${row("Quarterly report")}:not(.o_unread)`, isCheck: true },
+        { content: "Expand the first message", trigger: ".o_maildesk_message:first .o_maildesk_message_head" },
+        { content: "It expands", trigger: ".o_maildesk_message:first.o_expanded", isCheck: true },
+        { content: "Open the newsletter", trigger: `${row("Weekly digest")} .o_maildesk_thread_subject` },
+        { content: "Remote images are blocked with a choice", trigger: ".o_maildesk_images_bar .o_maildesk_show_images" },
+        { content: "Images shown for this message", trigger: ".o_maildesk_message.o_expanded:not(:has(.o_maildesk_images_bar))", isCheck: true },
+        { content: "Attachments are listed with their size", trigger: `${row("Contract draft")} .o_maildesk_thread_subject` },
+        { content: "The PDF is previewable and downloadable", trigger: '.o_maildesk_attachment:contains("contract.pdf") .o_maildesk_download', isCheck: true },
+        { content: "Preview it", trigger: '.o_maildesk_attachment:contains("contract.pdf") .o_maildesk_preview' },
+        { content: "The file viewer opens", trigger: ".o-FileViewer", isCheck: true },
+        { content: "Close it", trigger: ".o-FileViewer-headerButton .fa-times, .o-FileViewer [aria-label=Close]" },
+        {
+            content: "Keyboard: j moves to the next thread",
+            trigger: `${row("Contract draft")}.o_open`,
+            run() {
+                pressKey("j");
+            },
+        },
+        { content: "The next thread opened", trigger: '.o_maildesk_reading_subject:not(:contains("Contract draft"))', isCheck: true },
+        {
+            content: "Keyboard: k moves back",
+            trigger: ".o_maildesk_thread.o_open:not(:contains('Contract draft'))",
+            run() {
+                pressKey("k");
+            },
+        },
+        { content: "The previous thread opened", trigger: '.o_maildesk_reading_subject:contains("Contract draft")', isCheck: true },
+        {
+            content: "Keyboard: s stars the open thread",
+            trigger: ".o_maildesk_thread.o_open",
+            run() {
+                pressKey("s");
+            },
+        },
+        { content: "It is starred", trigger: ".o_maildesk_thread.o_open .o_maildesk_star.o_starred", isCheck: true },
+    ],
+});
+
+tours.add("maildesk_tour_reply", {
+    test: true,
+    url: "/web#action=maildesk_mail_client.maildesk_client_action",
+    steps: () => [
+        ...openClient(),
+        { content: "Open the thread", trigger: `${row("Quarterly report")} .o_maildesk_thread_subject` },
+        { content: "Reply to the newest message", trigger: ".o_maildesk_message.o_expanded .o_maildesk_reply" },
+        { content: "The composer has the sender as recipient", trigger: '.o_maildesk_recipients[data-name=to] .o_maildesk_chip:contains("carol@example.com")', isCheck: true },
+        { content: "The subject is a reply", trigger: ".o_maildesk_compose_subject", run() {
+            if (!/^Re: /i.test(this.$anchor[0].value)) {
+                fail(`reply subject expected, got "${this.$anchor[0].value}"`);
+            }
+        } },
+        {
+            content: "Type the answer",
+            trigger: ".o_maildesk_editable",
+            run() {
+                const el = this.$anchor[0];
+                el.focus();
+                el.innerHTML = "<p>Thanks Carol, the figures look right.</p>" + el.innerHTML;
+                el.dispatchEvent(new InputEvent("input", { bubbles: true }));
+            },
+        },
+        {
+            content: "Attach a file",
+            trigger: ".o_maildesk_attach",
+            run() {
+                const input = document.querySelector(".o_maildesk_compose .o_maildesk_compose_file");
+                const transfer = new DataTransfer();
+                transfer.items.add(new File(["line one\nline two\n"], "notes.txt", { type: "text/plain" }));
+                input.files = transfer.files;
+                input.dispatchEvent(new Event("change", { bubbles: true }));
+            },
+        },
+        { content: "The attachment is uploaded", trigger: '.o_maildesk_compose_attachment:contains("notes.txt")', isCheck: true },
+        { content: "Send", trigger: ".o_maildesk_send" },
+        { content: "The composer closes", trigger: "body:not(:has(.o_maildesk_compose))", in_modal: false, isCheck: true },
+        {
+            content: "The sent reply appears in the thread (its body is in the sandboxed frame)",
+            trigger: ".o_maildesk_message.o_outgoing.o_expanded .o_maildesk_body_frame",
+            in_modal: false,
+            run() {
+                return waitFrameText(this.$anchor[0], "Thanks Carol");
+            },
+        },
+        { content: "With its attachment", trigger: '.o_maildesk_message.o_outgoing .o_maildesk_attachment:contains("notes.txt")', in_modal: false, isCheck: true },
+        { content: "The thread now counts 4 messages", trigger: `${row("Quarterly report")} .o_maildesk_thread_count:contains("4")`, in_modal: false, isCheck: true },
+    ],
+});
+
+tours.add("maildesk_tour_search", {
+    test: true,
+    url: "/web#action=maildesk_mail_client.maildesk_client_action",
+    steps: () => [
+        ...openClient(),
+        { content: "Quick filter: has attachment", trigger: ".o_maildesk_quick_filter[data-filter=attachments]" },
+        { content: "Only threads with attachments", trigger: `.o_maildesk_thread_list:has(${row("Contract draft")}):not(:has(${row("Quarterly report")}))`, isCheck: true },
+        { content: "Quick filter off", trigger: ".o_maildesk_quick_filter[data-filter=attachments].btn-primary" },
+        { content: "Type a search", trigger: ".o_maildesk_search_input", run: "text invoice" },
+        {
+            content: "Press Enter",
+            trigger: ".o_maildesk_search_input",
+            run() {
+                this.$anchor[0].dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+            },
+        },
+        { content: "The matching thread is found by body text", trigger: row("Payment reminder"), isCheck: true },
+        { content: "Others are filtered out", trigger: `.o_maildesk_thread_list:not(:has(${row("Quarterly report")}))`, isCheck: true },
+        { content: "Clear the search", trigger: ".o_maildesk_search_clear" },
+        { content: "Everything is back", trigger: row("Quarterly report"), isCheck: true },
+        { content: "Open advanced search", trigger: ".o_maildesk_search_advanced_toggle" },
+        { content: "Search by sender", trigger: ".o_maildesk_search_panel input[name=from]", run: "text dave@example.com" },
+        { content: "Apply", trigger: ".o_maildesk_search_apply" },
+        { content: "Dave's thread is found", trigger: row("Contract draft"), isCheck: true },
+        { content: "Only Dave's", trigger: `.o_maildesk_thread_list:not(:has(${row("Quarterly report")}))`, isCheck: true },
+        { content: "Keyboard: / focuses the search box", trigger: ".o_maildesk_search_clear", run() {
+            this.$anchor[0].click();
+        } },
+        { content: "Cleared", trigger: row("Quarterly report"), run() {
+            pressKey("/");
+            if (document.activeElement !== document.querySelector(".o_maildesk_search_input")) {
+                fail("'/' should focus the search box");
+            }
+        } },
+    ],
+});
+
+tours.add("maildesk_tour_tag_move", {
+    test: true,
+    url: "/web#action=maildesk_mail_client.maildesk_client_action",
+    steps: () => [
+        ...openClient(),
+        { content: "Select a thread", trigger: `${row("Payment reminder")} .o_maildesk_thread_check` },
+        { content: "Select another", trigger: `${row("Contract draft")} .o_maildesk_thread_check` },
+        { content: "Two selected", trigger: '.o_maildesk_selected_count:contains("2")', isCheck: true },
+        { content: "Open the tag menu", trigger: ".o_maildesk_actions [data-action=tags]" },
+        { content: "Name a new tag", trigger: ".o_maildesk_new_tag", run: "text Urgent" },
+        { content: "Pick a colour", trigger: ".o_maildesk_color_choice[data-color='2']" },
+        { content: "Create it", trigger: ".o_maildesk_create_tag" },
+        { content: "Both threads carry the tag", trigger: `${row("Payment reminder")} .o_maildesk_tag.o_maildesk_color_2:contains("Urgent")`, isCheck: true },
+        { content: "Also the other", trigger: `${row("Contract draft")} .o_maildesk_tag:contains("Urgent")`, isCheck: true },
+        { content: "The tag is listed in the folder pane", trigger: '.o_maildesk_tag_link:contains("Urgent")', isCheck: true },
+        { content: "Move them", trigger: ".o_maildesk_actions [data-action=move]" },
+        { content: "To Projects", trigger: '.o_maildesk_move_target:contains("Projects")' },
+        { content: "They leave the inbox", trigger: `.o_maildesk_thread_list:has(${row("Quarterly report")}):not(:has(${row("Payment reminder")}))`, isCheck: true },
+        { content: "Open Projects", trigger: '.o_maildesk_account:contains("Work") .o_maildesk_folder:contains("Projects")' },
+        { content: "They are in Projects", trigger: row("Payment reminder"), isCheck: true },
+        { content: "Archive one with the keyboard", trigger: `${row("Payment reminder")} .o_maildesk_thread_subject` },
+        {
+            content: "e archives",
+            trigger: `${row("Payment reminder")}.o_open`,
+            run() {
+                pressKey("e");
+            },
+        },
+        { content: "Archived out of Projects", trigger: `.o_maildesk_thread_list:has(${row("Contract draft")}):not(:has(${row("Payment reminder")}))`, isCheck: true },
+    ],
+});
+
+tours.add("maildesk_tour_accounts", {
+    test: true,
+    url: "/web#action=maildesk_mail_client.maildesk_client_action",
+    steps: () => [
+        ...openClient(),
+        { content: "The unified inbox mixes both mailboxes", trigger: `.o_maildesk_thread_list:has(${row("Quarterly report")}):has(${row("Printer broken")})`, isCheck: true },
+        { content: "Each row names its mailbox", trigger: `${row("Printer broken")} .o_maildesk_account_badge:contains("Support")`, isCheck: true },
+        { content: "Both mailboxes have sync status", trigger: '.o_maildesk_account:contains("Support") .o_maildesk_sync_text', isCheck: true },
+        { content: "Switch to the Support inbox", trigger: '.o_maildesk_account:contains("Support") .o_maildesk_folder[data-role=inbox]' },
+        { content: "Only Support threads", trigger: `.o_maildesk_thread_list:has(${row("Printer broken")}):not(:has(${row("Quarterly report")}))`, isCheck: true },
+        { content: "The location says so", trigger: '.o_maildesk_location:contains("Support")', isCheck: true },
+        { content: "Switch to the Work inbox", trigger: '.o_maildesk_account:contains("Work") .o_maildesk_folder[data-role=inbox]' },
+        { content: "Only Work threads", trigger: `.o_maildesk_thread_list:has(${row("Quarterly report")}):not(:has(${row("Printer broken")}))`, isCheck: true },
+        { content: "Back to All mailboxes", trigger: ".o_maildesk_folder[data-role=inbox]:not([data-folder-id])" },
+        { content: "Unified again", trigger: `.o_maildesk_thread_list:has(${row("Quarterly report")}):has(${row("Printer broken")})`, isCheck: true },
+        { content: "Compose from the systray", trigger: ".o_maildesk_systray_compose" },
+        { content: "The composer offers both mailboxes as sender", trigger: ".o_maildesk_compose_from", run() {
+            const labels = [...this.$anchor[0].options].map((o) => o.textContent);
+            if (!labels.some((l) => l.includes("Work")) || !labels.some((l) => l.includes("Support"))) {
+                fail(`both mailboxes expected in From, got ${labels.join(" | ")}`);
+            }
+        } },
+        { content: "Close it", trigger: ".o_maildesk_discard" },
+        { content: "Closed", trigger: "body:not(:has(.o_maildesk_compose))", in_modal: false, isCheck: true },
+    ],
+});
+
+tours.add("maildesk_tour_private", {
+    test: true,
+    url: "/web#action=maildesk_mail_client.maildesk_client_action",
+    steps: () => [
+        { content: "The member sees the shared mailbox", trigger: '.o_maildesk_account:contains("Support")', isCheck: true },
+        { content: "And its threads", trigger: row("Printer broken"), isCheck: true },
+        {
+            content: "But not the owner's private mailbox nor its mail",
+            trigger: ".o_maildesk_client",
+            run() {
+                const text = document.querySelector(".o_maildesk_client").textContent;
+                for (const forbidden of ["Work", "Quarterly report", "Secret plans"]) {
+                    if (text.includes(forbidden)) {
+                        fail(`"${forbidden}" belongs to another user's private mailbox`);
+                    }
+                }
+            },
+        },
+        { content: "Search does not reach it either", trigger: ".o_maildesk_search_input", run: "text Secret" },
+        {
+            content: "Press Enter",
+            trigger: ".o_maildesk_search_input",
+            run() {
+                this.$anchor[0].dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+            },
+        },
+        { content: "Nothing found", trigger: ".o_maildesk_empty", isCheck: true },
+    ],
+});

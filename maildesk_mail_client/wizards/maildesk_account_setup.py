@@ -1,0 +1,173 @@
+"""Connect a mailbox in one screen: pick a provider preset, type the password, test, connect.
+
+For the non-technical user: the preset (or the address's domain) fills the servers, Test
+Connection says in plain words what is wrong and stays on the form, Connect creates the
+mailbox and starts its first sync in the background.
+"""
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..engine import secrets
+from ..engine.errors import AuthError, NetworkError, ProviderError
+from ..engine.imap import ImapConfig, ImapProvider
+from ..engine.smtp import SmtpConfig
+from ..models.maildesk_account import SECURITY
+
+# preset -> (label, imap host, port, security, smtp host, port, security, hint, address domains)
+PRESETS = {
+    "gmail": ("Gmail (app password)", "imap.gmail.com", 993, "ssl", "smtp.gmail.com", 587, "starttls",
+              "Use an app password (Google Account ▸ Security ▸ App passwords), not your Google password.",
+              ("gmail.com", "googlemail.com")),
+    "outlook": ("Outlook.com / Microsoft 365", "outlook.office365.com", 993, "ssl", "smtp.office365.com", 587,
+                "starttls", "Your administrator must allow IMAP and SMTP AUTH for the mailbox.",
+                ("outlook.com", "hotmail.com", "live.com", "msn.com")),
+    "yahoo": ("Yahoo Mail", "imap.mail.yahoo.com", 993, "ssl", "smtp.mail.yahoo.com", 465, "ssl",
+              "Yahoo requires an app password (Account security ▸ Generate app password).",
+              ("yahoo.com", "ymail.com")),
+    "icloud": ("iCloud Mail", "imap.mail.me.com", 993, "ssl", "smtp.mail.me.com", 587, "starttls",
+               "iCloud requires an app-specific password (appleid.apple.com) and your full address as login.",
+               ("icloud.com", "me.com", "mac.com")),
+    "fastmail": ("Fastmail", "imap.fastmail.com", 993, "ssl", "smtp.fastmail.com", 465, "ssl",
+                 "Use an app password (Settings ▸ Privacy & Security ▸ App passwords).", ("fastmail.com",)),
+    "zoho": ("Zoho Mail", "imap.zoho.com", 993, "ssl", "smtp.zoho.com", 465, "ssl",
+             "Enable IMAP access in Zoho Mail settings first.", ("zoho.com", "zohomail.com")),
+    "gmx": ("GMX", "imap.gmx.com", 993, "ssl", "mail.gmx.com", 587, "starttls",
+            "Enable POP3/IMAP access in the GMX settings first.", ("gmx.com", "gmx.net", "gmx.de")),
+}
+
+
+class MaildeskAccountSetup(models.TransientModel):
+    _name = "maildesk.account.setup"
+    _description = "Connect a Mailbox"
+
+    preset = fields.Selection([(key, value[0]) for key, value in PRESETS.items()] + [("custom", "Other (IMAP)")],
+                              string="Provider", default="custom", required=True)
+    email = fields.Char(required=True)
+    name = fields.Char("Mailbox Name", help="How the mailbox is called in the client; defaults to the address.")
+    password = fields.Char(compute="_compute_password", inverse="_inverse_password",
+                           help="Kept encrypted while you set up; stored encrypted in the mailbox.")
+    password_encrypted = fields.Char()
+    is_shared = fields.Boolean("Shared Mailbox")
+    imap_host = fields.Char("IMAP Server")
+    imap_port = fields.Integer("IMAP Port", default=993)
+    imap_security = fields.Selection(SECURITY, default="ssl", required=True)
+    imap_login = fields.Char(help="Usually your address; leave empty to use it.")
+    smtp_host = fields.Char("SMTP Server")
+    smtp_port = fields.Integer("SMTP Port", default=587)
+    smtp_security = fields.Selection(SECURITY, default="starttls", required=True)
+    hint = fields.Char(compute="_compute_hint")
+    test_state = fields.Selection([("untested", "Not tested"), ("ok", "Connected"), ("failed", "Failed")],
+                                  default="untested", readonly=True)
+    test_message = fields.Text(readonly=True)
+
+    # -- password: never stored in clear, even in this short-lived table -----------------
+    def _compute_password(self):
+        self.password = False
+
+    def _inverse_password(self):
+        key = self.env["maildesk.account"]._get_encryption_key()
+        for wizard in self:
+            if wizard.password:
+                wizard.password_encrypted = secrets.encrypt(key, wizard.password)
+        self.invalidate_recordset(["password"])
+
+    def _password(self):
+        if not self.password_encrypted:
+            return ""
+        return secrets.decrypt(self.env["maildesk.account"]._get_encryption_key(), self.password_encrypted)
+
+    # -- presets ---------------------------------------------------------------------------
+    @api.depends("preset")
+    def _compute_hint(self):
+        for wizard in self:
+            wizard.hint = PRESETS[wizard.preset][7] if wizard.preset in PRESETS else False
+
+    @api.onchange("email")
+    def _onchange_email(self):
+        domain = (self.email or "").rpartition("@")[2].strip().lower()
+        for key, preset in PRESETS.items():
+            if domain in preset[8]:
+                self.preset = key
+                break
+        else:
+            if domain and self.preset == "custom" and not self.imap_host:
+                self.imap_host = f"imap.{domain}"
+                self.smtp_host = f"smtp.{domain}"
+        self._apply_preset()
+
+    @api.onchange("preset")
+    def _apply_preset(self):
+        preset = PRESETS.get(self.preset)
+        if preset:
+            (_label, self.imap_host, self.imap_port, self.imap_security,
+             self.smtp_host, self.smtp_port, self.smtp_security) = preset[:7]
+        self.test_state = "untested"
+
+    # -- actions -------------------------------------------------------------------------------
+    def _reopen(self):
+        return {"type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id,
+                "views": [(False, "form")], "target": "new", "name": _("Connect a Mailbox")}
+
+    def _check_filled(self):
+        missing = [label for label, value in ((_("address"), self.email), (_("password"), self.password_encrypted),
+                                              (_("IMAP server"), self.imap_host)) if not value]
+        if missing:
+            raise UserError(_("Fill in the %s first.", ", ".join(missing)))
+
+    def _provider(self):
+        password = self._password()
+        login = (self.imap_login or self.email).strip()
+        ssl_verify = self.env["maildesk.account"]._ssl_verify()
+        imap = ImapConfig(host=self.imap_host.strip(), port=self.imap_port, security=self.imap_security,
+                          login=login, password=password, ssl_verify=ssl_verify)
+        smtp = SmtpConfig(host=self.smtp_host.strip(), port=self.smtp_port, security=self.smtp_security,
+                          login=login, password=password, ssl_verify=ssl_verify) if self.smtp_host else None
+        return ImapProvider(imap, smtp)
+
+    def _explain(self, exc):
+        """The engine's message plus what to try next, in plain words."""
+        advice = ""
+        if isinstance(exc, AuthError):
+            advice = self.hint or _("Check the address, the login and the password.")
+        elif isinstance(exc, NetworkError):
+            advice = _("Check the server names and ports, and that this server may reach them.")
+        return f"{exc}\n{advice}".strip()
+
+    def action_test(self):
+        """Log in to IMAP (and SMTP when set) with these settings; the result shows on the form."""
+        self.ensure_one()
+        self._check_filled()
+        try:
+            with self._provider() as provider:
+                info = provider.test_connection()
+        except ProviderError as exc:
+            self.write({"test_state": "failed", "test_message": self._explain(exc)})
+        else:
+            parts = [_("Connected. %s folders found.", info.get("folders", 0))]
+            if self.smtp_host:
+                parts.append(_("Sending works."))
+            self.write({"test_state": "ok", "test_message": " ".join(parts)})
+        return self._reopen()
+
+    def action_connect(self):
+        """Create the mailbox (after a successful test) and start its first sync in the background."""
+        self.ensure_one()
+        if self.test_state != "ok":
+            self.action_test()
+            if self.test_state != "ok":
+                return self._reopen()
+        account = self.env["maildesk.account"].create(self._account_vals())
+        self.env.ref("maildesk_mail_client.ir_cron_maildesk_sync").sudo()._trigger()
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+            "title": _("Mailbox connected"), "type": "success", "sticky": False,
+            "message": _("%s is syncing; new mail appears in the client in a moment.", account.name),
+            "next": {"type": "ir.actions.act_window_close"}}}
+
+    def _account_vals(self):
+        password = self._password()
+        email = self.email.strip()
+        return {"name": (self.name or email).strip(), "email": email, "provider": "imap",
+                "is_shared": self.is_shared, "imap_host": self.imap_host.strip(), "imap_port": self.imap_port,
+                "imap_security": self.imap_security, "imap_login": (self.imap_login or email).strip(),
+                "imap_password": password, "smtp_host": (self.smtp_host or "").strip() or False,
+                "smtp_port": self.smtp_port, "smtp_security": self.smtp_security}

@@ -12,6 +12,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL, email_normalize
 
 PAGE_LIMIT = 200
+SEARCH_COUNT_WINDOW = 1000  # full-text hits counted past the requested page
 FILTERS = {
     "unread": [("is_read", "=", False)],
     "starred": [("is_starred", "=", True)],
@@ -120,9 +121,8 @@ class MaildeskClient(models.AbstractModel):
         for key in ("text", "body"):
             tsquery = self._tsquery(search.get(key))
             if tsquery:
-                # Matches the GIN index of maildesk.message (see its init()).
-                query.add_where(SQL("%s @@ to_tsquery('simple', %s)",
-                                    SQL(self.env["maildesk.message"]._SEARCH_VECTOR), tsquery))
+                # The stored, GIN-indexed column of maildesk.message (see its init()).
+                query.add_where(SQL("maildesk_message.search_vector @@ to_tsquery('simple', %s)", tsquery))
         return query
 
     @staticmethod
@@ -136,19 +136,53 @@ class MaildeskClient(models.AbstractModel):
                     partner_id=False, offset=0, limit=80, **_kw):
         """A page of conversations, newest activity first; see maildesk_store.js for the shape."""
         limit = max(1, min(int(limit or 80), PAGE_LIMIT))
+        offset = max(0, int(offset or 0))
         domain = self._message_domain(account_id, folder_id, role, filter, search, partner_id)
         query = self._visible_query(domain, search)
+        if self._tsquery((search or {}).get("text")) or self._tsquery((search or {}).get("body")):
+            thread_ids, total, capped = self._search_page(query, offset, limit)
+        else:
+            thread_ids, total, capped = self._list_page(query, offset, limit)
+        return {"total": total, "total_capped": capped, "offset": offset, "threads": self._thread_rows(thread_ids)}
+
+    def _list_page(self, query, offset, limit):
+        """Browse a folder / filter: aggregate the matching messages per conversation.
+
+        Runs as an index-only scan of maildesk_message_folder_thread_idx for a folder, so
+        the exact count of a 70,000-message inbox costs tens of milliseconds.
+        """
+        where = query.where_clause or SQL("TRUE")
         cr = self.env.cr
         cr.execute(SQL(
             "SELECT maildesk_message.thread_id, max(maildesk_message.date) AS last FROM %s WHERE %s"
             " AND maildesk_message.thread_id IS NOT NULL GROUP BY maildesk_message.thread_id"
             " ORDER BY last DESC NULLS LAST, maildesk_message.thread_id DESC LIMIT %s OFFSET %s",
-            query.from_clause, query.where_clause or SQL("TRUE"), limit, int(offset or 0)))
+            query.from_clause, where, limit, offset))
         thread_ids = [row[0] for row in cr.fetchall()]
         cr.execute(SQL("SELECT count(DISTINCT maildesk_message.thread_id) FROM %s WHERE %s",
-                       query.from_clause, query.where_clause or SQL("TRUE")))
+                       query.from_clause, where))
+        return thread_ids, cr.fetchone()[0], False
+
+    def _search_page(self, query, offset, limit):
+        """Full-text search: walk conversations by latest activity, keep those with a match.
+
+        A word found in most messages then stops after the first page of conversations,
+        and a rare word is answered from the GIN index; aggregating every match instead
+        took 1.3 s at 100,000 messages for a very common word. The count stops at
+        SEARCH_COUNT_WINDOW past this page (``total_capped``), as a mail client shows
+        "1,000+" rather than counting every hit.
+        """
+        matching = SQL("EXISTS (SELECT 1 FROM %s WHERE %s AND maildesk_message.thread_id = maildesk_thread.id)",
+                       query.from_clause, query.where_clause or SQL("TRUE"))
+        cr = self.env.cr
+        cr.execute(SQL("SELECT id FROM maildesk_thread WHERE %s ORDER BY last_message_at DESC NULLS LAST, id DESC"
+                       " LIMIT %s OFFSET %s", matching, limit, offset))
+        thread_ids = [row[0] for row in cr.fetchall()]
+        window = offset + limit + SEARCH_COUNT_WINDOW
+        cr.execute(SQL("SELECT count(*) FROM (SELECT 1 FROM maildesk_thread WHERE %s LIMIT %s) found",
+                       matching, window + 1))
         total = cr.fetchone()[0]
-        return {"total": total, "offset": offset, "threads": self._thread_rows(thread_ids)}
+        return thread_ids, min(total, window), total > window
 
     def _thread_rows(self, thread_ids):
         if not thread_ids:

@@ -15,7 +15,7 @@
  *       folders: [{id, name, role, account_id, parent_id, unread_count, selectable}]}],
  *       tags: [{id, name, color}], unified: {unread_count}}
  *   get_threads({account_id, folder_id, role, filter, search, partner_id, offset, limit})
- *       -> {total, threads: [{id, subject, snippet, date, from, to, direction, unread, starred,
+ *       -> {total, total_capped, threads: [{id, subject, snippet, date, from, to, direction, unread, starred,
  *          has_attachments, message_count, account_id, account_name, tag_ids}]}
  *   get_thread(thread_id) -> {thread: {id, subject, starred, account_id, account_name,
  *       folder_name, tag_ids}, messages: [{id, from, from_address, to, cc, date, body_html,
@@ -64,6 +64,7 @@ export class MaildeskStore {
         this.quickFilter = false;
         this.search = {}; // advanced fields: text, from, to, subject, body, date_from, ...
         this.total = 0;
+        this.totalCapped = false; // true: `total` is a lower bound (full-text search)
         this.pages = {}; // page index -> array of thread rows
         this.loadingPages = new Set();
         this.listVersion = 0; // bumped whenever the list query changes; stale pages are dropped
@@ -182,7 +183,10 @@ export class MaildeskStore {
             if (version !== this.listVersion) {
                 return; // the query changed while this page was in flight
             }
-            this.total = result.total;
+            // A full-text search counts at most a window past this page (total_capped):
+            // the list grows as the user scrolls; it never shrinks on a reload of page 0.
+            this.totalCapped = Boolean(result.total_capped);
+            this.total = this.totalCapped && index ? Math.max(this.total, result.total) : result.total;
             this.pages[index] = result.threads;
         } finally {
             this.loadingPages.delete(index);

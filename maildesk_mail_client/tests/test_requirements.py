@@ -8,15 +8,43 @@ from odoo.tests import tagged
 from odoo.tests.common import BaseCase
 
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements.txt"
+# The google-auth trap (requirements.txt): with the new cryptography, Odoo's pyOpenSSL and
+# urllib3's pyopenssl bridge must still load, and Odoo's SMTP client-certificate code path
+# (ir_mail_server: PyOpenSSLContext + crypto.load_*) must still work.
+CHECK = """
+import ssl
+import OpenSSL, odoo, imapclient, nh3, msal, googleapiclient.discovery, google_auth_oauthlib.flow
+import odoo.addons.base.models.ir_mail_server
+from urllib3.contrib.pyopenssl import PyOpenSSLContext
+from OpenSSL import crypto
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+import datetime
+key = ec.generate_private_key(ec.SECP256R1())
+name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "t")])
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256()))
+context = PyOpenSSLContext(ssl.PROTOCOL_TLS)
+pem = cert.public_bytes(serialization.Encoding.PEM)
+context._ctx.use_certificate(crypto.load_certificate(crypto.FILETYPE_PEM, pem))
+context._ctx.use_privatekey(crypto.load_privatekey(crypto.FILETYPE_PEM, key.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+context._ctx.check_privatekey()
+print("ok")
+"""
 
 
 @tagged("post_install", "-at_install", "maildesk")
 class TestRequirements(BaseCase):
     def test_openssl_still_imports(self):
-        """With our requirements installed, Odoo's pyOpenSSL still imports in a fresh interpreter."""
-        result = subprocess.run([sys.executable, "-c", "import OpenSSL, odoo, imapclient, nh3; print('ok')"],
-                                capture_output=True, text=True, timeout=120, check=False)
+        """With our requirements installed, Odoo's TLS stack still works in a fresh interpreter."""
+        result = subprocess.run([sys.executable, "-W", "ignore", "-c", CHECK], capture_output=True, text=True,
+                                timeout=120, check=False)
         self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("ok", result.stdout)
 
     def test_requirements_are_installed(self):
         """Every line of requirements.txt is satisfied in the interpreter that runs Odoo."""

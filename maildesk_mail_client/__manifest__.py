@@ -6,8 +6,9 @@
     "license": "LGPL-3",
     "author": "MailDesk",
     "website": "https://github.com/maildesk",
-    "depends": ["base", "web", "bus"],
-    "external_dependencies": {"python": ["imapclient", "nh3", "cryptography"]},
+    "depends": ["base", "base_setup", "web", "bus"],
+    "external_dependencies": {"python": ["imapclient", "nh3", "cryptography", "googleapiclient",
+                                        "google_auth_oauthlib", "msal"]},
     "data": [
         "security/maildesk_security.xml",
         "security/ir.model.access.csv",
@@ -21,6 +22,8 @@
         "wizards/maildesk_compose_views.xml",
         "views/maildesk_menus.xml",
         "wizards/maildesk_account_setup_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/maildesk_oauth_templates.xml",
         "views/maildesk_client_action.xml",
     ],
     "assets": {

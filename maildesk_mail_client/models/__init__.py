@@ -7,3 +7,6 @@ from . import maildesk_sync_log
 from . import maildesk_draft
 from . import maildesk_trusted_sender
 from . import maildesk_client
+from . import maildesk_oauth_request
+from . import maildesk_account_oauth
+from . import res_config_settings

@@ -19,7 +19,7 @@ from datetime import timedelta
 from email.utils import formataddr
 
 from odoo import _, api, fields, models, tools
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..engine import compose, secrets
 from ..engine.errors import AuthError, NetworkError, ProviderError, ThrottledError
@@ -47,7 +47,8 @@ class MaildeskAccount(models.Model):
     _order = "name, id"
 
     name = fields.Char(required=True)
-    email = fields.Char(required=True, help="The address this mailbox sends from.")
+    email = fields.Char(help="The address this mailbox sends from. Gmail and Microsoft 365 mailboxes get it "
+                             "from the provider when they are connected.")
     provider = fields.Selection(
         [("imap", "IMAP / SMTP"), ("gmail", "Gmail"), ("outlook", "Outlook / Microsoft 365")],
         required=True, default="imap")
@@ -132,6 +133,12 @@ class MaildeskAccount(models.Model):
             [("account_id", "in", self.ids)], ["account_id"], ["__count"]))
         for account in self:
             account.message_count = counts.get(account, 0)
+
+    @api.constrains("email", "provider")
+    def _check_email(self):
+        for account in self:
+            if account.provider == "imap" and not account.email:
+                raise ValidationError(_("An IMAP mailbox needs its email address."))
 
     # -- CRUD -------------------------------------------------------------------------
     @api.model_create_multi

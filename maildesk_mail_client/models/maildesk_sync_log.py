@@ -12,7 +12,8 @@ class MaildeskSyncLog(models.Model):
     company_id = fields.Many2one(related="account_id.company_id", store=True)
     folder_id = fields.Many2one("maildesk.folder", ondelete="set null")
     kind = fields.Selection(
-        [("sync", "Sync"), ("backfill", "Backfill"), ("reset", "Reset"), ("send", "Send"), ("test", "Test")],
+        [("sync", "Sync"), ("backfill", "Backfill"), ("reset", "Reset"), ("send", "Send"), ("test", "Test"),
+         ("auth", "Sign-in")],
         required=True, default="sync")
     level = fields.Selection([("info", "Info"), ("warning", "Warning"), ("error", "Error")],
                              required=True, default="info")

@@ -6,3 +6,4 @@ from . import test_faults
 from . import test_two_way
 from . import test_client_api
 from . import test_client_tours
+from . import test_oauth

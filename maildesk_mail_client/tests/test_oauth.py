@@ -1,0 +1,202 @@
+"""The OAuth round trip through the real controller, against the identity emulators.
+
+The "browser" is requests: it opens the consent URL Odoo built (the emulator consents as
+``login_as`` and redirects), then follows the redirect into Odoo's callback with the
+test user's session. Gmail / Graph API calls of the connected mailbox go to the API
+emulators, so everything after the consent is the production code path.
+"""
+import os
+import sys
+import unittest
+from pathlib import Path
+from unittest.mock import patch
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from odoo.exceptions import AccessError
+from odoo.tests import HttpCase, new_test_user, tagged
+
+_REPO_TESTS = Path(__file__).resolve().parents[2] / "tests"
+if _REPO_TESTS.is_dir() and str(_REPO_TESTS) not in sys.path:
+    sys.path.insert(0, str(_REPO_TESTS))
+
+try:
+    from emulators.oauth import GoogleOAuthEmulator, MicrosoftOAuthEmulator
+    from emulators.tokens import TokenRegistry
+except ImportError:  # pragma: no cover - addons deployed without the repo's tests/
+    GoogleOAuthEmulator = None
+
+try:
+    from emulators.gmail import GmailEmulator
+except ImportError:  # pragma: no cover
+    GmailEmulator = None
+try:
+    from emulators.graph import GraphEmulator
+except ImportError:  # pragma: no cover
+    GraphEmulator = None
+
+PARAM = "maildesk_mail_client.%s"
+
+
+class OAuthCase(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if GoogleOAuthEmulator is None:
+            raise unittest.SkipTest("the repository's tests/emulators is not importable")
+        cls.owner = new_test_user(cls.env, login="oa_owner", groups="maildesk_mail_client.group_maildesk_user")
+        cls.member = new_test_user(cls.env, login="oa_member", groups="maildesk_mail_client.group_maildesk_user")
+        cls.other = new_test_user(cls.env, login="oa_other", groups="maildesk_mail_client.group_maildesk_user")
+
+    def setUp(self):
+        super().setUp()
+        self.tokens = TokenRegistry()
+        self.google = GoogleOAuthEmulator(self.tokens, login_as="ann@gmail.test").start()
+        self.microsoft = MicrosoftOAuthEmulator(self.tokens, login_as="bob@contoso.test").start()
+        self.addCleanup(self.google.stop)
+        self.addCleanup(self.microsoft.stop)
+        # The identity emulators are HTTPS with a throw-away certificate; Odoo's server
+        # thread (same process) trusts it through requests' standard variable.
+        bundle = self._bundle(self.google.cert_path, self.microsoft.cert_path)
+        patcher = patch.dict(os.environ, {"REQUESTS_CA_BUNDLE": bundle})
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        set_param = self.env["ir.config_parameter"].sudo().set_param
+        for key, value in {
+            "google_client_id": self.google.client_id, "google_client_secret": self.google.client_secret,
+            "google_auth_uri": self.google.auth_uri, "google_token_uri": self.google.token_uri,
+            "google_revoke_uri": self.google.revoke_uri,
+            "microsoft_client_id": self.microsoft.client_id, "microsoft_client_secret": self.microsoft.client_secret,
+            "microsoft_authority_host": self.microsoft.base_url,
+        }.items():
+            set_param(PARAM % key, value)
+        self.gmail_api = self.graph_api = None
+        if GmailEmulator is not None:
+            self.gmail_api = GmailEmulator(self.tokens).start()
+            self.addCleanup(self.gmail_api.stop)
+            set_param(PARAM % "gmail_api_root", self.gmail_api.base_url)
+        if GraphEmulator is not None:
+            self.graph_api = GraphEmulator(self.tokens).start()
+            self.addCleanup(self.graph_api.stop)
+            set_param(PARAM % "graph_api_root", self.graph_api.base_url + "/v1.0")
+
+    @staticmethod
+    def _bundle(*paths):
+        target = paths[0] + ".bundle.pem"
+        with open(target, "w", encoding="ascii") as out:
+            for path in paths:
+                with open(path, encoding="ascii") as handle:
+                    out.write(handle.read())
+        return target
+
+    def make_account(self, provider, **vals):
+        return self.env["maildesk.account"].create(dict({
+            "name": f"{provider} box", "provider": provider, "owner_id": self.owner.id}, **vals))
+
+    def start(self, account, user=None):
+        """Click Connect as ``user``; returns the consent URL."""
+        action = account.with_user(user or self.owner).action_oauth_connect()
+        self.assertEqual(action["type"], "ir.actions.act_url")
+        return action["url"]
+
+    def consent(self, url):
+        """The browser at the provider: returns the callback path + query Odoo is sent to."""
+        response = requests.get(url, allow_redirects=False, timeout=10)
+        self.assertEqual(response.status_code, 302, response.text)
+        location = urlsplit(response.headers["Location"])
+        return f"{location.path}?{location.query}"
+
+    def callback(self, path, login="oa_owner"):
+        self.authenticate(login, login)
+        return self.url_open(path, allow_redirects=False)
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestOAuthSettings(OAuthCase):
+    def test_redirect_uris_follow_base_url(self):
+        self.env["ir.config_parameter"].sudo().set_param("web.base.url", "https://odoo.example.com")
+        settings = self.env["res.config.settings"].create({})
+        self.assertEqual(settings.maildesk_google_redirect_uri,
+                         "https://odoo.example.com/maildesk/oauth/gmail/callback")
+        self.assertEqual(settings.maildesk_microsoft_redirect_uri,
+                         "https://odoo.example.com/maildesk/oauth/outlook/callback")
+        self.assertIn("maildesk_mail_client.gmail_api_root", settings.maildesk_endpoint_help)
+
+    def test_settings_are_admin_only(self):
+        with self.assertRaises(AccessError):
+            self.env["res.config.settings"].with_user(self.owner).create({})
+
+    def test_connect_is_the_owners(self):
+        account = self.make_account("gmail", is_shared=True, user_ids=[(6, 0, [self.member.id])])
+        with self.assertRaises(AccessError):
+            self.start(account, user=self.member)
+
+    def test_not_configured_is_readable(self):
+        self.env["ir.config_parameter"].sudo().set_param(PARAM % "google_client_secret", "")
+        account = self.make_account("gmail")
+        with self.assertRaisesRegex(Exception, "client id and secret"):
+            self.start(account)
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestOAuthCallbackFailures(OAuthCase):
+    """Every way the callback can go wrong ends on a readable page and stores nothing."""
+
+    def assert_page(self, response, text, status=400):
+        self.assertEqual(response.status_code, status, response.text[:500])
+        self.assertIn(text, response.text)
+        self.assertNotIn("Traceback", response.text)
+
+    def assert_nothing_stored(self, account):
+        account.invalidate_recordset()
+        self.assertFalse(account.sudo().oauth_refresh_token_encrypted)
+
+    def test_tampered_state(self):
+        account = self.make_account("gmail")
+        path = self.consent(self.start(account))
+        query = parse_qs(urlsplit(path).query)
+        forged = query["state"][0][:-4] + "abcd"
+        self.assert_page(self.callback(f"/maildesk/oauth/gmail/callback?code={query['code'][0]}&state={forged}"),
+                         "could not be verified")
+        self.assert_nothing_stored(account)
+
+    def test_state_of_another_user(self):
+        account = self.make_account("gmail")
+        path = self.consent(self.start(account))
+        self.assert_page(self.callback(path, login="oa_other"), "started by another user")
+        self.assert_nothing_stored(account)
+
+    def test_denied_consent(self):
+        account = self.make_account("gmail")
+        self.google.deny = True
+        self.assert_page(self.callback(self.consent(self.start(account))), "did not allow")
+        self.assert_nothing_stored(account)
+
+    def test_bad_client_secret(self):
+        account = self.make_account("gmail")
+        url = self.start(account)
+        self.env["ir.config_parameter"].sudo().set_param(PARAM % "google_client_secret", "wrong")
+        self.assert_page(self.callback(self.consent(url)), "invalid_client")
+        self.assert_nothing_stored(account)
+
+    def test_wrong_redirect_uri(self):
+        """The base URL changed between Connect and the callback: the code is refused, readably."""
+        account = self.make_account("gmail")
+        url = self.start(account)
+        path = self.consent(url)
+        self.env["ir.config_parameter"].sudo().set_param("web.base.url", "https://elsewhere.example.com")
+        self.assert_page(self.callback(path), "redirect_uri_mismatch")
+        self.assert_nothing_stored(account)
+
+    def test_microsoft_denied_and_tampered(self):
+        account = self.make_account("outlook")
+        self.microsoft.deny = True
+        self.assert_page(self.callback(self.consent(self.start(account))), "did not allow")
+        self.microsoft.deny = False
+        path = self.consent(self.start(account))
+        self.assert_page(self.callback(path.replace("state=", "state=9")), "could not be verified")
+        self.assert_nothing_stored(account)
+
+    def test_unknown_provider(self):
+        self.assert_page(self.callback("/maildesk/oauth/yahoo/callback?state=x"), "Unknown sign-in", status=404)

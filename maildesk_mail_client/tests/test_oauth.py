@@ -13,7 +13,6 @@ from unittest.mock import patch
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 

@@ -188,7 +188,8 @@ def _self_signed_cert(host):
     key = ec.generate_private_key(ec.SECP256R1())
     # A unique subject per certificate: several emulators' certificates in one CA bundle
     # must not shadow each other in OpenSSL's lookup by subject name.
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"MailDesk emulator {x509.random_serial_number() % 10**12}")])
+    label = f"MailDesk emulator {x509.random_serial_number() % 10**12}"
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, label)])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))

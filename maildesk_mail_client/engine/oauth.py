@@ -20,6 +20,7 @@ identity provider is ``NetworkError`` (retry later).
 import dataclasses
 import threading
 import time
+import warnings
 from typing import Callable, Optional
 
 import requests
@@ -167,8 +168,14 @@ class MicrosoftOAuth:
 
     def start(self, redirect_uri, state):
         """The consent URL and msal's flow dict (PKCE verifier, nonce, state) to keep until the callback."""
-        flow = self.app.initiate_auth_code_flow(self.scopes, redirect_uri=redirect_uri, state=state,
-                                                prompt="select_account", response_mode="query")
+        # response_mode "query", not msal's recommended "form_post": Odoo's session cookie is
+        # SameSite=Lax, so a cross-site POST back would arrive without the user's session.
+        # The code is single-use and PKCE-bound, and the state signed, which is what form_post
+        # protects against leaking through the URL.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
+            flow = self.app.initiate_auth_code_flow(self.scopes, redirect_uri=redirect_uri, state=state,
+                                                    prompt="select_account", response_mode="query")
         if "auth_uri" not in flow:
             raise AuthError(f"Microsoft sign-in could not start: {flow.get('error_description') or flow}")
         return flow["auth_uri"], flow

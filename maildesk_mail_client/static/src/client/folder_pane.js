@@ -23,6 +23,7 @@ export class FolderPane extends Component {
     static props = { store: Object, onCompose: Function };
 
     setup() {
+        this.orm = useService("orm");
         this.action = useService("action");
         this.notification = useService("notification");
         this.state = useState({ collapsed: {}, syncing: {} });
@@ -143,6 +144,15 @@ export class FolderPane extends Component {
                 target: "new",
             }, { onClose: () => this.store.loadMailboxes() });
         }
+    }
+
+    /** One click back to the provider's sign-in (OAuth), or to the password (IMAP). */
+    async reconnect(account) {
+        if (account.provider === "imap") {
+            return this.openAccountSettings(account);
+        }
+        const action = await this.orm.call("maildesk.account", "action_oauth_connect", [[account.id]]);
+        await this.action.doAction(action);
     }
 
     openAccountSettings(account) {

@@ -163,16 +163,20 @@ class EmulatorServer:
             fault = self._take_fault(full_path)
             if fault is not None:
                 return fault
-            for method, pattern, handler in self._routes:
-                match = pattern.match(request.path)
-                if match and method == request.method:
-                    request.match = match
-                    result = handler(request)
-                    return result if isinstance(result, Response) else Response(*result)
-            return Response(404, {"error": {"code": 404, "message": f"No route {request.method} {request.path}"}})
+            return self.handle(request)
         finally:
             with self._lock:
                 self._active -= 1
+
+    def handle(self, request):
+        """Route one request (also the parts of a batch: those are not logged as HTTP requests)."""
+        for method, pattern, handler in self._routes:
+            match = pattern.match(request.path)
+            if match and method == request.method:
+                request.match = match
+                result = handler(request)
+                return result if isinstance(result, Response) else Response(*result)
+        return Response(404, {"error": {"code": 404, "message": f"No route {request.method} {request.path}"}})
 
     def count(self, contains=""):
         return sum(1 for _m, path in self.requests if contains in path)

@@ -1,0 +1,391 @@
+"""Gmail API v1 emulator: labels, messages, history, batch, send, modify — the real shapes.
+
+One in-memory mailbox per user (the email the bearer token belongs to). What it keeps
+faithful because the engine depends on it:
+
+- ids are 16 hex digits; ``historyId`` grows with random gaps; ``internalDate`` is epoch ms
+  as a string; ``raw`` is base64url; an empty list omits its key (``messages``, ``history``);
+- messages.list is newest first, hides TRASH/SPAM unless asked, pages with
+  ``nextPageToken``; ``q`` understands ``in:<label>``, ``-in:<label>`` and ``rfc822msgid:``;
+- history.list filters by ``labelId`` and answers 404 for a start older than what it keeps
+  (``expire_history()``);
+- ``POST /batch/gmail/v1`` (and ``/batch``) take multipart/mixed ``application/http``
+  parts, at most 100, and answer multipart/mixed with ``Content-ID: <response-...>``; parts
+  inherit the outer request's bearer token, as at Google;
+- errors are ``{"error": {"code", "message", "errors": [{"reason", "domain"}], "status"}}``.
+
+Fault knobs: ``rate_limit_next(n, retry_after=None)`` (whole requests answer 429),
+``rate_limit_parts(n)`` (the next n batch parts answer 429 rateLimitExceeded),
+``expire_history()``, and the inherited ``fail_next`` / ``delay``.
+"""
+import base64
+import itertools
+import json
+import random
+import re
+import threading
+from email import message_from_bytes
+from email.parser import BytesHeaderParser
+from email.utils import parsedate_to_datetime
+from urllib.parse import parse_qs
+
+from .server import EmulatorServer, Request, Response
+
+SYSTEM_LABELS = ("INBOX", "SENT", "DRAFT", "TRASH", "SPAM", "UNREAD", "STARRED", "IMPORTANT",
+                 "CATEGORY_PERSONAL", "CATEGORY_SOCIAL", "CATEGORY_PROMOTIONS", "CATEGORY_UPDATES", "CHAT")
+API = "/gmail/v1/users/me"
+
+
+def google_error(code, message, reason, status):
+    return Response(code, {"error": {"code": code, "message": message, "status": status,
+                                     "errors": [{"message": message, "domain": "global", "reason": reason}]}})
+
+
+class Mailbox:
+    def __init__(self, email, rng):
+        self.email = email
+        self.rng = rng
+        self.labels = {name: {"id": name, "name": name, "type": "system"} for name in SYSTEM_LABELS}
+        self.messages = {}  # id -> dict
+        self.threads_by_message_id = {}  # Message-ID header -> threadId
+        self.history = []  # records, oldest first
+        self.history_id = 1000
+        self.oldest_history = 0  # a startHistoryId below this answers 404
+
+    def next_history(self):
+        self.history_id += self.rng.randint(1, 7)  # gaps, as at Google
+        return self.history_id
+
+    def new_id(self):
+        return f"{self.rng.getrandbits(64):016x}"
+
+    def record(self, kind, message, labels=None):
+        hid = self.next_history()
+        message["historyId"] = str(hid)
+        entry = {"id": str(hid), "kind": kind, "message": {"id": message["id"], "threadId": message["threadId"]},
+                 "labels": set(message["labelIds"]) | set(labels or ()), "changed": list(labels or ())}
+        self.history.append(entry)
+
+
+class GmailEmulator(EmulatorServer):
+    def __init__(self, tokens, seed=0):
+        super().__init__()
+        self.tokens = tokens
+        self.rng = random.Random(seed)
+        self.boxes = {}
+        self._lock_box = threading.RLock()
+        self._part_faults = 0
+        self._clock = itertools.count(1_700_000_000_000, 60_000)
+        m = r"/(?P<id>[0-9a-f]+)"
+        for method, path, handler in [
+            ("GET", f"{API}/profile", self._profile), ("GET", f"{API}/labels", self._labels),
+            ("POST", f"{API}/labels", self._create_label), ("GET", f"{API}/messages", self._list),
+            ("GET", f"{API}/messages{m}", self._get), ("POST", f"{API}/messages{m}/modify", self._modify),
+            ("POST", f"{API}/messages/batchModify", self._batch_modify),
+            ("POST", f"{API}/messages/batchDelete", self._batch_delete),
+            ("POST", f"{API}/messages{m}/trash", self._trash), ("POST", f"{API}/messages{m}/untrash", self._untrash),
+            ("DELETE", f"{API}/messages{m}", self._delete), ("POST", f"{API}/messages/send", self._send),
+            ("GET", f"{API}/history", self._history),
+            ("POST", "/batch/gmail/v1", self._batch), ("POST", "/batch", self._batch),
+        ]:
+            self.route(method, path, self._authed(handler))
+
+    # -- test helpers ----------------------------------------------------------------------------
+    def mailbox(self, user):
+        with self._lock_box:
+            if user not in self.boxes:
+                self.boxes[user] = Mailbox(user, self.rng)
+            return self.boxes[user]
+
+    def add_label(self, user, name):
+        box = self.mailbox(user)
+        label_id = f"Label_{len(box.labels) + 1}"
+        box.labels[label_id] = {"id": label_id, "name": name, "type": "user"}
+        return label_id
+
+    def add_message(self, user, raw, labels=("INBOX", "UNREAD"), thread_id=None):
+        box = self.mailbox(user)
+        with self._lock_box:
+            message = {"id": box.new_id(), "raw": raw, "labelIds": set(labels),
+                       "internalDate": str(self._internal_date(raw)),
+                       "threadId": thread_id or self._thread_for(box, raw)}
+            box.messages[message["id"]] = message
+            box.threads_by_message_id[self._header(raw, "Message-ID").strip()] = message["threadId"]
+            box.record("messagesAdded", message)
+            return message["id"]
+
+    def set_labels(self, user, message_id, add=(), remove=()):
+        box = self.mailbox(user)
+        with self._lock_box:
+            self._apply_labels(box, box.messages[message_id], add, remove)
+
+    def remove(self, user, message_id):
+        box = self.mailbox(user)
+        with self._lock_box:
+            message = box.messages.pop(message_id)
+            box.record("messagesDeleted", message)
+
+    def expire_history(self, user=None):
+        for box in ([self.mailbox(user)] if user else list(self.boxes.values())):
+            box.oldest_history = box.history_id + 1
+
+    def rate_limit_next(self, count=1, retry_after=None, match=None):
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self.fail_next(429, google_error(429, "Rate Limit Exceeded", "rateLimitExceeded",
+                                         "RESOURCE_EXHAUSTED").body, headers, count=count, match=match)
+
+    def rate_limit_parts(self, count):
+        self._part_faults += count
+
+    def by_subject(self, user, subject):
+        return [m for m in self.mailbox(user).messages.values() if self._header(m["raw"], "Subject") == subject]
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    def _authed(self, handler):
+        def wrapped(request):
+            user = self.tokens.user_for(request.bearer)
+            if user is None:
+                return google_error(401, "Request had invalid authentication credentials.", "authError",
+                                    "UNAUTHENTICATED")
+            request.user = user
+            with self._lock_box:
+                return handler(request)
+        return wrapped
+
+    @staticmethod
+    def _header(raw, name):
+        return BytesHeaderParser().parsebytes(raw).get(name, "") or ""
+
+    def _internal_date(self, raw):
+        try:
+            return int(parsedate_to_datetime(self._header(raw, "Date")).timestamp() * 1000)
+        except (TypeError, ValueError):
+            return next(self._clock)
+
+    def _thread_for(self, box, raw):
+        refs = (self._header(raw, "In-Reply-To") + " " + self._header(raw, "References")).split()
+        for ref in refs:
+            if ref in box.threads_by_message_id:
+                return box.threads_by_message_id[ref]
+        return box.new_id()
+
+    def _apply_labels(self, box, message, add, remove):
+        add = [label for label in add if label not in message["labelIds"]]
+        remove = [label for label in remove if label in message["labelIds"]]
+        message["labelIds"] |= set(add)
+        message["labelIds"] -= set(remove)
+        if add:
+            box.record("labelsAdded", message, add)
+        if remove:
+            box.record("labelsRemoved", message, remove)
+
+    def _resource(self, message, fmt="full"):
+        body = {"id": message["id"], "threadId": message["threadId"], "labelIds": sorted(message["labelIds"]),
+                "historyId": message["historyId"]}
+        if fmt == "minimal":
+            return body
+        raw = message["raw"]
+        body.update(internalDate=message["internalDate"], sizeEstimate=len(raw),
+                    snippet=self._header(raw, "Subject")[:100])
+        if fmt == "raw":
+            body["raw"] = base64.urlsafe_b64encode(raw).decode()
+        else:
+            parsed = message_from_bytes(raw)
+            body["payload"] = {"mimeType": parsed.get_content_type(),
+                               "headers": [{"name": k, "value": str(v)} for k, v in parsed.items()]}
+        return body
+
+    # -- routes ------------------------------------------------------------------------------------
+    def _profile(self, request):
+        box = self.mailbox(request.user)
+        return 200, {"emailAddress": box.email, "messagesTotal": len(box.messages),
+                     "threadsTotal": len({m["threadId"] for m in box.messages.values()}),
+                     "historyId": str(box.history_id)}
+
+    def _labels(self, request):
+        return 200, {"labels": list(self.mailbox(request.user).labels.values())}
+
+    def _create_label(self, request):
+        return 200, self.mailbox(request.user).labels[self.add_label(request.user, request.json()["name"])]
+
+    def _matches(self, message, label_ids, query, include_spam_trash):
+        labels = message["labelIds"]
+        if not set(label_ids) <= labels:
+            return False
+        if not include_spam_trash and {"TRASH", "SPAM"} & labels and not {"TRASH", "SPAM"} & set(label_ids):
+            return False
+        for negate, label in re.findall(r"(-?)in:(\w+)", query or ""):
+            present = label.upper() in labels or (label.upper() == "DRAFTS" and "DRAFT" in labels)
+            if present == bool(negate):
+                return False
+        msgid = re.search(r"rfc822msgid:(\S+)", query or "")
+        if msgid and self._header(message["raw"], "Message-ID").strip("<> ") != msgid.group(1).strip("<>"):
+            return False
+        return True
+
+    def _list(self, request):
+        box = self.mailbox(request.user)
+        query = request.query
+        label_ids = [v for k, v in query.items() if k == "labelIds"]  # one value is enough here
+        include = query.get("includeSpamTrash") == "true"
+        found = sorted((m for m in box.messages.values() if self._matches(m, label_ids, query.get("q"), include)),
+                       key=lambda m: (int(m["internalDate"]), m["id"]), reverse=True)
+        size = min(int(query.get("maxResults", 100)), 500)
+        start = int(query.get("pageToken") or 0)
+        page = found[start:start + size]
+        body = {"resultSizeEstimate": len(found)}
+        if page:
+            body["messages"] = [{"id": m["id"], "threadId": m["threadId"]} for m in page]
+        if start + size < len(found):
+            body["nextPageToken"] = str(start + size)
+        return 200, body
+
+    def _message(self, request):
+        return self.mailbox(request.user).messages.get(request.match.group("id"))
+
+    def _not_found(self):
+        return google_error(404, "Requested entity was not found.", "notFound", "NOT_FOUND")
+
+    def _get(self, request):
+        message = self._message(request)
+        if message is None:
+            return self._not_found()
+        return 200, self._resource(message, request.query.get("format", "full"))
+
+    def _modify(self, request):
+        message = self._message(request)
+        if message is None:
+            return self._not_found()
+        body = request.json()
+        self._apply_labels(self.mailbox(request.user), message, body.get("addLabelIds", []),
+                           body.get("removeLabelIds", []))
+        return 200, self._resource(message, "minimal")
+
+    def _batch_modify(self, request):
+        body = request.json()
+        box = self.mailbox(request.user)
+        if len(body.get("ids", [])) > 1000:
+            return google_error(400, "Too many ids", "invalidArgument", "INVALID_ARGUMENT")
+        for message_id in body.get("ids", []):
+            if message_id in box.messages:
+                self._apply_labels(box, box.messages[message_id], body.get("addLabelIds", []),
+                                   body.get("removeLabelIds", []))
+        return Response(204, b"")
+
+    def _batch_delete(self, request):
+        box = self.mailbox(request.user)
+        for message_id in request.json().get("ids", []):
+            if message_id in box.messages:
+                box.record("messagesDeleted", box.messages.pop(message_id))
+        return Response(204, b"")
+
+    def _trash(self, request):
+        message = self._message(request)
+        if message is None:
+            return self._not_found()
+        self._apply_labels(self.mailbox(request.user), message, ["TRASH"], [])
+        return 200, self._resource(message, "minimal")
+
+    def _untrash(self, request):
+        message = self._message(request)
+        if message is None:
+            return self._not_found()
+        self._apply_labels(self.mailbox(request.user), message, [], ["TRASH"])
+        return 200, self._resource(message, "minimal")
+
+    def _delete(self, request):
+        message = self._message(request)
+        if message is None:
+            return self._not_found()
+        box = self.mailbox(request.user)
+        box.record("messagesDeleted", box.messages.pop(message["id"]))
+        return Response(204, b"")
+
+    def _send(self, request):
+        body = request.json()
+        try:
+            raw = base64.urlsafe_b64decode(body["raw"] + "=" * (-len(body["raw"]) % 4))
+        except (KeyError, ValueError):
+            return google_error(400, "Invalid raw message", "invalidArgument", "INVALID_ARGUMENT")
+        box = self.mailbox(request.user)
+        thread_id = body.get("threadId")
+        if thread_id and not any(m["threadId"] == thread_id for m in box.messages.values()):
+            return self._not_found()
+        message_id = self.add_message(request.user, raw, labels=("SENT",), thread_id=thread_id)
+        return 200, self._resource(box.messages[message_id], "minimal")
+
+    def _history(self, request):
+        box = self.mailbox(request.user)
+        query = request.query
+        try:
+            start = int(query["startHistoryId"])
+        except (KeyError, ValueError):
+            return google_error(400, "Invalid startHistoryId", "invalidArgument", "INVALID_ARGUMENT")
+        if start < box.oldest_history:
+            return self._not_found()
+        label = query.get("labelId")
+        records = [r for r in box.history if int(r["id"]) > start and (not label or label in r["labels"])]
+        size = min(int(query.get("maxResults", 100)), 500)
+        offset = int(query.get("pageToken") or 0)
+        page = records[offset:offset + size]
+        body = {"historyId": str(box.history_id)}
+        if page:
+            body["history"] = [self._history_resource(r) for r in page]
+        if offset + size < len(records):
+            body["nextPageToken"] = str(offset + size)
+        return 200, body
+
+    @staticmethod
+    def _history_resource(record):
+        message = dict(record["message"], labelIds=sorted(record["labels"]))
+        entry = {"id": record["id"], "messages": [record["message"]]}
+        if record["kind"] in ("messagesAdded", "messagesDeleted"):
+            entry[record["kind"]] = [{"message": message}]
+        else:
+            entry[record["kind"]] = [{"message": message, "labelIds": record["changed"]}]
+        return entry
+
+    # -- batch -----------------------------------------------------------------------------------------
+    def _batch(self, request):
+        boundary = re.search(r'boundary="?([^";]+)"?', request.headers.get("content-type", ""))
+        if not boundary:
+            return google_error(400, "Batch request must be multipart/mixed", "badRequest", "INVALID_ARGUMENT")
+        parts = [p for p in request.body.split(b"--" + boundary.group(1).encode()) if p.strip(b"\r\n-")]
+        if len(parts) > 100:
+            return google_error(400, "Too many requests in batch", "badRequest", "INVALID_ARGUMENT")
+        out_boundary = "batch_" + base64.b16encode(self.rng.randbytes(8)).decode()
+        chunks = []
+        for part in parts:
+            head, _sep, inner = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
+            if not _sep:
+                head, _sep, inner = part.lstrip(b"\n").partition(b"\n\n")
+            content_id = re.search(rb"Content-ID:\s*<([^>]*)>", head, re.I)
+            status, body = self._batch_part(request, inner)
+            chunks.append(f"--{out_boundary}\r\nContent-Type: application/http\r\n"
+                          f"Content-ID: <response-{content_id.group(1).decode() if content_id else ''}>\r\n\r\n"
+                          f"HTTP/1.1 {status} {'OK' if status < 300 else 'Error'}\r\n"
+                          f"Content-Type: application/json; charset=UTF-8\r\n\r\n{body}\r\n")
+        payload = "".join(chunks) + f"--{out_boundary}--\r\n"
+        return Response(200, payload.encode(), {"Content-Type": f"multipart/mixed; boundary={out_boundary}"})
+
+    def _batch_part(self, outer, inner):
+        text = inner.decode("utf-8", "replace").replace("\r\n", "\n")
+        request_line, _sep, rest = text.partition("\n")
+        method, target, _version = request_line.split(" ", 2)
+        headers_text, _sep, body = rest.partition("\n\n")
+        headers = {}
+        for line in headers_text.splitlines():
+            name, _c, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if "authorization" not in headers and "authorization" in outer.headers:
+            headers["authorization"] = outer.headers["authorization"]
+        if self._part_faults > 0:
+            self._part_faults -= 1
+            fault = google_error(429, "Rate Limit Exceeded", "rateLimitExceeded", "RESOURCE_EXHAUSTED")
+            return fault.status, json.dumps(fault.body)
+        path, _q, query = target.partition("?")
+        sub = Request(method, path, {k: v[0] for k, v in parse_qs(query).items()}, headers,
+                      body.strip().encode() if body.strip() else b"")
+        response = self.handle(sub)
+        data, _headers = response.encode()
+        return response.status, data.decode() if data else ""

@@ -1,0 +1,231 @@
+"""Engine tier: the Gmail provider against the Gmail API emulator, exact final state asserted."""
+import base64
+
+import pytest
+
+from emulators.gmail import GmailEmulator
+from emulators.tokens import TokenRegistry
+from harness import mailgen
+from maildesk_mail_client.engine.errors import AuthError, ThrottledError
+from maildesk_mail_client.engine.gmail import GmailConfig, GmailProvider
+from maildesk_mail_client.engine.mime import message_key_from_headers
+from maildesk_mail_client.engine.provider import SyncOptions
+
+from .memstore import FolderStore
+
+USER = "ann@gmail.test"
+
+
+class Tokens:
+    """Token source as the Odoo layer gives it: a registry token, re-issued on force_refresh."""
+
+    def __init__(self, registry):
+        self.registry = registry
+        self.token = registry.issue(USER)
+        self.refreshes = 0
+
+    def get_token(self, force_refresh=False):
+        if force_refresh:
+            if USER in self.registry.revoked_users:
+                raise AuthError("Google no longer accepts this mailbox's authorization. Reconnect it.")
+            self.refreshes += 1
+            self.token = self.registry.issue(USER)
+        return self.token
+
+
+def plain(subject, message_id, refs=""):
+    extra = f"In-Reply-To: {refs}\r\nReferences: {refs}\r\n" if refs else ""
+    return (f"From: Bob <bob@example.com>\r\nTo: {USER}\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n"
+            f"{extra}Date: Mon, 02 Nov 2026 10:00:00 +0000\r\n\r\nhello\r\n").encode()
+
+
+@pytest.fixture
+def registry():
+    return TokenRegistry()
+
+
+@pytest.fixture
+def gmail(registry):
+    with GmailEmulator(registry) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def tokens(registry):
+    return Tokens(registry)
+
+
+@pytest.fixture
+def provider(gmail, tokens):
+    config = GmailConfig(email=USER, token_source=tokens, api_root=gmail.base_url, backoff_base=0.01, timeout=10)
+    with GmailProvider(config) as prov:
+        yield prov
+
+
+def folder(provider, path):
+    return next(f for f in provider.list_folders() if f.path == path)
+
+
+def server_keys(gmail, label):
+    box = gmail.mailbox(USER)
+    return sorted(message_key_from_headers(m["raw"]) for m in box.messages.values()
+                  if label in m["labelIds"] and not ({"TRASH", "SPAM"} & m["labelIds"] and label not in ("TRASH",)))
+
+
+def test_labels_are_folders_with_roles(gmail, provider):
+    gmail.add_label(USER, "Projects")
+    gmail.add_label(USER, "Projects/Alpha")
+    folders = {f.path: f for f in provider.list_folders()}
+    assert {"INBOX": "inbox", "SENT": "sent", "DRAFT": "drafts", "TRASH": "trash", "SPAM": "spam",
+            "ARCHIVE": "archive"}.items() <= {p: f.role for p, f in folders.items()}.items()
+    assert "UNREAD" not in folders and not any(p.startswith("CATEGORY_") for p in folders)
+    alpha = next(f for f in folders.values() if f.name == "Alpha")
+    assert alpha.role == "custom" and folders[alpha.parent_path].name == "Projects"
+
+
+def test_full_sync_of_1000_in_few_requests(gmail, provider):
+    """1,000 messages: exact state, each once, in <= 25 HTTP requests (list pages + batches of 50)."""
+    for raw in mailgen.generate(1000, seed=3):
+        gmail.add_message(USER, raw)
+    inbox = folder(provider, "INBOX")
+    before = len(gmail.requests)
+    store = FolderStore()
+    store.sync(provider, inbox, SyncOptions(bootstrap=1000))
+    used = len(gmail.requests) - before
+    print(f"\nfull sync of 1,000 Gmail messages: {used} HTTP requests")
+    assert used <= 25
+    assert store.keys() == server_keys(gmail, "INBOX")
+    assert len(store.messages) == 1000
+    assert not store.cursor["bootstrap_left"] and store.cursor["complete"]
+
+
+def test_bootstrap_then_backfill(gmail, provider):
+    raws = list(mailgen.generate(30, seed=5))
+    for raw in raws:
+        gmail.add_message(USER, raw)
+    inbox, store = folder(provider, "INBOX"), FolderStore()
+    store.sync(provider, inbox, SyncOptions(bootstrap=10))
+    assert len(store.messages) == 10 and not store.cursor["complete"]
+    newest = sorted(gmail.mailbox(USER).messages.values(), key=lambda m: int(m["internalDate"]))[-10:]
+    assert set(store.messages) == {m["id"] for m in newest}
+    store.backfill(provider, inbox, SyncOptions(bootstrap=10, backfill_cap=0, backfill_mode="full"), limit=15)
+    assert len(store.messages) == 25
+    store.backfill(provider, inbox, SyncOptions(bootstrap=10, backfill_cap=0, backfill_mode="full"))
+    assert store.keys() == server_keys(gmail, "INBOX") and store.cursor["complete"]
+
+
+def test_incremental_adds_removes_and_flags(gmail, provider):
+    ids = [gmail.add_message(USER, plain(f"m{i}", f"<m{i}@x>")) for i in range(5)]
+    inbox, store = folder(provider, "INBOX"), FolderStore()
+    store.sync(provider, inbox, SyncOptions())
+    gmail.add_message(USER, plain("new", "<new@x>"))
+    gmail.set_labels(USER, ids[0], remove=["UNREAD"], add=["STARRED"])
+    gmail.set_labels(USER, ids[1], remove=["INBOX"])  # archived elsewhere
+    gmail.remove(USER, ids[2])
+    gmail.set_labels(USER, ids[3], add=["TRASH"])  # trashed: leaves the inbox view
+    store.sync(provider, inbox, SyncOptions())
+    assert store.keys() == server_keys(gmail, "INBOX")
+    assert set(store.messages) == {ids[0], ids[4]} | {m["id"] for m in gmail.by_subject(USER, "new")}
+    assert store.messages[ids[0]]["is_read"] and store.messages[ids[0]]["is_starred"]
+    # Nothing changed: one history call, nothing fetched.
+    before = len(gmail.requests)
+    store.sync(provider, inbox, SyncOptions())
+    assert len(gmail.requests) - before == 1
+
+
+def test_archive_folder_is_mail_without_role_labels(gmail, provider):
+    kept = gmail.add_message(USER, plain("kept", "<k@x>"), labels=())
+    gmail.add_message(USER, plain("inbox", "<i@x>"))
+    archive, store = folder(provider, "ARCHIVE"), FolderStore()
+    store.sync(provider, archive, SyncOptions())
+    assert set(store.messages) == {kept}
+    later = gmail.add_message(USER, plain("later", "<l@x>"))
+    gmail.set_labels(USER, later, remove=["INBOX"])
+    store.sync(provider, archive, SyncOptions())
+    assert set(store.messages) == {kept, later}
+
+
+def test_history_expired_resyncs_without_duplicates(gmail, provider):
+    ids = [gmail.add_message(USER, plain(f"m{i}", f"<m{i}@x>")) for i in range(6)]
+    inbox, store = folder(provider, "INBOX"), FolderStore()
+    store.sync(provider, inbox, SyncOptions())
+    gmail.remove(USER, ids[0])
+    gmail.set_labels(USER, ids[1], remove=["UNREAD"])
+    gmail.add_message(USER, plain("fresh", "<f@x>"))
+    gmail.expire_history()
+    fetched_before = gmail.count("format=raw")
+    store.sync(provider, inbox, SyncOptions())
+    assert store.keys() == server_keys(gmail, "INBOX")
+    assert len(store.messages) == 6 and ids[0] not in store.messages
+    assert store.messages[ids[1]]["is_read"]
+    # Only the new message was downloaded again (batches carry it in their body, not URL):
+    assert gmail.count("format=raw") == fetched_before
+
+
+def test_send_reply_joins_thread_and_is_in_sent(gmail, provider):
+    parent = gmail.add_message(USER, plain("Question", "<q@x>"))
+    reply = plain("Re: Question", "<r@x>", refs="<q@x>").replace(b"From: Bob <bob@example.com>",
+                                                                  f"From: {USER}".encode())
+    result = provider.send(reply, USER, ["bob@example.com"], folder(provider, "SENT"))
+    box = gmail.mailbox(USER)
+    sent = box.messages[result.sent_remote_id]
+    assert "SENT" in sent["labelIds"]
+    assert sent["threadId"] == box.messages[parent]["threadId"] == result.provider_thread_id
+    assert result.message_id == "<r@x>"
+    assert base64.urlsafe_b64decode(base64.urlsafe_b64encode(sent["raw"])) == reply
+
+
+def test_two_way_flags_move_trash_delete(gmail, provider):
+    ids = [gmail.add_message(USER, plain(f"m{i}", f"<m{i}@x>")) for i in range(4)]
+    label = gmail.add_label(USER, "Projects")
+    inbox = folder(provider, "INBOX")
+    box = gmail.mailbox(USER)
+    provider.set_flags(inbox, ids[:2], is_read=True, is_starred=True)
+    assert {"UNREAD"} & box.messages[ids[0]]["labelIds"] == set() and "STARRED" in box.messages[ids[1]]["labelIds"]
+    assert provider.move(inbox, [ids[2]], folder(provider, label)) == {ids[2]: ids[2]}
+    assert box.messages[ids[2]]["labelIds"] >= {label} and "INBOX" not in box.messages[ids[2]]["labelIds"]
+    provider.move(inbox, [ids[3]], folder(provider, "ARCHIVE"))
+    assert "INBOX" not in box.messages[ids[3]]["labelIds"]
+    trash = folder(provider, "TRASH")
+    provider.move(inbox, [ids[0]], trash)
+    assert "TRASH" in box.messages[ids[0]]["labelIds"]
+    provider.delete(trash, [ids[0]])
+    assert ids[0] not in box.messages
+
+
+def test_rate_limits_are_retried_and_state_is_exact(gmail, provider):
+    for raw in mailgen.generate(120, seed=9):
+        gmail.add_message(USER, raw)
+    gmail.rate_limit_next(2, retry_after=0, match="/messages?")  # whole list requests
+    gmail.rate_limit_parts(30)  # parts inside the batches
+    gmail.fail_next(503, {"error": {"code": 503, "message": "Backend Error"}}, match="/batch")
+    inbox, store = folder(provider, "INBOX"), FolderStore()
+    store.sync(provider, inbox, SyncOptions(bootstrap=200))
+    assert store.keys() == server_keys(gmail, "INBOX") and len(store.messages) == 120
+
+
+def test_persistent_throttling_becomes_throttled_error(gmail, provider):
+    gmail.add_message(USER, plain("x", "<x@x>"))
+    gmail.rate_limit_next(50, retry_after=0)
+    with pytest.raises(ThrottledError):
+        provider.list_folders()
+
+
+def test_expired_token_is_refreshed_transparently(gmail, provider, tokens, registry):
+    gmail.add_message(USER, plain("x", "<x@x>"))
+    inbox = folder(provider, "INBOX")
+    registry.expire_all()
+    store = FolderStore()
+    store.sync(provider, inbox, SyncOptions())
+    assert len(store.messages) == 1 and tokens.refreshes == 1
+
+
+def test_revoked_grant_is_auth_error(gmail, provider, registry):
+    registry.revoke(USER)
+    with pytest.raises(AuthError):
+        provider.list_folders()
+
+
+def test_test_connection_gives_the_address(provider):
+    info = provider.test_connection()
+    assert info["email"] == USER and info["folders"] >= 6

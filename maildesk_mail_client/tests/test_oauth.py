@@ -199,3 +199,106 @@ class TestOAuthCallbackFailures(OAuthCase):
 
     def test_unknown_provider(self):
         self.assert_page(self.callback("/maildesk/oauth/yahoo/callback?state=x"), "Unknown sign-in", status=404)
+
+
+def plain(subject, message_id, sender="Bob <bob@example.com>", to="ann@gmail.test", refs=""):
+    extra = f"In-Reply-To: {refs}\r\nReferences: {refs}\r\n" if refs else ""
+    return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n{extra}"
+            f"Date: Mon, 02 Nov 2026 10:00:00 +0000\r\nContent-Type: text/plain\r\n\r\nhello\r\n").encode()
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestGmailConnected(OAuthCase):
+    """Consent -> tokens -> sync -> send -> refresh -> revocation, all through production code."""
+
+    def setUp(self):
+        super().setUp()
+        if self.gmail_api is None:
+            self.skipTest("tests/emulators/gmail.py is missing")
+
+    def connect(self, account, login="oa_owner"):
+        response = self.callback(self.consent(self.start(account)), login=login)
+        self.assertEqual(response.status_code, 200, response.text[:500])
+        self.assertIn("is connected as", response.text)
+        account.invalidate_recordset()
+        return response
+
+    def test_round_trip_sync_send_and_access(self):
+        for i in range(3):
+            self.gmail_api.add_message("ann@gmail.test", plain(f"Hello {i}", f"<h{i}@x>"))
+        account = self.make_account("gmail", name="Ann", is_shared=True, user_ids=[(6, 0, [self.member.id])])
+        self.connect(account)
+        self.assertEqual(account.email, "ann@gmail.test")  # from the Gmail profile
+        self.assertTrue(account.oauth_connected)
+        self.env.cr.execute("SELECT oauth_refresh_token_encrypted FROM maildesk_account WHERE id = %s",
+                            (account.id,))
+        self.assertTrue(self.env.cr.fetchone()[0].startswith("md1:"))  # encrypted at rest
+        account.with_user(self.owner).action_sync()
+        self.assertEqual(account.state, "connected")
+        inbox = account.folder_ids.filtered(lambda f: f.role == "inbox")
+        messages = self.env["maildesk.message"].search([("folder_id", "=", inbox.id)])
+        self.assertEqual(sorted(messages.mapped("subject")), ["Hello 0", "Hello 1", "Hello 2"])
+        # A member replies from the web client: Gmail gets it in the parent's thread, Sent has it at once.
+        client = self.env["maildesk.client"].with_user(self.member)
+        parent = messages.filtered(lambda m: m.subject == "Hello 1")
+        values = client.compose_defaults(mode="reply", message_id=parent.id)
+        values["body_html"] = "<p>Thanks!</p>" + values["body_html"]
+        result = client.send(values)
+        sent = self.env["maildesk.message"].browse(result["message_id"])
+        self.assertEqual(sent.folder_id.role, "sent")
+        self.assertEqual(sent.thread_id, parent.thread_id)
+        remote = self.gmail_api.mailbox("ann@gmail.test").messages[sent.remote_id]
+        self.assertEqual(remote["threadId"], parent.provider_thread_id)
+        account.with_user(self.owner).action_sync()
+        self.assertEqual(self.env["maildesk.message"].search_count([("message_id", "=", sent.message_id)]), 1)
+        # The same security matrix as IMAP mailboxes.
+        Message = self.env["maildesk.message"]
+        self.assertEqual(Message.with_user(self.other).search_count([("account_id", "=", account.id)]), 0)
+        self.assertTrue(Message.with_user(self.member).search_count([("account_id", "=", account.id)]))
+        with self.assertRaises(AccessError):
+            account.with_user(self.other).action_sync()
+
+    def test_replayed_callback_is_refused(self):
+        account = self.make_account("gmail")
+        path = self.consent(self.start(account))
+        self.assertEqual(self.callback(path).status_code, 200)
+        response = self.callback(path)
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("already used", response.text)
+
+    def test_refresh_before_expiry_and_revocation(self):
+        """Expired access token: refreshed and stored; revoked grant: needs_reauth, others go on."""
+        self.gmail_api.add_message("ann@gmail.test", plain("For Ann", "<a@x>"))
+        self.gmail_api.add_message("carl@gmail.test", plain("For Carl", "<c@x>", to="carl@gmail.test"))
+        ann = self.make_account("gmail", name="Ann")
+        self.connect(ann)
+        self.google.login_as = "carl@gmail.test"
+        carl = self.make_account("gmail", name="Carl")
+        self.connect(carl)
+        old_access = ann.sudo().oauth_access_token_encrypted
+        ann.sudo().oauth_expires_at = 0  # due for refresh
+        (ann | carl)._sync()
+        self.assertEqual(self.tokens.refresh_count, 1)
+        self.assertNotEqual(ann.sudo().oauth_access_token_encrypted, old_access)
+        self.assertEqual(ann.state, "connected")
+        self.tokens.revoke("ann@gmail.test")
+        self.gmail_api.add_message("carl@gmail.test", plain("Again", "<c2@x>", to="carl@gmail.test"))
+        (ann | carl)._sync()
+        self.assertEqual(ann.state, "needs_reauth")
+        self.assertIn("Reconnect", ann.sync_error)
+        self.assertEqual(carl.state, "connected")
+        self.assertIn("Again", self.env["maildesk.message"].search([("account_id", "=", carl.id)]).mapped("subject"))
+        # One click: the same Connect action starts a new consent for the same mailbox.
+        self.google.login_as = "ann@gmail.test"
+        self.connect(ann)
+        ann._sync()
+        self.assertEqual(ann.state, "connected")
+
+    def test_disconnect_revokes_at_google(self):
+        account = self.make_account("gmail")
+        self.connect(account)
+        action = account.with_user(self.owner).action_oauth_disconnect()
+        self.assertIn("Google confirmed", action["params"]["message"])
+        self.assertEqual(len(self.google.revoked), 1)
+        self.assertFalse(account.oauth_connected)
+        self.assertEqual(account.state, "needs_reauth")

@@ -302,3 +302,54 @@ class TestGmailConnected(OAuthCase):
         self.assertEqual(len(self.google.revoked), 1)
         self.assertFalse(account.oauth_connected)
         self.assertEqual(account.state, "needs_reauth")
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestOutlookConnected(OAuthCase):
+    """Microsoft 365 through msal and Graph: consent, sync, send, rotated refresh tokens, revocation."""
+
+    def setUp(self):
+        super().setUp()
+        if self.graph_api is None:
+            self.skipTest("tests/emulators/graph.py is missing")
+
+    def connect(self, account):
+        response = self.callback(self.consent(self.start(account)))
+        self.assertEqual(response.status_code, 200, response.text[:500])
+        self.assertIn("is connected as", response.text)
+        account.invalidate_recordset()
+
+    def test_round_trip_with_rotation_and_revocation(self):
+        self.tokens.rotate_refresh = True
+        user = "bob@contoso.test"
+        self.graph_api.add_message(user, plain("Quote", "<quote@x>", to=user))
+        account = self.make_account("outlook", name="Bob", is_shared=True, user_ids=[(6, 0, [self.member.id])])
+        self.connect(account)
+        self.assertEqual(account.email, user)
+        account.with_user(self.owner).action_sync()
+        self.assertEqual(account.state, "connected")
+        quote = self.env["maildesk.message"].search([("account_id", "=", account.id), ("subject", "=", "Quote")])
+        self.assertEqual(quote.folder_id.role, "inbox")
+        # Reply from the client as a member: sent through Graph, in Sent Items and in the thread at once.
+        client = self.env["maildesk.client"].with_user(self.member)
+        values = client.compose_defaults(mode="reply", message_id=quote.id)
+        result = client.send(values)
+        sent = self.env["maildesk.message"].browse(result["message_id"])
+        self.assertEqual((sent.folder_id.role, sent.thread_id), ("sent", quote.thread_id))
+        account.with_user(self.owner).action_sync()
+        self.assertEqual(self.env["maildesk.message"].search_count([("message_id", "=", sent.message_id)]), 1)
+        # Microsoft rotates the refresh token on each use: the newest one is always stored.
+        old_refresh = account.sudo().oauth_refresh_token_encrypted
+        account.sudo().oauth_expires_at = 0
+        account._sync()
+        self.assertEqual(account.state, "connected")
+        self.assertNotEqual(account.sudo().oauth_refresh_token_encrypted, old_refresh)
+        account.sudo().oauth_expires_at = 0
+        account._sync()  # works only with the rotated token: the first one is dead
+        self.assertEqual(account.state, "connected")
+        self.tokens.revoke(user)
+        account._sync()
+        self.assertEqual(account.state, "needs_reauth")
+        action = account.with_user(self.owner).action_oauth_disconnect()
+        self.assertIn("myaccount.microsoft.com", action["params"]["message"])
+        self.assertFalse(account.oauth_connected)

@@ -229,3 +229,20 @@ def test_revoked_grant_is_auth_error(gmail, provider, registry):
 def test_test_connection_gives_the_address(provider):
     info = provider.test_connection()
     assert info["email"] == USER and info["folders"] >= 6
+
+
+def test_slow_server_still_syncs_and_too_slow_is_network_error(gmail, tokens):
+    from maildesk_mail_client.engine.errors import NetworkError
+
+    gmail.add_message(USER, plain("slow", "<s@x>"))
+    gmail.delay = 0.2
+    config = GmailConfig(email=USER, token_source=tokens, api_root=gmail.base_url, backoff_base=0.01, timeout=5)
+    with GmailProvider(config) as provider:
+        store = FolderStore()
+        store.sync(provider, folder(provider, "INBOX"), SyncOptions())
+        assert len(store.messages) == 1
+    gmail.delay = 1.5
+    config = GmailConfig(email=USER, token_source=tokens, api_root=gmail.base_url, backoff_base=0.01, timeout=0.5,
+                         max_retries=0)
+    with GmailProvider(config) as provider, pytest.raises(NetworkError):
+        provider.list_folders()

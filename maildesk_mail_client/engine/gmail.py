@@ -21,6 +21,11 @@ Cursor (per folder)::
 - history.list 404 (history expired): the folder is re-listed; unknown ids within the
   window are fetched, known ones get their flags, and a ``drop_unbound`` batch removes what
   Gmail no longer has in the label. Ids are stable, so nothing is downloaded twice.
+- Mail above ``max_body_bytes`` is kept as its header block (``partial``): read with
+  ``format=metadata`` when a minimal read already gave its size (incremental), else cut
+  down after the raw read (a first listing carries no sizes). Bodies come on demand.
+- Send: ``messages.send`` with ``threadId`` (found from In-Reply-To/References when the
+  caller has none); above 4 MiB as a media upload; Gmail files the copy under SENT.
 
 Throttling: every call spends quota units from a per-user bucket (15,000 units/min,
 refilled at ``quota_units_per_second``); 429, 403 rate-limit reasons and 5xx are retried
@@ -37,6 +42,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from email.parser import BytesHeaderParser
+from urllib.parse import urlsplit, urlunsplit
 
 from .errors import AuthError, CursorExpired, NetworkError, ProviderError, SendError, ThrottledError
 from .mime import _header_block
@@ -52,6 +58,9 @@ RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceede
 UNITS = {"get": 5, "list": 5, "history": 2, "modify": 5, "batchModify": 50, "batchDelete": 50, "send": 100,
          "trash": 5, "untrash": 5, "labels": 1, "profile": 1}
 PAGE = 500
+HISTORY_TYPES = ["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"]
+SEND_LIMIT = 36_700_160  # messages.send's upload cap (35 MiB)
+SIMPLE_SEND_BYTES = 4 * 1024 * 1024  # above this the message goes as a media upload, not base64 in JSON
 
 
 @dataclasses.dataclass
@@ -265,7 +274,8 @@ class GmailProvider(MailProvider):
                     fresh.append(message_id)
             if flags or vanished:
                 yield SyncBatch(cursor=dict(cursor), flags=flags, vanished=vanished)
-            for messages in self._fetch_raw(fresh, options):
+            sizes = {i: int(states[i].get("sizeEstimate") or 0) for i in fresh}
+            for messages in self._fetch_raw(fresh, options, sizes):
                 yield SyncBatch(cursor=dict(cursor), messages=messages)
         cursor["history_id"] = new_history
         yield SyncBatch(cursor=dict(cursor))
@@ -276,7 +286,8 @@ class GmailProvider(MailProvider):
         label = None if folder.path == ARCHIVE else folder.path
         while True:
             request = self.service.users().history().list(userId="me", startHistoryId=start, maxResults=PAGE,
-                                                          pageToken=page_token, labelId=label)
+                                                          pageToken=page_token, labelId=label,
+                                                          historyTypes=HISTORY_TYPES)
             try:
                 body = self._call("history", request)
             except _NotFound as exc:
@@ -315,12 +326,19 @@ class GmailProvider(MailProvider):
         yield SyncBatch(cursor=dict(cursor))
 
     # -- fetching -----------------------------------------------------------------------------
-    def _fetch_raw(self, ids, options):
-        """RemoteMessage lists of at most ``batch_size``, newest-first order kept."""
+    def _fetch_raw(self, ids, options, sizes=None):
+        """RemoteMessage lists of at most ``batch_size``, newest-first order kept.
+
+        Messages known (``sizes``, from a minimal read) to exceed ``max_body_bytes`` are read
+        with ``format=metadata``: only their headers travel. Sizes are unknown on a first
+        listing, so a big message met there is cut down to its headers after the read.
+        """
+        sizes = sizes or {}
         size = self.config.batch_size
         for start in range(0, len(ids), size):
             chunk = ids[start:start + size]
-            found = self._batch_get(chunk, "raw")
+            formats = {i: "metadata" if sizes.get(i, 0) > options.max_body_bytes else "raw" for i in chunk}
+            found = self._batch_get(formats)
             messages = [self._remote(found[i], options) for i in chunk if i in found]
             if messages:
                 yield messages
@@ -328,15 +346,20 @@ class GmailProvider(MailProvider):
     def _minimal(self, ids):
         states = {}
         for start in range(0, len(ids), self.config.batch_size):
-            states.update(self._batch_get(ids[start:start + self.config.batch_size], "minimal"))
+            states.update(self._batch_get(dict.fromkeys(ids[start:start + self.config.batch_size], "minimal")))
         return states
 
     def _remote(self, resource, options):
-        raw = base64.urlsafe_b64decode(resource.get("raw", "") + "=" * (-len(resource.get("raw", "")) % 4))
         labels = set(resource.get("labelIds", ()))
-        partial = len(raw) > options.max_body_bytes
-        if partial:
-            raw = _header_block(raw)
+        if "raw" in resource:
+            raw = base64.urlsafe_b64decode(resource["raw"] + "=" * (-len(resource["raw"]) % 4))
+            partial = len(raw) > options.max_body_bytes
+            if partial:
+                raw = _header_block(raw)
+        else:  # format=metadata
+            headers = resource.get("payload", {}).get("headers", [])
+            raw = "".join(f"{h['name']}: {h['value']}\r\n" for h in headers).encode("utf-8", "replace") + b"\r\n"
+            partial = True
         date = None
         if resource.get("internalDate"):
             date = datetime.fromtimestamp(int(resource["internalDate"]) / 1000, tz=timezone.utc).replace(tzinfo=None)
@@ -345,12 +368,14 @@ class GmailProvider(MailProvider):
                              size=int(resource.get("sizeEstimate") or len(raw)), partial=partial,
                              provider_thread_id=resource.get("threadId"))
 
-    def _batch_get(self, ids, fmt):
-        """``{id: resource}`` via HTTP batches; failed parts are re-batched with backoff; 404s are skipped."""
-        from googleapiclient.http import BatchHttpRequest
+    def _batch_get(self, formats):
+        """``{id: resource}`` for ``{id: format}`` via HTTP batches; 404s are skipped (deleted meanwhile).
 
-        results, pending, failed = {}, list(ids), []
-        hint = {"retry_after": None}
+        googleapiclient only re-sends parts that answered 401; parts refused for rate or
+        server reasons reach the callback, so they are collected and re-batched after a backoff.
+        """
+        results, pending = {}, list(formats)
+        state = {"failed": [], "retry_after": None, "status": 0, "auth": False, "refreshed": False}
 
         def collect(request_id, response, exception):
             if exception is None:
@@ -358,34 +383,47 @@ class GmailProvider(MailProvider):
                 return
             status, reason, after = _error_facts(exception)
             if status == 404:
-                return  # deleted meanwhile: the caller treats it as gone
-            if status in (429, 401) or status >= 500 or (status == 403 and reason in RATE_REASONS):
-                failed.append(request_id)
-                hint["retry_after"] = max(hint["retry_after"] or 0, after or 0) or None
                 return
-            raise ProviderError(f"Gmail refused to read message {request_id}: {reason or status}")
+            if status in (429, 401) or status >= 500 or (status == 403 and reason in RATE_REASONS):
+                state["failed"].append(request_id)
+                state["auth"] = state["auth"] or status == 401
+                state["status"] = max(state["status"], status)
+                state["retry_after"] = max(state["retry_after"] or 0, after or 0) or None
+                return
+            raise ProviderError(f"Gmail refused to read message {request_id} ({status} {reason}).")
 
         for attempt in range(self.config.max_retries + 1):
-            if not pending:
-                break
-            failed.clear()
-            hint["retry_after"] = None
-            batch = BatchHttpRequest(callback=collect, batch_uri=self.config.api_root.rstrip("/") + "/batch/gmail/v1")
-            for message_id in pending:
-                batch.add(self._messages().get(userId="me", id=message_id, format=fmt), request_id=message_id)
-            self._quota.spend(UNITS["get"] * len(pending))
+            state.update(failed=[], retry_after=None, status=0, auth=False)
             try:
-                self._execute(lambda b=batch: b.execute(http=self._http))
+                self._run_batch(pending, formats, collect)
             except _Retryable as exc:  # the whole batch was refused: send it all again
-                failed[:] = pending
-                hint["retry_after"] = exc.retry_after
-            pending = list(failed)
-            if pending and attempt < self.config.max_retries:
-                self._sleep(attempt, hint["retry_after"])
-        if pending:
-            raise ThrottledError(f"Gmail kept refusing {len(pending)} message reads (rate limit); retrying later.",
-                                 retry_after=60)
-        return results
+                state.update(failed=list(pending), retry_after=exc.retry_after, status=exc.status)
+            pending = state["failed"]
+            if not pending:
+                return results
+            if state["auth"]:
+                self._refresh_for_parts(state)
+            if state["status"] != 401 and attempt < self.config.max_retries:
+                self._sleep(attempt, state["retry_after"])
+        raise self._gave_up(state["status"], state["retry_after"], f"{len(pending)} message reads")
+
+    def _run_batch(self, ids, formats, callback):
+        from googleapiclient.http import BatchHttpRequest
+
+        # Built by hand: service.new_batch_http_request() ignores api_endpoint.
+        batch = BatchHttpRequest(callback=callback, batch_uri=self.config.api_root.rstrip("/") + "/batch/gmail/v1")
+        for message_id in ids:
+            batch.add(self._messages().get(userId="me", id=message_id, format=formats[message_id]),
+                      request_id=message_id)
+        self._quota.spend(UNITS["get"] * len(ids))
+        self._execute(lambda: batch.execute(http=self._http))
+
+    def _refresh_for_parts(self, state):
+        """Parts refused the token the outer request carried: refresh once, then give up."""
+        if state["refreshed"]:
+            raise AuthError("Google refused the mailbox's access token even after a refresh. Reconnect the mailbox.")
+        state["refreshed"] = True
+        self.config.token_source.get_token(force_refresh=True)
 
     # -- two-way --------------------------------------------------------------------------------
     def fetch_messages(self, folder, remote_ids):
@@ -426,27 +464,57 @@ class GmailProvider(MailProvider):
 
     def delete(self, folder, remote_ids):
         ids = list(remote_ids)
-        if folder.path == "TRASH":
-            self._call("batchDelete", self._messages().batchDelete(userId="me", body={"ids": ids}))
+        if folder.path == "TRASH":  # already in the trash: now for good
+            for start in range(0, len(ids), 1000):
+                body = {"ids": ids[start:start + 1000]}
+                self._call("batchDelete", self._messages().batchDelete(userId="me", body=body))
         else:
             for message_id in ids:
                 self._call("trash", self._messages().trash(userId="me", id=message_id))
 
     def send(self, raw, sender, recipients, sent_folder, thread_id=None):
+        """Gmail files the sent copy under SENT itself; ``thread_id`` (Gmail-only) names the thread.
+
+        Without it the thread is looked up from In-Reply-To/References. Gmail joins it only
+        when the subject matches too, which the composer's "Re:" subjects do.
+        """
+        if len(raw) > SEND_LIMIT:
+            raise SendError("The message is larger than Gmail accepts (35 MB). Remove attachments or share links.")
         headers = BytesHeaderParser().parsebytes(raw)
         message_id = (headers.get("Message-ID") or "").strip()
         thread_id = thread_id or self._thread_of(headers)
-        body = {"raw": base64.urlsafe_b64encode(raw).decode()}
-        if thread_id:
-            body["threadId"] = thread_id
         try:
-            sent = self._call("send", self._messages().send(userId="me", body=body))
+            try:
+                sent = self._call("send", self._send_request(raw, thread_id), idempotent=False)
+            except _NotFound:
+                if not thread_id:
+                    raise
+                # The thread was deleted meanwhile: send it as a new conversation.
+                sent = self._call("send", self._send_request(raw, None), idempotent=False)
         except (AuthError, NetworkError):
             raise
         except ProviderError as exc:
             raise SendError(f"Gmail did not send the message: {exc}") from exc
         return SendResult(message_id=message_id, sent_remote_id=sent["id"], sent_folder_path="SENT",
                           provider_thread_id=sent.get("threadId"))
+
+    def _send_request(self, raw, thread_id):
+        if len(raw) <= SIMPLE_SEND_BYTES:
+            body = {"raw": base64.urlsafe_b64encode(raw).decode()}
+            if thread_id:
+                body["threadId"] = thread_id
+            return self._messages().send(userId="me", body=body)
+        from googleapiclient.http import MediaInMemoryUpload
+
+        # Large mail goes as bytes (no +33 % base64 in a JSON string); metadata only when threading.
+        media = MediaInMemoryUpload(raw, mimetype="message/rfc822", resumable=False)
+        request = self._messages().send(userId="me", body={"threadId": thread_id} if thread_id else None,
+                                        media_body=media)
+        # googleapiclient moves upload URLs to api_endpoint's host but keeps the discovery
+        # document's https scheme; keep the configured root's scheme (a plain-http endpoint).
+        root = urlsplit(self.config.api_root)
+        request.uri = urlunsplit(urlsplit(request.uri)._replace(scheme=root.scheme, netloc=root.netloc))
+        return request
 
     def _thread_of(self, headers):
         """The Gmail thread a reply belongs to, from its In-Reply-To / References."""
@@ -459,8 +527,12 @@ class GmailProvider(MailProvider):
         return None
 
     # -- calls, errors, backoff ---------------------------------------------------------------------
-    def _call(self, kind, request):
-        """Execute one API request with quota pacing and retries; returns the JSON body."""
+    def _call(self, kind, request, idempotent=True):
+        """Execute one API request with quota pacing and retries; returns the JSON body.
+
+        ``idempotent=False`` (send): a 5xx may come after Gmail delivered, so it is not
+        re-sent blindly; rate-limit refusals are, since those were never processed.
+        """
         if self.service is None:
             raise NetworkError("The Gmail connection is not open.")
         for attempt in range(self.config.max_retries + 1):
@@ -468,11 +540,17 @@ class GmailProvider(MailProvider):
             try:
                 return self._execute(lambda: request.execute(http=self._http, num_retries=0)) or {}
             except _Retryable as exc:
-                if attempt >= self.config.max_retries:
-                    raise ThrottledError(f"Gmail is limiting requests for {self.config.email}; retrying later.",
-                                         retry_after=exc.retry_after or 60) from exc
+                if attempt >= self.config.max_retries or (exc.status >= 500 and not idempotent):
+                    raise self._gave_up(exc.status, exc.retry_after, "requests") from exc
                 self._sleep(attempt, exc.retry_after)
         raise AssertionError("unreachable")
+
+    def _gave_up(self, status, retry_after, what):
+        if status >= 500:
+            return NetworkError(f"Gmail had a server error ({status}) for {self.config.email} and kept failing "
+                                f"{what}; the sync will retry later.")
+        return ThrottledError(f"Gmail is limiting {what} for {self.config.email} (rate limit); the sync will "
+                              f"retry later.", retry_after=retry_after or 60)
 
     def _execute(self, call):
         from googleapiclient.errors import HttpError
@@ -507,7 +585,7 @@ class GmailProvider(MailProvider):
 class _Retryable(ProviderError):
     def __init__(self, status, retry_after=None):
         super().__init__(f"Gmail answered {status}")
-        self.retry_after = retry_after
+        self.status, self.retry_after = status, retry_after
 
 
 class _NotFound(ProviderError):

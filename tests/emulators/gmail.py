@@ -14,9 +14,14 @@ faithful because the engine depends on it:
   inherit the outer request's bearer token, as at Google;
 - errors are ``{"error": {"code", "message", "errors": [{"reason", "domain"}], "status"}}``.
 
-Fault knobs: ``rate_limit_next(n, retry_after=None)`` (whole requests answer 429),
-``rate_limit_parts(n)`` (the next n batch parts answer 429 rateLimitExceeded),
-``expire_history()``, and the inherited ``fail_next`` / ``delay``.
+- messages.send joins ``threadId`` only when, as at Google, the message also carries
+  ``In-Reply-To``/``References`` and the same subject (``Re:``/``Fwd:`` aside); it takes
+  the JSON form and the ``/upload/...`` media and multipart forms googleapiclient uses.
+
+Fault knobs: ``rate_limit_next(n, reason, retry_after)`` (whole requests answer 403 for the
+user/daily reasons, 429 for ``rateLimitExceeded``), ``rate_limit_parts(n, reason,
+retry_after)`` (the next n batch parts do), ``expire_history()``, and the inherited
+``fail_next`` / ``delay``.
 """
 import base64
 import itertools
@@ -27,13 +32,15 @@ import threading
 from email import message_from_bytes
 from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from .server import EmulatorServer, Request, Response
 
 SYSTEM_LABELS = ("INBOX", "SENT", "DRAFT", "TRASH", "SPAM", "UNREAD", "STARRED", "IMPORTANT",
                  "CATEGORY_PERSONAL", "CATEGORY_SOCIAL", "CATEGORY_PROMOTIONS", "CATEGORY_UPDATES", "CHAT")
 API = "/gmail/v1/users/me"
+HISTORY_KINDS = {"messageAdded": "messagesAdded", "messageDeleted": "messagesDeleted", "labelAdded": "labelsAdded",
+                 "labelRemoved": "labelsRemoved"}  # historyTypes value -> history record key
 
 
 def google_error(code, message, reason, status):
@@ -74,7 +81,7 @@ class GmailEmulator(EmulatorServer):
         self.rng = random.Random(seed)
         self.boxes = {}
         self._lock_box = threading.RLock()
-        self._part_faults = 0
+        self._part_faults = []  # [reason, retry_after] per coming faulty batch part
         self._clock = itertools.count(1_700_000_000_000, 60_000)
         m = r"/(?P<id>[0-9a-f]+)"
         for method, path, handler in [
@@ -85,6 +92,7 @@ class GmailEmulator(EmulatorServer):
             ("POST", f"{API}/messages/batchDelete", self._batch_delete),
             ("POST", f"{API}/messages{m}/trash", self._trash), ("POST", f"{API}/messages{m}/untrash", self._untrash),
             ("DELETE", f"{API}/messages{m}", self._delete), ("POST", f"{API}/messages/send", self._send),
+            ("POST", f"/upload{API}/messages/send", self._upload_send),
             ("GET", f"{API}/history", self._history),
             ("POST", "/batch/gmail/v1", self._batch), ("POST", "/batch", self._batch),
         ]:
@@ -125,22 +133,39 @@ class GmailEmulator(EmulatorServer):
             message = box.messages.pop(message_id)
             box.record("messagesDeleted", message)
 
+    delete = remove  # the name the tests' brief uses
+
     def expire_history(self, user=None):
         for box in ([self.mailbox(user)] if user else list(self.boxes.values())):
             box.oldest_history = box.history_id + 1
 
-    def rate_limit_next(self, count=1, retry_after=None, match=None):
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        self.fail_next(429, google_error(429, "Rate Limit Exceeded", "rateLimitExceeded",
-                                         "RESOURCE_EXHAUSTED").body, headers, count=count, match=match)
+    def rate_limit_next(self, count=1, reason="userRateLimitExceeded", retry_after=None, match=None):
+        response = self._rate_fault(reason, retry_after)
+        self.fail_next(response.status, response.body, response.headers, count=count, match=match)
 
-    def rate_limit_parts(self, count):
-        self._part_faults += count
+    def rate_limit_parts(self, count, reason="rateLimitExceeded", retry_after=None):
+        with self._lock_box:
+            self._part_faults += [(reason, retry_after)] * count
+
+    @staticmethod
+    def _rate_fault(reason, retry_after):
+        """Google answers 403 for the per-user and daily quotas, 429 for plain rate limiting."""
+        status = 429 if reason == "rateLimitExceeded" else 403
+        response = google_error(status, "Rate Limit Exceeded" if status == 429 else "User Rate Limit Exceeded",
+                                reason, "RESOURCE_EXHAUSTED" if status == 429 else "PERMISSION_DENIED")
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     def by_subject(self, user, subject):
         return [m for m in self.mailbox(user).messages.values() if self._header(m["raw"], "Subject") == subject]
 
     # -- plumbing ----------------------------------------------------------------------------------
+    def dispatch(self, request, full_path):
+        # Request.query keeps one value per name; labelIds/historyTypes repeat, so keep the query string.
+        request.query_string = urlsplit(full_path).query
+        return super().dispatch(request, full_path)
+
     def _authed(self, handler):
         def wrapped(request):
             user = self.tokens.user_for(request.bearer)
@@ -179,20 +204,23 @@ class GmailEmulator(EmulatorServer):
         if remove:
             box.record("labelsRemoved", message, remove)
 
-    def _resource(self, message, fmt="full"):
+    def _resource(self, message, fmt="full", header_names=None):
+        raw = message["raw"]
+        # Google's "minimal" still carries the size and date (no headers, no payload).
         body = {"id": message["id"], "threadId": message["threadId"], "labelIds": sorted(message["labelIds"]),
-                "historyId": message["historyId"]}
+                "historyId": message["historyId"], "internalDate": message["internalDate"],
+                "sizeEstimate": len(raw)}
         if fmt == "minimal":
             return body
-        raw = message["raw"]
-        body.update(internalDate=message["internalDate"], sizeEstimate=len(raw),
-                    snippet=self._header(raw, "Subject")[:100])
+        body["snippet"] = self._header(raw, "Subject")[:100]
         if fmt == "raw":
             body["raw"] = base64.urlsafe_b64encode(raw).decode()
         else:
             parsed = message_from_bytes(raw)
+            wanted = {name.lower() for name in header_names or ()}
             body["payload"] = {"mimeType": parsed.get_content_type(),
-                               "headers": [{"name": k, "value": str(v)} for k, v in parsed.items()]}
+                               "headers": [{"name": k, "value": str(v)} for k, v in parsed.items()
+                                           if not wanted or k.lower() in wanted]}
         return body
 
     # -- routes ------------------------------------------------------------------------------------
@@ -226,7 +254,7 @@ class GmailEmulator(EmulatorServer):
     def _list(self, request):
         box = self.mailbox(request.user)
         query = request.query
-        label_ids = [v for k, v in query.items() if k == "labelIds"]  # one value is enough here
+        label_ids = _all_values(request, "labelIds")
         include = query.get("includeSpamTrash") == "true"
         found = sorted((m for m in box.messages.values() if self._matches(m, label_ids, query.get("q"), include)),
                        key=lambda m: (int(m["internalDate"]), m["id"]), reverse=True)
@@ -250,7 +278,8 @@ class GmailEmulator(EmulatorServer):
         message = self._message(request)
         if message is None:
             return self._not_found()
-        return 200, self._resource(message, request.query.get("format", "full"))
+        names = request.query.get("metadataHeaders")
+        return 200, self._resource(message, request.query.get("format", "full"), names and names.split(","))
 
     def _modify(self, request):
         message = self._message(request)
@@ -307,12 +336,52 @@ class GmailEmulator(EmulatorServer):
             raw = base64.urlsafe_b64decode(body["raw"] + "=" * (-len(body["raw"]) % 4))
         except (KeyError, ValueError):
             return google_error(400, "Invalid raw message", "invalidArgument", "INVALID_ARGUMENT")
-        box = self.mailbox(request.user)
-        thread_id = body.get("threadId")
-        if thread_id and not any(m["threadId"] == thread_id for m in box.messages.values()):
-            return self._not_found()
-        message_id = self.add_message(request.user, raw, labels=("SENT",), thread_id=thread_id)
+        return self._deliver(request.user, raw, body.get("threadId"))
+
+    def _upload_send(self, request):
+        """uploadType=media (the bytes are the message) or multipart (JSON metadata + message)."""
+        kind = request.query.get("uploadType")
+        if kind == "media":
+            return self._deliver(request.user, request.body, None)
+        if kind != "multipart":
+            return google_error(400, f"Unsupported uploadType {kind}", "invalidArgument", "INVALID_ARGUMENT")
+        boundary = re.search(r'boundary="?([^";]+)"?', request.headers.get("content-type", ""))
+        if not boundary:
+            return google_error(400, "Multipart upload without boundary", "badRequest", "INVALID_ARGUMENT")
+        parts = [p for p in request.body.split(b"--" + boundary.group(1).encode()) if p.strip(b"\r\n-")]
+        if len(parts) != 2:
+            return google_error(400, "Expected metadata and media parts", "badRequest", "INVALID_ARGUMENT")
+        metadata, media = (self._part_body(part) for part in parts)
+        return self._deliver(request.user, media, json.loads(metadata or b"{}").get("threadId"))
+
+    @staticmethod
+    def _part_body(part):
+        """Body of one multipart part. googleapiclient writes the part structure with bare LF
+        (email's compat32 generator) around a CRLF message, so the line ending is taken from
+        the part's own headers, not guessed from the body."""
+        eol = b"\r\n" if part.startswith(b"\r\n") else b"\n"
+        part = part[len(eol):]
+        _head, _sep, body = part.partition(eol + eol)
+        return body[:-len(eol)] if body.endswith(eol) else body  # the line break before the next boundary
+
+    def _deliver(self, user, raw, thread_id):
+        box = self.mailbox(user)
+        if len(raw) > 36_700_160:
+            return google_error(400, "Message too large", "invalidArgument", "INVALID_ARGUMENT")
+        if thread_id:
+            thread = [m for m in box.messages.values() if m["threadId"] == thread_id]
+            if not thread:
+                return self._not_found()
+            if not self._joins(raw, thread):
+                thread_id = box.new_id()  # Google silently starts a new thread
+        message_id = self.add_message(user, raw, labels=("SENT",), thread_id=thread_id)
         return 200, self._resource(box.messages[message_id], "minimal")
+
+    def _joins(self, raw, thread):
+        """Google's rule: threadId plus RFC 2822 In-Reply-To/References plus the same subject."""
+        refs = (self._header(raw, "In-Reply-To") + " " + self._header(raw, "References")).split()
+        subject = _base_subject(self._header(raw, "Subject"))
+        return bool(refs) and any(_base_subject(self._header(m["raw"], "Subject")) == subject for m in thread)
 
     def _history(self, request):
         box = self.mailbox(request.user)
@@ -324,7 +393,9 @@ class GmailEmulator(EmulatorServer):
         if start < box.oldest_history:
             return self._not_found()
         label = query.get("labelId")
-        records = [r for r in box.history if int(r["id"]) > start and (not label or label in r["labels"])]
+        kinds = {HISTORY_KINDS.get(kind, kind) for kind in _all_values(request, "historyTypes")}
+        records = [r for r in box.history if int(r["id"]) > start and (not label or label in r["labels"])
+                   and (not kinds or r["kind"] in kinds)]
         size = min(int(query.get("maxResults", 100)), 500)
         offset = int(query.get("pageToken") or 0)
         page = records[offset:offset + size]
@@ -360,11 +431,12 @@ class GmailEmulator(EmulatorServer):
             if not _sep:
                 head, _sep, inner = part.lstrip(b"\n").partition(b"\n\n")
             content_id = re.search(rb"Content-ID:\s*<([^>]*)>", head, re.I)
-            status, body = self._batch_part(request, inner)
+            status, body, headers = self._batch_part(request, inner)
+            extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
             chunks.append(f"--{out_boundary}\r\nContent-Type: application/http\r\n"
                           f"Content-ID: <response-{content_id.group(1).decode() if content_id else ''}>\r\n\r\n"
                           f"HTTP/1.1 {status} {'OK' if status < 300 else 'Error'}\r\n"
-                          f"Content-Type: application/json; charset=UTF-8\r\n\r\n{body}\r\n")
+                          f"Content-Type: application/json; charset=UTF-8\r\n{extra}\r\n{body}\r\n")
         payload = "".join(chunks) + f"--{out_boundary}--\r\n"
         return Response(200, payload.encode(), {"Content-Type": f"multipart/mixed; boundary={out_boundary}"})
 
@@ -379,13 +451,21 @@ class GmailEmulator(EmulatorServer):
             headers[name.strip().lower()] = value.strip()
         if "authorization" not in headers and "authorization" in outer.headers:
             headers["authorization"] = outer.headers["authorization"]
-        if self._part_faults > 0:
-            self._part_faults -= 1
-            fault = google_error(429, "Rate Limit Exceeded", "rateLimitExceeded", "RESOURCE_EXHAUSTED")
-            return fault.status, json.dumps(fault.body)
+        if self._part_faults:
+            fault = self._rate_fault(*self._part_faults.pop(0))
+            return fault.status, json.dumps(fault.body), fault.headers
         path, _q, query = target.partition("?")
         sub = Request(method, path, {k: v[0] for k, v in parse_qs(query).items()}, headers,
                       body.strip().encode() if body.strip() else b"")
+        sub.query_string = query
         response = self.handle(sub)
         data, _headers = response.encode()
-        return response.status, data.decode() if data else ""
+        return response.status, data.decode() if data else "", {}
+
+
+def _base_subject(subject):
+    return re.sub(r"^\s*((re|fwd?|aw|wg)\s*:\s*)+", "", subject or "", flags=re.I).strip().lower()
+
+
+def _all_values(request, name):
+    return parse_qs(getattr(request, "query_string", "")).get(name, [])

@@ -246,3 +246,128 @@ def test_slow_server_still_syncs_and_too_slow_is_network_error(gmail, tokens):
                          max_retries=0)
     with GmailProvider(config) as provider, pytest.raises(NetworkError):
         provider.list_folders()
+
+
+class Sleeps:
+    """Stands in for the engine's ``time`` module: records sleeps instead of taking them."""
+
+    def __init__(self):
+        import time
+
+        self.calls, self.monotonic = [], time.monotonic
+
+    def sleep(self, seconds):
+        self.calls.append(seconds)
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    from maildesk_mail_client.engine import gmail as gmail_engine
+
+    recorder = Sleeps()
+    monkeypatch.setattr(gmail_engine, "time", recorder)
+    return recorder
+
+
+def formats_seen(gmail):
+    """Wrap the emulator's router to note the ``format`` of every messages.get, batch parts included."""
+    seen, handle = [], gmail.handle
+
+    def spy(request):
+        if request.method == "GET" and "/messages/" in request.path:
+            seen.append(request.query.get("format"))
+        return handle(request)
+
+    gmail.handle = spy
+    return seen
+
+
+def test_big_messages_keep_only_their_headers(gmail, provider):
+    big = plain("Big", "<big@x>").replace(b"hello", b"x" * 5000)
+    gmail.add_message(USER, big)
+    gmail.add_message(USER, plain("small", "<small@x>"))
+    inbox, store = folder(provider, "INBOX"), FolderStore()
+    options = SyncOptions(max_body_bytes=2000)
+    store.sync(provider, inbox, options)
+    by_key = {m["key"]: m for m in store.messages.values()}
+    assert by_key["<big@x>"]["partial"] and by_key["<big@x>"]["raw"].endswith(b"\r\n\r\n")
+    assert b"xxxx" not in by_key["<big@x>"]["raw"] and not by_key["<small@x>"]["partial"]
+    # Incremental: the minimal read knows the size, so only the headers travel.
+    seen = formats_seen(gmail)
+    gmail.add_message(USER, plain("Big 2", "<big2@x>").replace(b"hello", b"y" * 5000))
+    store.sync(provider, inbox, options)
+    big2 = next(m for m in store.messages.values() if m["key"] == "<big2@x>")
+    assert big2["partial"] and b"Subject: Big 2" in big2["raw"] and b"yyyy" not in big2["raw"]
+    assert seen == ["minimal", "metadata"]
+    # On demand, the whole message.
+    full = provider.fetch_messages(inbox, [next(i for i, m in store.messages.items() if m["key"] == "<big2@x>")])
+    assert b"y" * 5000 in full[0].raw and not full[0].partial
+
+
+def test_user_rate_limit_honours_retry_after(gmail, provider, sleeps):
+    for raw in mailgen.generate(60, seed=11):
+        gmail.add_message(USER, raw)
+    gmail.rate_limit_next(1, reason="userRateLimitExceeded", retry_after=7, match="/labels")
+    inbox = folder(provider, "INBOX")
+    assert 7 in sleeps.calls
+    gmail.rate_limit_parts(5, reason="userRateLimitExceeded", retry_after=4)
+    store = FolderStore()
+    store.sync(provider, inbox, SyncOptions())
+    assert 4 in sleeps.calls
+    assert store.keys() == server_keys(gmail, "INBOX") and len(store.messages) == 60
+
+
+def test_persistent_server_errors_are_network_errors(gmail, provider):
+    from maildesk_mail_client.engine.errors import NetworkError
+
+    gmail.fail_next(503, {"error": {"code": 503, "message": "Backend Error"}}, count=50, match="/labels")
+    with pytest.raises(NetworkError) as caught:
+        provider.list_folders()
+    assert not isinstance(caught.value, ThrottledError) and "503" in str(caught.value)
+
+
+def test_quota_pacing_waits_when_the_budget_is_spent(gmail, tokens, sleeps):
+    for raw in mailgen.generate(40, seed=13):
+        gmail.add_message(USER, raw)
+    config = GmailConfig(email=USER, token_source=tokens, api_root=gmail.base_url, backoff_base=0.01,
+                         quota_units_per_second=1000, quota_burst=20)
+    with GmailProvider(config) as provider:
+        store = FolderStore()
+        store.sync(provider, folder(provider, "INBOX"), SyncOptions())
+    assert len(store.messages) == 40
+    # 40 gets (200 units) + list + profile + labels against a burst of 20 at 1000 units/s.
+    assert sum(sleeps.calls) >= 0.15
+
+
+def test_large_reply_goes_as_upload_into_the_thread(gmail, provider):
+    parent = gmail.add_message(USER, plain("Plans", "<p@x>"))
+    reply = plain("Re: Plans", "<big-r@x>", refs="<p@x>").replace(b"hello", b"z" * (5 * 1024 * 1024))
+    result = provider.send(reply, USER, ["bob@example.com"], None)
+    box = gmail.mailbox(USER)
+    assert gmail.count("/upload/gmail/v1/users/me/messages/send") == 1
+    assert box.messages[result.sent_remote_id]["raw"] == reply
+    assert result.provider_thread_id == box.messages[parent]["threadId"]
+    assert result.sent_folder_path == "SENT" and "SENT" in box.messages[result.sent_remote_id]["labelIds"]
+
+
+def test_explicit_thread_id_and_subject_rule(gmail, provider):
+    parent = gmail.add_message(USER, plain("Budget", "<b@x>"))
+    thread = gmail.mailbox(USER).messages[parent]["threadId"]
+    joined = provider.send(plain("Re: Budget", "<b2@x>", refs="<b@x>"), USER, [], None, thread_id=thread)
+    assert joined.provider_thread_id == thread
+    # Gmail starts a new thread when the subject differs, whatever threadId says.
+    other = provider.send(plain("Something else", "<b3@x>", refs="<b@x>"), USER, [], None, thread_id=thread)
+    assert other.provider_thread_id != thread
+
+
+def test_untrash_move_and_delete_outside_trash(gmail, provider):
+    ids = [gmail.add_message(USER, plain(f"t{i}", f"<t{i}@x>"), labels=("TRASH",)) for i in range(2)]
+    trash, inbox = folder(provider, "TRASH"), folder(provider, "INBOX")
+    box = gmail.mailbox(USER)
+    assert provider.move(trash, [ids[0]], inbox) == {ids[0]: ids[0]}
+    assert box.messages[ids[0]]["labelIds"] == {"INBOX"}
+    provider.delete(inbox, [ids[0]])  # outside the trash, delete means trash (recoverable)
+    assert "TRASH" in box.messages[ids[0]]["labelIds"]
+    store = FolderStore()
+    store.sync(provider, trash, SyncOptions())
+    assert set(store.messages) == set(ids)

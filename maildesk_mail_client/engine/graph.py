@@ -37,8 +37,8 @@ Sync model
   resync's batches carry no cursor: interrupted, it simply starts over.
 - Bodies: ``GET /me/messages/{id}/$value`` inside ``$batch`` (at most ``batch_size`` = 20
   per batch; Graph returns such non-JSON bodies base64-encoded). Graph lists no message
-  size, so ``SyncOptions.max_body_bytes`` is not applied (Exchange caps mail at 35 MB by
-  default).
+  size, so a message over ``SyncOptions.max_body_bytes`` is cut to its header block after
+  the read (``partial``; Exchange caps mail at 35 MB by default) and fetched on demand.
 
 Sending: up to 3 MB of MIME, ``POST /me/sendMail`` with the base64 MIME (Exchange files it
 in Sent Items whatever ``sent_folder`` says), then the Sent Items copy is found by
@@ -135,6 +135,7 @@ class GraphProvider(MailProvider):
         self._token = None
         self._token_lock = threading.Lock()
         self._well_known = None  # {well-known name: folder id}
+        self._max_body_bytes = None  # SyncOptions.max_body_bytes of the running sync
 
     # -- connection -----------------------------------------------------------------------------
     def connect(self):
@@ -302,6 +303,7 @@ class GraphProvider(MailProvider):
 
     # -- sync ----------------------------------------------------------------------------------------
     def sync_folder(self, folder, cursor, local, options):
+        self._max_body_bytes = options.max_body_bytes
         cursor = dict(cursor or {})
         if cursor.get("round") in ("idle", "delta"):
             try:
@@ -414,6 +416,7 @@ class GraphProvider(MailProvider):
             cursor["floor"] = min(received + ([cursor["floor"]] if cursor.get("floor") else []))
 
     def backfill_folder(self, folder, cursor, local, options, limit):
+        self._max_body_bytes = options.max_body_bytes
         cursor = dict(cursor or {})
         history = options.history_limit()
         if history is not None:
@@ -451,14 +454,19 @@ class GraphProvider(MailProvider):
         return [self._remote(item, _body_bytes(body)) for item, (status, body) in zip(items, results)
                 if status == 200]
 
-    @staticmethod
-    def _remote(item, raw):
+    def _remote(self, item, raw):
         state = _flag_state(item) or FlagState(item["id"], False, False)
+        size, partial = len(raw), False
+        if self._max_body_bytes and size > self._max_body_bytes:
+            # Graph lists no sizes, so a huge message is only known once read: keep its
+            # headers (bounded storage and parsing); the body is fetched on demand.
+            raw, partial = _header_block(raw), True
         return RemoteMessage(remote_id=item["id"], raw=raw, is_read=state.is_read, is_starred=state.is_starred,
-                             internal_date=_utc_naive(item.get("receivedDateTime")), size=len(raw),
+                             internal_date=_utc_naive(item.get("receivedDateTime")), size=size, partial=partial,
                              provider_thread_id=item.get("conversationId"))
 
     def fetch_messages(self, folder, remote_ids):
+        self._max_body_bytes = None  # an explicit read wants the whole message
         parts = []
         for rid in remote_ids:
             parts.append({"method": "GET", "url": f"/me/messages/{rid}?$select={SELECT}"})

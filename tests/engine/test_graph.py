@@ -389,3 +389,14 @@ def test_batch_bodies_decode_both_ways():
     raw = plain("a", "<a@x>")
     assert _body_bytes(base64.b64encode(raw).decode()) == raw
     assert _body_bytes(raw.decode()) == raw
+
+
+def test_huge_message_is_kept_as_headers_only(graph, provider):
+    """Graph lists no sizes: a message over max_body_bytes is cut to its headers after the read."""
+    big = plain("Huge", "<huge@x>") + b"x" * 5000
+    graph.add_message(USER, big)
+    graph.add_message(USER, plain("Small", "<small@x>"))
+    store = FolderStore()
+    store.sync(provider, folder(provider, "inbox"), SyncOptions(max_body_bytes=2000))
+    partial = sorted((m["partial"], len(m["raw"]) < 2000) for m in store.messages.values())
+    assert partial == [(False, True), (True, True)]  # both stored small; only the huge one partial

@@ -444,3 +444,20 @@ class TestAccountSetup(ImapCase):
         with self.assertRaises(UserError) as caught:
             wizard.action_test()
         self.assertIn("password", str(caught.exception))
+
+    def test_sign_in_with_google_when_configured(self):
+        """With Google OAuth configured, the wizard offers sign-in instead of an app password."""
+        wizard = self.wizard(preset="gmail", email="someone@gmail.com")
+        self.assertFalse(wizard.oauth_provider)
+        with self.assertRaises(UserError):
+            wizard.action_oauth()
+        set_param = self.env["ir.config_parameter"].sudo().set_param
+        set_param("maildesk_mail_client.google_client_id", "cid")
+        set_param("maildesk_mail_client.google_client_secret", "secret")
+        wizard.invalidate_recordset(["oauth_provider"])
+        self.assertEqual(wizard.oauth_provider, "gmail")
+        action = wizard.action_oauth()
+        self.assertEqual(action["type"], "ir.actions.act_url")
+        self.assertIn("accounts.google.com", action["url"])
+        account = self.env["maildesk.account"].search([("email", "=", "someone@gmail.com")])
+        self.assertEqual((account.provider, account.owner_id), ("gmail", self.user_owner))

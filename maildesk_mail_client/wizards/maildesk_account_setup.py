@@ -56,6 +56,8 @@ class MaildeskAccountSetup(models.TransientModel):
     smtp_port = fields.Integer("SMTP Port", default=587)
     smtp_security = fields.Selection(SECURITY, default="starttls", required=True)
     hint = fields.Char(compute="_compute_hint")
+    oauth_provider = fields.Selection([("gmail", "Google"), ("outlook", "Microsoft")], compute="_compute_oauth",
+                                      help="Set when the administrator configured sign-in with this provider.")
     test_state = fields.Selection([("untested", "Not tested"), ("ok", "Connected"), ("failed", "Failed")],
                                   default="untested", readonly=True)
     test_message = fields.Text(readonly=True)
@@ -81,6 +83,14 @@ class MaildeskAccountSetup(models.TransientModel):
     def _compute_hint(self):
         for wizard in self:
             wizard.hint = PRESETS[wizard.preset][7] if wizard.preset in PRESETS else False
+
+    @api.depends("preset")
+    def _compute_oauth(self):
+        Account = self.env["maildesk.account"]
+        configured = {"gmail": Account._param("google_client_id") and Account._param("google_client_secret"),
+                      "outlook": Account._param("microsoft_client_id") and Account._param("microsoft_client_secret")}
+        for wizard in self:
+            wizard.oauth_provider = wizard.preset if configured.get(wizard.preset) else False
 
     @api.onchange("email")
     def _onchange_email(self):
@@ -162,6 +172,17 @@ class MaildeskAccountSetup(models.TransientModel):
             "title": _("Mailbox connected"), "type": "success", "sticky": False,
             "message": _("%s is syncing; new mail appears in the client in a moment.", account.name),
             "next": {"type": "ir.actions.act_window_close"}}}
+
+    def action_oauth(self):
+        """Sign in with Google / Microsoft instead of a password: create the mailbox, open the consent."""
+        self.ensure_one()
+        if not self.oauth_provider:
+            raise UserError(_("Sign-in with this provider is not configured; use a password (app password)."))
+        email = (self.email or "").strip()
+        account = self.env["maildesk.account"].create({
+            "name": (self.name or email or dict(self._fields["preset"].selection)[self.preset]).strip(),
+            "email": email or False, "provider": self.oauth_provider, "is_shared": self.is_shared})
+        return account.action_oauth_connect()
 
     def _account_vals(self):
         password = self._password()

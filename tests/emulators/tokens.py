@@ -74,3 +74,27 @@ class TokenRegistry:
     def expire_all(self):
         with self._lock:
             self._access = {t: (u, 0) for t, (u, _exp) in self._access.items()}
+
+
+class RegistryTokenSource:
+    """What the engine's providers get from the Odoo layer, for engine tests without OAuth.
+
+    Hands out a registry token for ``user`` and a new one on ``force_refresh`` (counted in
+    ``refreshes``); a revoked grant raises the engine's AuthError, as a refused refresh does.
+    """
+
+    def __init__(self, registry, user):
+        self.registry = registry
+        self.user = user
+        self.token = registry.issue(user)
+        self.refreshes = 0
+
+    def get_token(self, force_refresh=False):
+        if force_refresh:
+            from maildesk_mail_client.engine.errors import AuthError
+
+            if self.user in self.registry.revoked_users:
+                raise AuthError("The provider no longer accepts this mailbox's authorization. Reconnect it.")
+            self.refreshes += 1
+            self.token = self.registry.issue(self.user)
+        return self.token

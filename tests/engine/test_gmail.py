@@ -4,7 +4,7 @@ import base64
 import pytest
 
 from emulators.gmail import GmailEmulator
-from emulators.tokens import TokenRegistry
+from emulators.tokens import RegistryTokenSource, TokenRegistry
 from harness import mailgen
 from maildesk_mail_client.engine.errors import AuthError, ThrottledError
 from maildesk_mail_client.engine.gmail import GmailConfig, GmailProvider
@@ -15,22 +15,6 @@ from .memstore import FolderStore
 
 USER = "ann@gmail.test"
 
-
-class Tokens:
-    """Token source as the Odoo layer gives it: a registry token, re-issued on force_refresh."""
-
-    def __init__(self, registry):
-        self.registry = registry
-        self.token = registry.issue(USER)
-        self.refreshes = 0
-
-    def get_token(self, force_refresh=False):
-        if force_refresh:
-            if USER in self.registry.revoked_users:
-                raise AuthError("Google no longer accepts this mailbox's authorization. Reconnect it.")
-            self.refreshes += 1
-            self.token = self.registry.issue(USER)
-        return self.token
 
 
 def plain(subject, message_id, refs=""):
@@ -52,7 +36,7 @@ def gmail(registry):
 
 @pytest.fixture
 def tokens(registry):
-    return Tokens(registry)
+    return RegistryTokenSource(registry, USER)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from emulators.graph import GraphEmulator
-from emulators.tokens import TokenRegistry
+from emulators.tokens import RegistryTokenSource, TokenRegistry
 from harness import mailgen
 from maildesk_mail_client.engine.errors import AuthError, NetworkError, ThrottledError
 from maildesk_mail_client.engine.graph import GraphConfig, GraphProvider, split_large_parts
@@ -18,22 +18,6 @@ from .memstore import FolderStore
 
 USER = "ann@contoso.test"
 
-
-class Tokens:
-    """Token source as the Odoo layer gives it: a registry token, re-issued on force_refresh."""
-
-    def __init__(self, registry):
-        self.registry = registry
-        self.token = registry.issue(USER)
-        self.refreshes = 0
-
-    def get_token(self, force_refresh=False):
-        if force_refresh:
-            if USER in self.registry.revoked_users:
-                raise AuthError("Microsoft no longer accepts this mailbox's authorization. Reconnect it.")
-            self.refreshes += 1
-            self.token = self.registry.issue(USER)
-        return self.token
 
 
 def plain(subject, message_id, refs="", day=2):
@@ -55,7 +39,7 @@ def graph(registry):
 
 @pytest.fixture
 def tokens(registry):
-    return Tokens(registry)
+    return RegistryTokenSource(registry, USER)
 
 
 def make_provider(graph, tokens, **kw):

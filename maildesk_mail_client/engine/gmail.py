@@ -56,7 +56,7 @@ ARCHIVE = "ARCHIVE"
 ARCHIVE_QUERY = "-in:inbox -in:sent -in:drafts -in:trash -in:spam -in:chats"
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded"}
 UNITS = {"get": 5, "list": 5, "history": 2, "modify": 5, "batchModify": 50, "batchDelete": 50, "send": 100,
-         "trash": 5, "untrash": 5, "labels": 1, "profile": 1}
+         "labels": 1, "profile": 1}
 PAGE = 500
 HISTORY_TYPES = ["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"]
 SEND_LIMIT = 36_700_160  # messages.send's upload cap (35 MiB)
@@ -447,30 +447,23 @@ class GmailProvider(MailProvider):
             self._call("batchModify", self._messages().batchModify(userId="me", body=body))
 
     def move(self, folder, remote_ids, target):
+        """Label changes in one batchModify per 1,000 ids; TRASH is a label like the others
+        (messages.trash / untrash would cost one request per message)."""
+        add = [] if target.path == ARCHIVE else [target.path]
+        remove = [] if folder.path == ARCHIVE else [folder.path]
+        if target.path == ARCHIVE:
+            remove = sorted(set(remove) | {"INBOX"})
         ids = list(remote_ids)
-        if target.path == "TRASH":
-            for message_id in ids:
-                self._call("trash", self._messages().trash(userId="me", id=message_id))
-        else:
-            if folder.path == "TRASH":
-                for message_id in ids:
-                    self._call("untrash", self._messages().untrash(userId="me", id=message_id))
-            add = [] if target.path == ARCHIVE else [target.path]
-            remove = [] if folder.path in (ARCHIVE, "TRASH") else [folder.path]
-            if target.path == ARCHIVE:
-                remove = sorted(set(remove) | {"INBOX"})
-            self._batch_modify(ids, add, remove)
+        self._batch_modify(ids, add, remove)
         return {message_id: message_id for message_id in ids}  # Gmail ids never change
 
     def delete(self, folder, remote_ids):
         ids = list(remote_ids)
-        if folder.path == "TRASH":  # already in the trash: now for good
-            for start in range(0, len(ids), 1000):
-                body = {"ids": ids[start:start + 1000]}
-                self._call("batchDelete", self._messages().batchDelete(userId="me", body=body))
-        else:
-            for message_id in ids:
-                self._call("trash", self._messages().trash(userId="me", id=message_id))
+        if folder.path != "TRASH":  # outside the trash, delete means trash (recoverable)
+            self._batch_modify(ids, ["TRASH"], [])
+            return
+        for start in range(0, len(ids), 1000):  # already in the trash: now for good
+            self._call("batchDelete", self._messages().batchDelete(userId="me", body={"ids": ids[start:start + 1000]}))
 
     def send(self, raw, sender, recipients, sent_folder, thread_id=None):
         """Gmail files the sent copy under SENT itself; ``thread_id`` (Gmail-only) names the thread.

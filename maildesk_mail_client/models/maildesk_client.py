@@ -396,8 +396,8 @@ class MaildeskClient(models.AbstractModel):
     @api.model
     def compose_defaults(self, mode="new", message_id=False, account_id=False, draft_id=False):
         """Everything the compose dialog starts from: accounts, recipients, quote, signature."""
-        accounts = self.env["maildesk.account"].search([("smtp_host", "!=", False)]) | \
-            self.env["maildesk.account"].search([("provider", "!=", "imap")])
+        # Mailboxes that can send: IMAP ones with an SMTP server, every Gmail / Microsoft 365 one.
+        accounts = self.env["maildesk.account"].search(["|", ("smtp_host", "!=", False), ("provider", "!=", "imap")])
         if not accounts:
             raise UserError(_("No mailbox you can send from. Connect one under MailDesk ▸ Mail Accounts."))
         options = [{"id": a.id, "name": a.name, "email": a.email, "signature": a._signature_html()}
@@ -437,7 +437,7 @@ class MaildeskClient(models.AbstractModel):
         """Create or update the user's draft from the dialog's values; returns its id."""
         Draft = self.env["maildesk.draft"]
         draft = Draft.browse(int(values.get("draft_id") or 0)).exists()
-        vals = Draft._vals_from_client(values)
+        vals = self._compose_vals(values)
         if draft:
             draft.write(vals)
         else:
@@ -455,27 +455,30 @@ class MaildeskClient(models.AbstractModel):
         return [{"id": d.id, "subject": d.subject or _("(no subject)"), "to": d.email_to or "",
                  "date": _dt(d.write_date), "account_id": d.account_id.id} for d in drafts]
 
-    @api.model
-    def send(self, values):
-        """Send through the account's provider; the message is in Sent and in its thread at once."""
+    def _compose_vals(self, values):
+        """The compose dialog's values as maildesk.compose / maildesk.draft fields (same names),
+        checked: a mailbox, a parent and files the user may read."""
         account = self.env["maildesk.account"].browse(int(values.get("account_id") or 0)).exists()
         if not account:
             raise UserError(_("Choose the mailbox to send from."))
         account.check_access_rule("read")
-        mode = values.get("mode") if values.get("mode") in ("new", "reply", "reply_all", "forward") else "new"
         parent = self.env["maildesk.message"]
         if values.get("parent_id"):
             parent = self._messages_of(message_ids=[values["parent_id"]])
-        attachment_ids = [a["id"] if isinstance(a, dict) else int(a)
-                          for a in values.get("attachment_ids") or values.get("attachments") or []]
-        attachments = self.env["ir.attachment"].browse(attachment_ids).exists()
+        ids = [a["id"] if isinstance(a, dict) else int(a)
+               for a in values.get("attachment_ids") or values.get("attachments") or []]
+        attachments = self.env["ir.attachment"].browse(ids).exists()
         attachments.check("read")
-        wizard = self.env["maildesk.compose"].create({
-            "account_id": account.id, "mode": mode, "parent_id": parent.id,
-            "email_to": values.get("to") or "", "email_cc": values.get("cc") or "",
-            "email_bcc": values.get("bcc") or "", "subject": values.get("subject") or "",
-            "body_html": values.get("body_html") or "", "attachment_ids": [(6, 0, attachments.ids)]})
-        result = wizard.action_send()
+        mode = values.get("mode") if values.get("mode") in ("new", "reply", "reply_all", "forward") else "new"
+        return {"account_id": account.id, "mode": mode, "parent_id": parent.id,
+                "email_to": values.get("to") or "", "email_cc": values.get("cc") or "",
+                "email_bcc": values.get("bcc") or "", "subject": values.get("subject") or "",
+                "body_html": values.get("body_html") or "", "attachment_ids": [(6, 0, attachments.ids)]}
+
+    @api.model
+    def send(self, values):
+        """Send through the account's provider; the message is in Sent and in its thread at once."""
+        result = self.env["maildesk.compose"].create(self._compose_vals(values)).action_send()
         if values.get("draft_id"):
             self.discard_draft(values["draft_id"])
         message = self.env["maildesk.message"].browse(result["infos"]["message_id"])

@@ -26,22 +26,6 @@ class MaildeskDraft(models.Model):
     body_html = fields.Html(sanitize_style=True)
     attachment_ids = fields.Many2many("ir.attachment", string="Attachments")
 
-    @api.model
-    def _vals_from_client(self, values):
-        account = self.env["maildesk.account"].browse(int(values.get("account_id") or 0)).exists()
-        if not account:
-            account = self.env["maildesk.account"].search([], limit=1)
-        ids = [a["id"] if isinstance(a, dict) else int(a)
-               for a in values.get("attachment_ids") or values.get("attachments") or []]
-        mode = values.get("mode") if values.get("mode") in ("new", "reply", "reply_all", "forward") else "new"
-        return {
-            "account_id": account.id, "mode": mode, "parent_id": int(values.get("parent_id") or 0) or False,
-            "email_to": values.get("to") or "", "email_cc": values.get("cc") or "",
-            "email_bcc": values.get("bcc") or "", "subject": values.get("subject") or "",
-            "body_html": values.get("body_html") or "",
-            "attachment_ids": [(6, 0, self.env["ir.attachment"].browse(ids).exists().ids)],
-        }
-
     def _client_values(self):
         self.ensure_one()
         return {

@@ -9,8 +9,6 @@ from odoo.exceptions import UserError
 
 from ..engine import secrets
 from ..engine.errors import AuthError, NetworkError, ProviderError
-from ..engine.imap import ImapConfig, ImapProvider
-from ..engine.smtp import SmtpConfig
 from ..models.maildesk_account import SECURITY
 
 # preset -> (label, imap host, port, security, smtp host, port, security, hint, address domains)
@@ -125,14 +123,9 @@ class MaildeskAccountSetup(models.TransientModel):
             raise UserError(_("Fill in the %s first.", ", ".join(missing)))
 
     def _provider(self):
-        password = self._password()
-        login = (self.imap_login or self.email).strip()
-        ssl_verify = self.env["maildesk.account"]._ssl_verify()
-        imap = ImapConfig(host=self.imap_host.strip(), port=self.imap_port, security=self.imap_security,
-                          login=login, password=password, ssl_verify=ssl_verify)
-        smtp = SmtpConfig(host=self.smtp_host.strip(), port=self.smtp_port, security=self.smtp_security,
-                          login=login, password=password, ssl_verify=ssl_verify) if self.smtp_host else None
-        return ImapProvider(imap, smtp)
+        """The provider the mailbox will get, from the account's own config code on unsaved values."""
+        vals = dict(self._account_vals(with_password=False), imap_password_encrypted=self.password_encrypted)
+        return self.env["maildesk.account"].new(vals)._get_provider()
 
     def _explain(self, exc):
         """The engine's message plus what to try next, in plain words."""
@@ -184,11 +177,11 @@ class MaildeskAccountSetup(models.TransientModel):
             "email": email or False, "provider": self.oauth_provider, "is_shared": self.is_shared})
         return account.action_oauth_connect()
 
-    def _account_vals(self):
-        password = self._password()
+    def _account_vals(self, with_password=True):
         email = self.email.strip()
         return {"name": (self.name or email).strip(), "email": email, "provider": "imap",
                 "is_shared": self.is_shared, "imap_host": self.imap_host.strip(), "imap_port": self.imap_port,
                 "imap_security": self.imap_security, "imap_login": (self.imap_login or email).strip(),
-                "imap_password": password, "smtp_host": (self.smtp_host or "").strip() or False,
-                "smtp_port": self.smtp_port, "smtp_security": self.smtp_security}
+                "smtp_host": (self.smtp_host or "").strip() or False,
+                "smtp_port": self.smtp_port, "smtp_security": self.smtp_security,
+                **({"imap_password": self._password()} if with_password else {})}

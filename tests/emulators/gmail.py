@@ -32,7 +32,6 @@ import threading
 from email import message_from_bytes
 from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
-from urllib.parse import parse_qs, urlsplit
 
 from .server import EmulatorServer, Request, Response
 
@@ -161,11 +160,6 @@ class GmailEmulator(EmulatorServer):
         return [m for m in self.mailbox(user).messages.values() if self._header(m["raw"], "Subject") == subject]
 
     # -- plumbing ----------------------------------------------------------------------------------
-    def dispatch(self, request, full_path):
-        # Request.query keeps one value per name; labelIds/historyTypes repeat, so keep the query string.
-        request.query_string = urlsplit(full_path).query
-        return super().dispatch(request, full_path)
-
     def _authed(self, handler):
         def wrapped(request):
             user = self.tokens.user_for(request.bearer)
@@ -254,7 +248,7 @@ class GmailEmulator(EmulatorServer):
     def _list(self, request):
         box = self.mailbox(request.user)
         query = request.query
-        label_ids = _all_values(request, "labelIds")
+        label_ids = request.values("labelIds")
         include = query.get("includeSpamTrash") == "true"
         found = sorted((m for m in box.messages.values() if self._matches(m, label_ids, query.get("q"), include)),
                        key=lambda m: (int(m["internalDate"]), m["id"]), reverse=True)
@@ -393,7 +387,7 @@ class GmailEmulator(EmulatorServer):
         if start < box.oldest_history:
             return self._not_found()
         label = query.get("labelId")
-        kinds = {HISTORY_KINDS.get(kind, kind) for kind in _all_values(request, "historyTypes")}
+        kinds = {HISTORY_KINDS.get(kind, kind) for kind in request.values("historyTypes")}
         records = [r for r in box.history if int(r["id"]) > start and (not label or label in r["labels"])
                    and (not kinds or r["kind"] in kinds)]
         size = min(int(query.get("maxResults", 100)), 500)
@@ -454,10 +448,7 @@ class GmailEmulator(EmulatorServer):
         if self._part_faults:
             fault = self._rate_fault(*self._part_faults.pop(0))
             return fault.status, json.dumps(fault.body), fault.headers
-        path, _q, query = target.partition("?")
-        sub = Request(method, path, {k: v[0] for k, v in parse_qs(query).items()}, headers,
-                      body.strip().encode() if body.strip() else b"")
-        sub.query_string = query
+        sub = Request.parse(method, target, headers, body.strip().encode() if body.strip() else b"")
         response = self.handle(sub)
         data, _headers = response.encode()
         return response.status, data.decode() if data else "", {}
@@ -466,6 +457,3 @@ class GmailEmulator(EmulatorServer):
 def _base_subject(subject):
     return re.sub(r"^\s*((re|fwd?|aw|wg)\s*:\s*)+", "", subject or "", flags=re.I).strip().lower()
 
-
-def _all_values(request, name):
-    return parse_qs(getattr(request, "query_string", "")).get(name, [])

@@ -414,10 +414,9 @@ class GraphEmulator(EmulatorServer):
         if self._take(self._part_throttle):
             return {"id": part["id"], "status": 429, "headers": {"Retry-After": str(self._part_throttle[1])},
                     "body": {"error": {"code": "ApplicationThrottled", "message": "MailboxConcurrency limit."}}}
-        path, _, query = part["url"].partition("?")
         body = part.get("body")
-        sub = Request(part["method"], "/v1.0" + path, dict(q.split("=", 1) for q in query.split("&") if "=" in q),
-                      headers, b"" if body is None else (body.encode() if isinstance(body, str) else _json(body)))
+        sub = Request.parse(part["method"], "/v1.0" + part["url"], headers,
+                            b"" if body is None else (body.encode() if isinstance(body, str) else _json(body)))
         sub.user = outer.user
         response = EmulatorServer.handle(self, sub)
         data, resp_headers = response.encode()

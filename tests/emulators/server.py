@@ -34,6 +34,18 @@ class Request:
     headers: dict  # lower-case names
     body: bytes
     match: "re.Match" = None
+    query_string: str = ""
+
+    @classmethod
+    def parse(cls, method, target, headers, body=b""):
+        """From a request line's target (path?query), as the server and batch emulators receive it."""
+        parts = urlsplit(target)
+        return cls(method, parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()}, headers, body,
+                   query_string=parts.query)
+
+    def values(self, name):
+        """Every value of a repeated query parameter (``labelIds=A&labelIds=B``)."""
+        return parse_qs(self.query_string).get(name, [])
 
     def json(self):
         return json.loads(self.body or b"{}")
@@ -95,9 +107,8 @@ class EmulatorServer:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                parts = urlsplit(self.path)
-                request = Request(self.command, parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()},
-                                  {k.lower(): v for k, v in self.headers.items()}, body)
+                request = Request.parse(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
+                                        body)
                 response = emulator.dispatch(request, self.path)
                 data, headers = response.encode()
                 self.send_response(response.status)

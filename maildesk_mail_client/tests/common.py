@@ -33,6 +33,14 @@ def dovecot_server():
     return _SERVER
 
 
+def require_dovecot():
+    """The shared Dovecot, or skip the whole class with the reason."""
+    reason = harness_missing()
+    if reason:
+        raise unittest.SkipTest(f"IMAP harness unavailable: {reason}")
+    return dovecot_server()
+
+
 def harness_missing():
     if dovecot_harness is None:
         return "the repository's tests/harness is not importable"
@@ -80,10 +88,7 @@ class ImapCase(MaildeskCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        reason = harness_missing()
-        if reason:
-            raise unittest.SkipTest(f"IMAP harness unavailable: {reason}")
-        cls.server = dovecot_server()
+        cls.server = require_dovecot()
         cls.env["ir.config_parameter"].sudo().set_param("maildesk_mail_client.ssl_verify", "0")
 
     def setUp(self):
@@ -92,6 +97,15 @@ class ImapCase(MaildeskCase):
         self.account = self.make_account(email=self.login, imap_login=self.login, imap_password=self.password,
                                          imap_host=self.server.host, imap_port=self.server.port,
                                          imap_security="none", bootstrap_size=1500)
+
+    def use_smtp_sink(self, **account_vals):
+        """Send through a fresh SMTP sink on loopback (stopped after the test); returns it."""
+        sink = smtp_sink.SmtpSink()
+        sink.start()
+        self.addCleanup(sink.stop)
+        self.account.write(dict({"smtp_host": sink.host, "smtp_port": sink.port, "smtp_security": "none"},
+                                **account_vals))
+        return sink
 
     def imap(self):
         """A raw imapclient connection as the test user (to change the server behind our back)."""

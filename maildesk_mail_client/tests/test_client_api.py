@@ -6,7 +6,7 @@ same calls against a real Dovecot and SMTP sink to check they reach the server.
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from .common import ImapCase, MaildeskCase, smtp_sink
+from .common import ImapCase, MaildeskCase
 
 
 @tagged("post_install", "-at_install", "maildesk")
@@ -318,11 +318,7 @@ class TestClientApiServer(ImapCase):
 
     def setUp(self):
         super().setUp()
-        self.sink = smtp_sink.SmtpSink()
-        self.sink.start()
-        self.addCleanup(self.sink.stop)
-        self.account.write({"smtp_host": self.sink.host, "smtp_port": self.sink.port, "smtp_security": "none",
-                            "is_shared": True, "user_ids": [(4, self.user_member.id)]})
+        self.sink = self.use_smtp_sink(is_shared=True, user_ids=[(4, self.user_member.id)])
         raw = (b"From: Alice <alice@example.com>\r\nTo: owner@example.com\r\nSubject: Question\r\n"
                b"Message-ID: <q@example.com>\r\nDate: Mon, 02 Nov 2026 10:00:00 +0000\r\n"
                b"Content-Type: text/plain\r\n\r\nHow much?\r\n")

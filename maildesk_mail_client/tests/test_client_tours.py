@@ -20,7 +20,7 @@ from unittest.mock import patch
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
 
-from .common import dovecot_server, harness_missing, mailgen, smtp_sink
+from .common import mailgen, require_dovecot, smtp_sink
 
 # Recent dates so the list shows times and short dates like a live mailbox.
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -91,12 +91,7 @@ class ClientTourCase(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        reason = harness_missing()
-        if reason:
-            raise unittest.SkipTest(f"IMAP harness unavailable: {reason}")
-        if "maildesk.client" not in cls.env:
-            raise unittest.SkipTest("the client's server API (model maildesk.client) is not installed")
-        cls.server = dovecot_server()
+        cls.server = require_dovecot()
         cls.sink = smtp_sink.SmtpSink()
         cls.sink.start()
         cls.addClassCleanup(cls.sink.stop)

@@ -2,7 +2,7 @@
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from .common import ImapCase, smtp_sink
+from .common import ImapCase
 
 
 def plain(subject, message_id):
@@ -85,12 +85,7 @@ class TestTwoWay(ImapCase):
 class TestSend(ImapCase):
     def setUp(self):
         super().setUp()
-        self.sink = smtp_sink.SmtpSink()
-        self.sink.start()
-        self.addCleanup(self.sink.stop)
-        self.account.write({"smtp_host": self.sink.host, "smtp_port": self.sink.port, "smtp_security": "none",
-                            "smtp_login": False})
-        self.account.smtp_login = False
+        self.sink = self.use_smtp_sink(smtp_login=False)
         self.account.action_sync()
 
     def test_send_delivers_and_files_in_sent_at_once(self):

@@ -311,6 +311,18 @@ def test_throttling_gives_up_with_throttled_error(graph, tokens):
         assert info.value.retry_after == 0
 
 
+def sync_in_threads(provider, paths):
+    """Sync each folder of ``paths`` in its own thread through one provider; {path: FolderStore}."""
+    folders = [f for f in provider.list_folders() if f.path in paths]
+    stores = {f.path: FolderStore() for f in folders}
+    threads = [threading.Thread(target=stores[f.path].sync, args=(provider, f, SyncOptions())) for f in folders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return stores
+
+
 def test_never_more_than_four_requests_in_flight(graph, tokens):
     """Six folders synced by six threads through one provider: at most 4 requests at a time."""
     paths = [graph.add_folder(USER, f"F{i}") for i in range(6)]
@@ -319,13 +331,7 @@ def test_never_more_than_four_requests_in_flight(graph, tokens):
             graph.add_message(USER, plain(f"{path}-{i}", f"<{path}-{i}@x>"), folder=path)
     graph.delay = 0.03
     with make_provider(graph, tokens, page_size=3, batch_size=2) as prov:
-        folders = [f for f in prov.list_folders() if f.path in paths]
-        stores = {f.path: FolderStore() for f in folders}
-        threads = [threading.Thread(target=stores[f.path].sync, args=(prov, f, SyncOptions())) for f in folders]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        stores = sync_in_threads(prov, paths)
     assert 2 <= graph.max_concurrent <= 4 and graph.throttled == []
     for path, store in stores.items():
         assert local_state(store) == server_state(graph, path) and len(store.messages) == 8
@@ -338,13 +344,7 @@ def test_mailbox_concurrency_429_is_survived(graph, tokens):
         graph.add_message(USER, plain(path, f"<{path}@x>"), folder=path)
     graph.delay = 0.05
     with make_provider(graph, tokens, max_concurrency=8) as prov:
-        folders = [f for f in prov.list_folders() if f.path in paths]
-        stores = {f.path: FolderStore() for f in folders}
-        threads = [threading.Thread(target=stores[f.path].sync, args=(prov, f, SyncOptions())) for f in folders]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        stores = sync_in_threads(prov, paths)
     assert graph.throttled  # ApplicationThrottled happened and was retried
     assert all(len(store.messages) == 1 for store in stores.values())
 

@@ -256,3 +256,15 @@ class TestClientScreenshots(ClientTourCase):
             await wait(1500);
             console.log('test successful');
         }})()""")
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestOAuthSettingsTour(HttpCase):
+    """An administrator fills the Google client in the settings page and sees what to register."""
+
+    def test_settings_page(self):
+        self.start_tour("/web#action=maildesk_mail_client.maildesk_config_settings_action",
+                        "maildesk_tour_oauth_settings", login="admin")
+        get = self.env["ir.config_parameter"].sudo().get_param
+        self.assertEqual(get("maildesk_mail_client.google_client_id"), "cid.apps.googleusercontent.com")
+        self.assertEqual(get("maildesk_mail_client.google_client_secret"), "s3cret")

@@ -293,3 +293,35 @@ tours.add("maildesk_tour_private", {
         { content: "Nothing found", trigger: ".o_maildesk_empty", isCheck: true },
     ],
 });
+
+/** The administrator's side of Gmail / Microsoft 365: settings, then a Gmail mailbox's Connect button. */
+tours.add("maildesk_tour_oauth_settings", {
+    test: true,
+    url: "/web#action=maildesk_mail_client.maildesk_config_settings_action",
+    steps: () => [
+        { content: "The MailDesk settings are shown", trigger: ".app_settings_block[data-key=maildesk_mail_client]", isCheck: true },
+        { content: "Google client id field", trigger: "[name=maildesk_google_client_id] input", run: "text cid.apps.googleusercontent.com" },
+        { content: "Google client secret field", trigger: "[name=maildesk_google_client_secret] input", run: "text s3cret" },
+        {
+            content: "The Google redirect URI to register is shown, with a copy button",
+            trigger: "[name=maildesk_google_redirect_uri]:contains('/maildesk/oauth/gmail/callback') .o_clipboard_button",
+            isCheck: true,
+        },
+        {
+            content: "So is Microsoft's",
+            trigger: "[name=maildesk_microsoft_redirect_uri]:contains('/maildesk/oauth/outlook/callback')",
+            isCheck: true,
+        },
+        { content: "Odoo says the change is not saved yet", trigger: ".o_dirty_warning", isCheck: true },
+        { content: "Save", trigger: ".o_form_button_save" },
+        {
+            content: "Saved: the page reloads with the id kept and nothing pending",
+            trigger: "body:not(:has(.o_dirty_warning)) [name=maildesk_google_client_id] input",
+            run() {
+                if (this.$anchor[0].value !== "cid.apps.googleusercontent.com") {
+                    fail(`client id not kept: "${this.$anchor[0].value}"`);
+                }
+            },
+        },
+    ],
+});

@@ -63,6 +63,8 @@ from .sanitize import html_to_text, sanitize_html, text_to_html
 
 SNIPPET_LENGTH = 200
 SUBJECT_LENGTH = 1000  # a 100 KB subject is an attack on list views, not a subject
+HEADER_FIELD_LENGTH = 2000  # List-*, Precedence, Auto-Submitted: short by nature; capped like the subject
+AUTH_RESULTS_LENGTH = 20000  # every Authentication-Results header together
 FILENAME_LENGTH = 200
 MAX_PARTS = 500  # parts walked per message
 MAX_DEPTH = 100  # nesting levels walked (legitimate mail rarely exceeds 5)
@@ -151,6 +153,13 @@ class ParsedMessage:
     from_address: str = ""
     to_addresses: list = dataclasses.field(default_factory=list)
     cc_addresses: list = dataclasses.field(default_factory=list)
+    # Headers the upper addons read (automation: auto-generated mail; pro: security scan).
+    auto_submitted: str = ""
+    precedence: str = ""
+    list_id: str = ""
+    list_unsubscribe: str = ""
+    authentication_results: str = ""  # every instance, newest (topmost) first, one per line
+    return_path: str = ""  # bare address; "" for the null sender <>
 
 
 # -- text decoding --------------------------------------------------------------------------------
@@ -621,6 +630,14 @@ def _read_headers(msg, result):
     result.email_cc, result.cc_addresses = _addresses(headers.get("cc"))
     result.reply_to = _addresses(headers.get("reply-to"))[0]
     result.date = _parse_date(_first(headers, "date"))
+    result.auto_submitted = decode_header_value(_first(headers, "auto-submitted"))[:HEADER_FIELD_LENGTH]
+    result.precedence = decode_header_value(_first(headers, "precedence"))[:HEADER_FIELD_LENGTH]
+    result.list_id = decode_header_value(_first(headers, "list-id"))[:HEADER_FIELD_LENGTH]
+    result.list_unsubscribe = decode_header_value(_first(headers, "list-unsubscribe"))[:HEADER_FIELD_LENGTH]
+    result.authentication_results = "\n".join(
+        decode_header_value(v) for v in headers.get("authentication-results", ()))[:AUTH_RESULTS_LENGTH]
+    return_path = _first(headers, "return-path")
+    result.return_path = (_addresses([return_path])[1] or [""])[0] if return_path else ""
 
 
 def _body_text(part, ctype, raw_type):

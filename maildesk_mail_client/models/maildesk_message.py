@@ -70,6 +70,14 @@ class MaildeskMessage(models.Model):
     body_state = fields.Selection([("full", "Complete"), ("partial", "Headers only"), ("error", "Unreadable")],
                                   default="full", required=True, readonly=True)
     parse_error = fields.Text(readonly=True)
+    # Headers stored at ingest for the upper addons: automation tells auto-generated mail
+    # from human mail (RFC 3834, list mail), pro's security scan reads the sender checks.
+    auto_submitted = fields.Char("Auto-Submitted", readonly=True)
+    precedence = fields.Char(readonly=True)
+    list_id = fields.Char("List-Id", readonly=True)
+    list_unsubscribe = fields.Char("List-Unsubscribe", readonly=True)
+    authentication_results = fields.Text(readonly=True)
+    return_path = fields.Char(readonly=True)
 
     _sql_constraints = [
         ("remote_uniq", "unique(folder_id, remote_id)", "This message is already stored in this folder."),
@@ -352,6 +360,7 @@ class MaildeskMessage(models.Model):
         self.env["maildesk.thread"]._assign_threads(account, [(p[0], p[2], p[3]) for p in prepared])
         records = self.create([p[0] for p in prepared])
         self._create_attachments([(rec, p[1], p[0]) for rec, p in zip(records, prepared)])
+        records._on_messages_stored()
         return len(records)
 
     def _prepare_from_remote(self, account, folder, remote):
@@ -374,6 +383,10 @@ class MaildeskMessage(models.Model):
             "direction": "outgoing" if outgoing else "incoming", "size": remote.size or len(remote.raw or b""),
             "body_state": "error" if parsed.error else ("partial" if remote.partial else "full"),
             "parse_error": parsed.error or False,
+            "auto_submitted": parsed.auto_submitted or False, "precedence": parsed.precedence or False,
+            "list_id": parsed.list_id or False, "list_unsubscribe": parsed.list_unsubscribe or False,
+            "authentication_results": parsed.authentication_results or False,
+            "return_path": parsed.return_path or False,
         }
         attachments = [(a.filename, a.data, a.content_type, a.content_id, a.inline) for a in parsed.attachments]
         if parsed.error and remote.raw:
@@ -442,4 +455,18 @@ class MaildeskMessage(models.Model):
         self.env["maildesk.thread"].sudo()._assign_threads(account, [(vals, keys, result.provider_thread_id)])
         record = synced.create(vals)
         synced._create_attachments([(record, attachments, vals)])
+        record._on_messages_stored()
         return record
+
+    # -- the hook of the upper addons -----------------------------------------------------------
+    def _on_messages_stored(self):
+        """Called once per stored batch with the messages it created (incoming and sent).
+
+        ``self`` is every message the batch created (sudo, sync context): mail synced from any
+        folder, and each message sent from Odoo right after it is filed in Sent. Mail that was
+        already stored (a re-bound local copy, a flag change) is not passed again. Override it
+        with ``super()`` first and work on the whole recordset: automation runs its rules here,
+        the cockpit keeps conversation and SLA state. Must not raise for one bad message: a
+        failure here rolls back the batch and the sync retries it.
+        """
+        return True

@@ -1,0 +1,136 @@
+"""Business-hours arithmetic on a working calendar given as plain data.
+
+A ``Calendar`` is what a ``resource.calendar`` says, without Odoo: the time zone, the weekly
+attendance lines ``(weekday, hour_from, hour_to)`` (Monday = 0, local wall-clock hours as
+floats, 8.5 = 08:30) and the leaves (holidays) as UTC ``(start, end)`` pairs. ``attendance``
+``None`` means round the clock (a 24/7 mailbox); leaves still apply.
+
+All datetimes in and out are naive UTC, as Odoo stores them. Working intervals are built per
+local day and converted to UTC with ``zoneinfo``, so a DST change shortens or lengthens the
+day exactly as the wall clock does (a 9-17 day stays 8 h on both sides of the change; a
+round-the-clock day is 23 h or 25 h). A local time that does not exist (the spring gap) is
+read with the offset before the change, the usual ``fold=0`` rule.
+
+Examples (9-17, Monday-Friday): Friday 16:30 -> Monday 09:30 counts 1 h; Saturday ->
+Sunday counts 0; ``add(Friday 16:00, 2 h)`` is Monday 10:00.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+MAX_DAYS = 3660  # add() gives up (returns None) after ten years without working time
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    tz: str = "UTC"
+    attendance: tuple | None = ((0, 9.0, 17.0), (1, 9.0, 17.0), (2, 9.0, 17.0), (3, 9.0, 17.0), (4, 9.0, 17.0))
+    leaves: tuple = field(default=())
+
+    @classmethod
+    def round_the_clock(cls, tz="UTC", leaves=()):
+        return cls(tz=tz, attendance=None, leaves=tuple(leaves))
+
+    def key(self):
+        return (self.tz, self.attendance, self.leaves)
+
+
+def _hour(day, hour, tzinfo):
+    hours = int(hour)
+    minutes = round((hour - hours) * 60)
+    if hours >= 24:
+        local = datetime.combine(day + DAY, time(0), tzinfo)
+    else:
+        local = datetime.combine(day, time(hours, minutes), tzinfo)
+    return local.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+@lru_cache(maxsize=200_000)
+def _day_intervals(tz, attendance, leaves, day):
+    """Working UTC intervals of one local ``day``, leaves removed, sorted, disjoint."""
+    tzinfo = ZoneInfo(tz)
+    if attendance is None:
+        raw = [(_hour(day, 0, tzinfo), _hour(day, 24, tzinfo))]
+    else:
+        raw = sorted((_hour(day, start, tzinfo), _hour(day, end, tzinfo))
+                     for weekday, start, end in attendance if weekday == day.weekday() and end > start)
+    merged = []
+    for start, end in raw:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    for leave_start, leave_end in leaves:
+        cut = []
+        for start, end in merged:
+            if leave_end <= start or leave_start >= end:
+                cut.append((start, end))
+                continue
+            if leave_start > start:
+                cut.append((start, leave_start))
+            if leave_end < end:
+                cut.append((leave_end, end))
+        merged = cut
+    return tuple(merged)
+
+
+def _local_day(calendar, moment):
+    return moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(calendar.tz)).date()
+
+
+def _intervals(calendar, day):
+    return _day_intervals(calendar.tz, calendar.attendance, calendar.leaves, day)
+
+
+def business_seconds(calendar, start, end):
+    """Working seconds of ``calendar`` between two naive-UTC datetimes (0 if end <= start)."""
+    if not start or not end or end <= start:
+        return 0.0
+    total = 0.0
+    day = _local_day(calendar, start) - DAY  # a local day may start before its UTC date
+    last = _local_day(calendar, end) + DAY
+    while day <= last:
+        for a, b in _intervals(calendar, day):
+            lo, hi = max(a, start), min(b, end)
+            if hi > lo:
+                total += (hi - lo).total_seconds()
+        day += DAY
+    return total
+
+
+def add(calendar, start, seconds):
+    """The moment ``seconds`` working seconds after ``start`` (naive UTC), or None if never."""
+    if seconds <= 0:
+        return start
+    left = float(seconds)
+    day = _local_day(calendar, start) - DAY
+    for _i in range(MAX_DAYS):
+        for a, b in _intervals(calendar, day):
+            lo = max(a, start)
+            if b <= lo:
+                continue
+            span = (b - lo).total_seconds()
+            if span >= left:
+                return lo + timedelta(seconds=left)
+            left -= span
+        day += DAY
+    return None
+
+
+def is_working(calendar, moment):
+    return any(a <= moment < b for a, b in _intervals(calendar, _local_day(calendar, moment)))
+
+
+def local_day_bounds(tz, day):
+    """UTC (start, end) of the local calendar ``day`` in ``tz`` (23 h or 25 h on DST days)."""
+    tzinfo = ZoneInfo(tz)
+    start = datetime.combine(day, time(0), tzinfo).astimezone(timezone.utc).replace(tzinfo=None)
+    end = datetime.combine(day + DAY, time(0), tzinfo).astimezone(timezone.utc).replace(tzinfo=None)
+    return start, end
+
+
+def to_local_date(tz, moment):
+    return moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz)).date()
+

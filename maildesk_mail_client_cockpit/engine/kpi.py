@@ -1,0 +1,272 @@
+"""The cockpit's KPI definitions and the SQL that counts them: one place, no ORM loops.
+
+Every KPI is a **predicate** over one row source (``ROW_SOURCES``): counted messages
+(``m``, joined to their conversation ``t``), waiting gaps (wait-start messages ``m``) or
+conversations (``t``). The card's number, its previous-period value, its breakdown per
+mailbox / person and the drill-down list are all built from ``predicate(kpi)`` and
+``scope_filter(scope)``, so the drill-down lists exactly the rows the card counted.
+
+======================  ==========  ===========================================================
+KPI                     rows        counted when
+======================  ==========  ===========================================================
+incoming                messages    kind ``in`` (see ``facts``), dated in the period
+outgoing                messages    kind ``out``, dated in the period
+waiting                 threads     ``conversation_state = 'waiting_for_us'`` now
+needs_reply             threads     waiting, and a counted customer message is unanswered
+overdue                 threads     needs reply, and its SLA due time has passed
+first_response          gaps        first gap of a segment, answered in the period
+response_time           gaps        any gap, answered in the period
+======================  ==========  ===========================================================
+
+All KPIs exclude noise conversations (``t.is_noise``) and everything outside the scope (the
+mailboxes the user may read, the companies, the optional team / assignee / customer).
+Durations are business seconds of the mailbox's team calendar, measured at ingest.
+
+Parameters are psycopg2 named placeholders; callers pass ``params`` as built here.
+"""
+from dataclasses import dataclass
+
+MESSAGE_KPIS = ("incoming", "outgoing")
+GAP_KPIS = ("first_response", "response_time")
+THREAD_KPIS = ("waiting", "needs_reply", "overdue")
+KPIS = MESSAGE_KPIS + THREAD_KPIS + GAP_KPIS
+UNASSIGNED = -1  # assignee filter value for "nobody"
+
+_PREDICATES = {
+    "incoming": "m.ck_kind = 'in' AND m.date >= %(start)s AND m.date < %(end)s",
+    "outgoing": "m.ck_kind = 'out' AND m.date >= %(start)s AND m.date < %(end)s",
+    "first_response": ("m.ck_wait_start AND m.ck_first AND m.ck_answered_at >= %(start)s "
+                       "AND m.ck_answered_at < %(end)s"),
+    "response_time": "m.ck_wait_start AND m.ck_answered_at >= %(start)s AND m.ck_answered_at < %(end)s",
+    "waiting": "t.conversation_state = 'waiting_for_us'",
+    "needs_reply": "t.conversation_state = 'waiting_for_us' AND t.ck_wait_since IS NOT NULL",
+    "overdue": ("t.conversation_state = 'waiting_for_us' AND t.ck_wait_since IS NOT NULL "
+                "AND t.sla_due_at <= %(now)s"),
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which conversations a query may see. ``account_ids`` must already be what the user reads."""
+
+    account_ids: tuple
+    company_ids: tuple
+    team_id: int | None = None
+    user_id: int | None = None  # assignee; UNASSIGNED for nobody
+    partner_id: int | None = None
+
+
+def rows_of(kpi):
+    if kpi in MESSAGE_KPIS:
+        return "messages"
+    if kpi in GAP_KPIS:
+        return "gaps"
+    if kpi in THREAD_KPIS:
+        return "threads"
+    raise ValueError(f"Unknown KPI {kpi!r}: use one of {', '.join(KPIS)}.")
+
+
+def predicate(kpi):
+    rows_of(kpi)
+    return _PREDICATES[kpi]
+
+
+def scope_filter(scope):
+    """SQL condition on ``t`` (the conversation) and its params for ``scope``."""
+    sql = ["t.account_id = ANY(%(account_ids)s)", "t.company_id = ANY(%(company_ids)s)",
+           "NOT coalesce(t.is_noise, false)"]
+    params = {"account_ids": list(scope.account_ids), "company_ids": list(scope.company_ids)}
+    if scope.team_id:
+        sql.append("t.team_id = %(team_id)s")
+        params["team_id"] = scope.team_id
+    if scope.user_id == UNASSIGNED:
+        sql.append("t.user_id IS NULL")
+    elif scope.user_id:
+        sql.append("t.user_id = %(user_id)s")
+        params["user_id"] = scope.user_id
+    if scope.partner_id:
+        sql.append("t.ck_partner_id = %(partner_id)s")
+        params["partner_id"] = scope.partner_id
+    return " AND ".join(sql), params
+
+
+def _from(kind):
+    if kind == "threads":
+        return "maildesk_thread t"
+    # Messages are narrowed by their own account column first (the partial indexes lead with it).
+    return "maildesk_message m JOIN maildesk_thread t ON t.id = m.thread_id"
+
+
+def _account_guard(kind):
+    return "" if kind == "threads" else " AND m.account_id = ANY(%(account_ids)s)"
+
+
+def rows_sql(kpi, scope, start, end, now):
+    """The rows behind a card: ``(thread_id, message_id, at, seconds)``; count them for the card.
+
+    ``at``: the message date (messages), the gap start (gaps), the wait start (threads).
+    ``seconds``: the business seconds of a gap; NULL otherwise.
+    """
+    kind = rows_of(kpi)
+    where, params = scope_filter(scope)
+    params.update(start=start, end=end, now=now)
+    if kind == "threads":
+        select = "t.id AS thread_id, NULL::int AS message_id, t.ck_wait_since AS at, NULL::float AS seconds"
+    elif kind == "gaps":
+        select = "t.id AS thread_id, m.id AS message_id, m.date AS at, m.ck_reply_seconds AS seconds"
+    else:
+        select = "t.id AS thread_id, m.id AS message_id, m.date AS at, NULL::float AS seconds"
+    sql = f"SELECT {select} FROM {_from(kind)} WHERE {where}{_account_guard(kind)} AND ({_PREDICATES[kpi]})"
+    return sql, params
+
+
+def count_sql(kpi, scope, start, end, now):
+    """The card's number for a count KPI: ``count(*)`` over exactly ``rows_sql``."""
+    sql, params = rows_sql(kpi, scope, start, end, now)
+    return f"SELECT count(*) FROM ({sql}) rows_", params
+
+
+def page_sql(kpi, scope, start, end, now, limit, offset, order="at"):
+    """One drill-down page over ``rows_sql`` with the total (window count: one statement)."""
+    sql, params = rows_sql(kpi, scope, start, end, now)
+    direction = "ASC" if order == "at" else "DESC"
+    params.update(limit=limit, offset=offset)
+    return (f"SELECT r.*, count(*) OVER () AS total FROM ({sql}) r "
+            f"ORDER BY r.at {direction} NULLS LAST, r.thread_id, r.message_id "
+            f"LIMIT %(limit)s OFFSET %(offset)s"), params
+
+
+def _local_day(column):
+    return f"(({column}) AT TIME ZONE 'UTC' AT TIME ZONE %(tz)s)::date"
+
+
+def messages_summary_sql(scope, period, group=None):
+    """Incoming and outgoing: per local day over both periods (``group`` None) or per
+    mailbox / person over the current one (``group`` = 'account' | 'user')."""
+    where, params = scope_filter(scope)
+    params.update(start=period.start, end=period.end, prev_start=period.prev_start, prev_end=period.prev_end,
+                  tz=period.tz)
+    inc, out = _PREDICATES["incoming"], _PREDICATES["outgoing"]
+    if group:
+        key = "t.account_id" if group == "account" else "t.user_id"
+        return (f"SELECT {key} AS key, count(*) FILTER (WHERE {inc}) AS incoming, "
+                f"count(*) FILTER (WHERE {out}) AS outgoing FROM {_from('messages')} "
+                f"WHERE {where}{_account_guard('messages')} AND m.ck_kind IN ('in', 'out') "
+                f"AND m.date >= %(start)s AND m.date < %(end)s GROUP BY 1"), params
+    prev_inc = inc.replace("%(start)s", "%(prev_start)s").replace("%(end)s", "%(prev_end)s")
+    prev_out = out.replace("%(start)s", "%(prev_start)s").replace("%(end)s", "%(prev_end)s")
+    return (f"SELECT {_local_day('m.date')} AS day, count(*) FILTER (WHERE {inc}) AS incoming, "
+            f"count(*) FILTER (WHERE {out}) AS outgoing, count(*) FILTER (WHERE {prev_inc}) AS prev_incoming, "
+            f"count(*) FILTER (WHERE {prev_out}) AS prev_outgoing FROM {_from('messages')} "
+            f"WHERE {where}{_account_guard('messages')} AND m.ck_kind IN ('in', 'out') "
+            f"AND m.date >= %(prev_start)s AND m.date < %(end)s GROUP BY 1"), params
+
+
+def _duration_aggs(flt, prefix):
+    cols = []
+    for name, expr in (("median", "percentile_cont(0.5) WITHIN GROUP (ORDER BY m.ck_reply_seconds)"),
+                       ("p90", "percentile_cont(0.9) WITHIN GROUP (ORDER BY m.ck_reply_seconds)"),
+                       ("mean", "avg(m.ck_reply_seconds)"), ("count", "count(*)")):
+        cols.append(f"{expr} FILTER (WHERE {flt}) AS {prefix}_{name}")
+    return ", ".join(cols)
+
+
+def durations_sql(scope, period, group=None):
+    """First response and response time: median / p90 / mean / count.
+
+    ``group`` None: one row per (is_current, local day) plus a period total per is_current
+    (day NULL, GROUPING SETS); 'account' | 'user': the current period per key.
+    """
+    where, params = scope_filter(scope)
+    params.update(start=period.start, end=period.end, prev_start=period.prev_start, prev_end=period.prev_end,
+                  tz=period.tz)
+    aggs = _duration_aggs("m.ck_first", "first") + ", " + _duration_aggs("true", "reply")
+    base = (f"FROM {_from('gaps')} WHERE {where}{_account_guard('gaps')} AND m.ck_wait_start "
+            f"AND m.ck_reply_seconds IS NOT NULL")
+    if group:
+        key = "t.account_id" if group == "account" else "t.user_id"
+        return (f"SELECT {key} AS key, {aggs} {base} AND m.ck_answered_at >= %(start)s "
+                f"AND m.ck_answered_at < %(end)s GROUP BY 1"), params
+    current = "(m.ck_answered_at >= %(start)s)"
+    return (f"SELECT {current} AS is_current, {_local_day('m.ck_answered_at')} AS day, {aggs} {base} "
+            f"AND ((m.ck_answered_at >= %(start)s AND m.ck_answered_at < %(end)s) OR "
+            f"(m.ck_answered_at >= %(prev_start)s AND m.ck_answered_at < %(prev_end)s)) "
+            f"GROUP BY GROUPING SETS ((1, 2), (1))"), params
+
+
+def threads_summary_sql(scope, now, group=None):
+    """Waiting / needs reply / overdue now, in total or per mailbox / person."""
+    where, params = scope_filter(scope)
+    params.update(now=now)
+    aggs = ", ".join(f"count(*) FILTER (WHERE {_PREDICATES[k]}) AS {k}" for k in THREAD_KPIS)
+    key = {"account": "t.account_id AS key, ", "user": "t.user_id AS key, "}.get(group, "")
+    tail = " GROUP BY 1" if group else ""
+    return (f"SELECT {key}{aggs} FROM maildesk_thread t WHERE {where} "
+            f"AND t.conversation_state = 'waiting_for_us'{tail}"), params
+
+
+def backlog_history_sql(scope, period):
+    """Waiting gaps over time, as events, for the daily series of needs reply and overdue.
+
+    Returns rows ``(event, day, n)``: ``base_open`` / ``base_overdue`` (open / overdue at the
+    period start, day NULL), then per local day ``open`` (+ gaps started), ``close`` (- gaps
+    answered), ``due`` (+ gaps that passed their due time unanswered), ``due_close`` (- overdue
+    gaps answered). The value at the end of a day is the base plus the events up to that day.
+    Reconstructed from the message timeline: a thread closed without any reply, or marked
+    noise later, counts as it is now (noise excluded; closed counted until its reply).
+    """
+    where, params = scope_filter(scope)
+    params.update(start=period.start, end=period.end, tz=period.tz)
+    src = f"FROM {_from('gaps')} WHERE {where}{_account_guard('gaps')} AND m.ck_wait_start"
+    answered_after = "(m.ck_answered_at IS NULL OR m.ck_answered_at > {0})"
+    return f"""
+        SELECT 'base_open' AS event, NULL::date AS day, count(*) AS n {src}
+           AND m.date < %(start)s AND {answered_after.format('%(start)s')}
+        UNION ALL
+        SELECT 'base_overdue', NULL::date, count(*) {src}
+           AND m.ck_due_at < %(start)s AND {answered_after.format('%(start)s')}
+        UNION ALL
+        SELECT 'open', {_local_day('m.date')}, count(*) {src}
+           AND m.date >= %(start)s AND m.date < %(end)s GROUP BY 2
+        UNION ALL
+        SELECT 'close', {_local_day('m.ck_answered_at')}, count(*) {src}
+           AND m.ck_answered_at >= %(start)s AND m.ck_answered_at < %(end)s
+           AND m.date < m.ck_answered_at GROUP BY 2
+        UNION ALL
+        SELECT 'due', {_local_day('m.ck_due_at')}, count(*) {src}
+           AND m.ck_due_at >= %(start)s AND m.ck_due_at < %(end)s AND {answered_after.format('m.ck_due_at')}
+           GROUP BY 2
+        UNION ALL
+        SELECT 'due_close', {_local_day('m.ck_answered_at')}, count(*) {src}
+           AND m.ck_answered_at >= %(start)s AND m.ck_answered_at < %(end)s AND m.ck_due_at < m.ck_answered_at
+           GROUP BY 2
+    """, params
+
+
+def backlog_series(rows, days):
+    """Fold ``backlog_history_sql`` rows into end-of-day values: ``(needs_reply, overdue)`` lists
+    and the values at the period start (the previous period's end)."""
+    base_open = base_overdue = 0
+    deltas = {}
+    for event, day, n in rows:
+        if event == "base_open":
+            base_open = n
+        elif event == "base_overdue":
+            base_overdue = n
+        else:
+            open_delta, due_delta = deltas.get(day, (0, 0))
+            sign = 1 if event in ("open", "due") else -1
+            if event in ("open", "close"):
+                open_delta += sign * n
+            else:
+                due_delta += sign * n
+            deltas[day] = (open_delta, due_delta)
+    open_series, due_series = [], []
+    current_open, current_due = base_open, base_overdue
+    for day in days:
+        open_delta, due_delta = deltas.get(day, (0, 0))
+        current_open += open_delta
+        current_due += due_delta
+        open_series.append(current_open)
+        due_series.append(current_due)
+    return open_series, due_series, base_open, base_overdue

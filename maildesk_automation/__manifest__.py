@@ -6,7 +6,13 @@
     "license": "LGPL-3",
     "author": "MailDesk",
     "website": "https://github.com/maildesk",
-    "depends": ["maildesk_mail_client_pro"],
-    "data": [],
+    # resource: teams' business hours and holidays (resource.calendar).
+    "depends": ["maildesk_mail_client_pro", "resource"],
+    "data": [
+        "security/maildesk_automation_security.xml",
+        "security/ir.model.access.csv",
+        "views/maildesk_team_views.xml",
+        "views/maildesk_automation_menus.xml",
+    ],
     "installable": True,
 }

@@ -1,0 +1,3 @@
+from . import maildesk_team
+from . import maildesk_thread
+from . import maildesk_message

@@ -18,7 +18,8 @@ first_response          gaps        first gap of a segment, answered in the peri
 response_time           gaps        any gap, answered in the period
 ======================  ==========  ===========================================================
 
-All KPIs exclude noise conversations (``t.is_noise``) and everything outside the scope (the
+All KPIs exclude noise conversations (automation's ``t.is_noise``: only auto-generated mail;
+the cockpit's triage mark ``t.ck_marked_noise``) and everything outside the scope (the
 mailboxes the user may read, the companies, the optional team / assignee / customer).
 Durations are business seconds of the mailbox's team calendar, measured at ingest.
 
@@ -74,7 +75,7 @@ def predicate(kpi):
 def scope_filter(scope):
     """SQL condition on ``t`` (the conversation) and its params for ``scope``."""
     sql = ["t.account_id = ANY(%(account_ids)s)", "t.company_id = ANY(%(company_ids)s)",
-           "NOT coalesce(t.is_noise, false)"]
+           "NOT coalesce(t.is_noise, false)", "NOT coalesce(t.ck_marked_noise, false)"]
     params = {"account_ids": list(scope.account_ids), "company_ids": list(scope.company_ids)}
     if scope.team_id:
         sql.append("t.team_id = %(team_id)s")

@@ -84,38 +84,90 @@ def _intervals(calendar, day):
     return _day_intervals(calendar.tz, calendar.attendance, calendar.leaves, day)
 
 
+def _day_total(calendar, day):
+    return sum((b - a).total_seconds() for a, b in _intervals(calendar, day))
+
+
+class _Cumulative:
+    """Working seconds of the local days before each day, from a base day (grown on demand).
+
+    The working intervals of a local day lie inside that day, so the working time up to a
+    moment is ``before(day) + the part of that day's intervals before the moment``: a
+    difference of two such values is O(1) whatever the span (a wait of months is common).
+    """
+
+    SPAN = 400  # days added around a request when the table grows
+
+    def __init__(self, calendar, day):
+        self.calendar = calendar
+        self.base = day - timedelta(days=self.SPAN)
+        self.cum = [0.0]
+
+    def before(self, day):
+        if day < self.base:
+            shift = (self.base - day).days + self.SPAN
+            new_base = self.base - timedelta(days=shift)
+            head = [0.0]
+            for i in range(shift):
+                head.append(head[-1] + _day_total(self.calendar, new_base + timedelta(days=i)))
+            self.cum = head[:-1] + [head[-1] + value for value in self.cum]
+            self.base = new_base
+        index = (day - self.base).days
+        while index >= len(self.cum):
+            self.cum.append(self.cum[-1] + _day_total(self.calendar, self.base + timedelta(days=len(self.cum) - 1)))
+        return self.cum[index]
+
+
+_CUMULATIVE = {}
+
+
+def _cumulative(calendar, day):
+    table = _CUMULATIVE.get(calendar.key())
+    if table is None:
+        if len(_CUMULATIVE) > 1000:
+            _CUMULATIVE.clear()
+        table = _CUMULATIVE[calendar.key()] = _Cumulative(calendar, day)
+    return table
+
+
+def _position(calendar, moment):
+    """Working seconds from the table's base up to ``moment``."""
+    day = _local_day(calendar, moment)
+    total = _cumulative(calendar, day).before(day)
+    for a, b in _intervals(calendar, day):
+        if moment <= a:
+            break
+        total += (min(b, moment) - a).total_seconds()
+    return total
+
+
 def business_seconds(calendar, start, end):
     """Working seconds of ``calendar`` between two naive-UTC datetimes (0 if end <= start)."""
     if not start or not end or end <= start:
         return 0.0
-    total = 0.0
-    day = _local_day(calendar, start) - DAY  # a local day may start before its UTC date
-    last = _local_day(calendar, end) + DAY
-    while day <= last:
-        for a, b in _intervals(calendar, day):
-            lo, hi = max(a, start), min(b, end)
-            if hi > lo:
-                total += (hi - lo).total_seconds()
-        day += DAY
-    return total
+    first = _position(calendar, start)  # may grow the table backwards: read it first
+    return _position(calendar, end) - first
 
 
 def add(calendar, start, seconds):
     """The moment ``seconds`` working seconds after ``start`` (naive UTC), or None if never."""
     if seconds <= 0:
         return start
-    left = float(seconds)
-    day = _local_day(calendar, start) - DAY
+    target = _position(calendar, start) + float(seconds)
+    day = _local_day(calendar, start)
+    table = _cumulative(calendar, day)
     for _i in range(MAX_DAYS):
-        for a, b in _intervals(calendar, day):
-            lo = max(a, start)
-            if b <= lo:
-                continue
-            span = (b - lo).total_seconds()
-            if span >= left:
-                return lo + timedelta(seconds=left)
-            left -= span
+        if table.before(day + DAY) >= target:
+            break
         day += DAY
+    else:
+        return None
+    left = target - table.before(day)
+    for a, b in _intervals(calendar, day):
+        span = (b - a).total_seconds()
+        if span >= left:
+            return a + timedelta(seconds=left)
+        left -= span
     return None
 
 

@@ -141,69 +141,79 @@ def _local_day(column):
     return f"(({column}) AT TIME ZONE 'UTC' AT TIME ZONE %(tz)s)::date"
 
 
-def messages_summary_sql(scope, period, group=None):
-    """Incoming and outgoing: per local day over both periods (``group`` None) or per
-    mailbox / person over the current one (``group`` = 'account' | 'user')."""
+def _period_params(scope, period):
     where, params = scope_filter(scope)
     params.update(start=period.start, end=period.end, prev_start=period.prev_start, prev_end=period.prev_end,
                   tz=period.tz)
+    return where, params
+
+
+def _prev(predicate):
+    return predicate.replace("%(start)s", "%(prev_start)s").replace("%(end)s", "%(prev_end)s")
+
+
+# GROUPING(day, account, user) of messages_summary_sql -> grouping set (a set bit: not grouped).
+MESSAGE_SETS = {0b011: "day", 0b101: "account", 0b110: "user"}
+
+
+def messages_summary_sql(scope, period):
+    """Incoming and outgoing in one scan: per local day over both periods, and per mailbox and
+    per person over the current one (GROUPING SETS). Rows: ``(grouping, day, account, user,
+    incoming, outgoing, prev_incoming, prev_outgoing)``; ``MESSAGE_SETS[grouping]`` names the set."""
+    where, params = _period_params(scope, period)
     inc, out = _PREDICATES["incoming"], _PREDICATES["outgoing"]
-    if group:
-        key = "t.account_id" if group == "account" else "t.user_id"
-        return (f"SELECT {key} AS key, count(*) FILTER (WHERE {inc}) AS incoming, "
-                f"count(*) FILTER (WHERE {out}) AS outgoing FROM {_from('messages')} "
-                f"WHERE {where}{_account_guard('messages')} AND m.ck_kind IN ('in', 'out') "
-                f"AND m.date >= %(start)s AND m.date < %(end)s GROUP BY 1"), params
-    prev_inc = inc.replace("%(start)s", "%(prev_start)s").replace("%(end)s", "%(prev_end)s")
-    prev_out = out.replace("%(start)s", "%(prev_start)s").replace("%(end)s", "%(prev_end)s")
-    return (f"SELECT {_local_day('m.date')} AS day, count(*) FILTER (WHERE {inc}) AS incoming, "
-            f"count(*) FILTER (WHERE {out}) AS outgoing, count(*) FILTER (WHERE {prev_inc}) AS prev_incoming, "
-            f"count(*) FILTER (WHERE {prev_out}) AS prev_outgoing FROM {_from('messages')} "
-            f"WHERE {where}{_account_guard('messages')} AND m.ck_kind IN ('in', 'out') "
-            f"AND m.date >= %(prev_start)s AND m.date < %(end)s GROUP BY 1"), params
+    day = _local_day("m.date")
+    return (f"SELECT GROUPING({day}, t.account_id, t.user_id), {day}, t.account_id, t.user_id, "
+            f"count(*) FILTER (WHERE {inc}), count(*) FILTER (WHERE {out}), "
+            f"count(*) FILTER (WHERE {_prev(inc)}), count(*) FILTER (WHERE {_prev(out)}) "
+            f"FROM {_from('messages')} WHERE {where}{_account_guard('messages')} AND m.ck_kind IN ('in', 'out') "
+            f"AND ((m.date >= %(prev_start)s AND m.date < %(prev_end)s) OR (m.date >= %(start)s AND m.date < %(end)s)) "
+            f"GROUP BY GROUPING SETS (({day}), (t.account_id), (t.user_id))"), params
 
 
-def _duration_aggs(flt, prefix):
-    cols = []
-    for name, expr in (("median", "percentile_cont(0.5) WITHIN GROUP (ORDER BY m.ck_reply_seconds)"),
-                       ("p90", "percentile_cont(0.9) WITHIN GROUP (ORDER BY m.ck_reply_seconds)"),
-                       ("mean", "avg(m.ck_reply_seconds)"), ("count", "count(*)")):
-        cols.append(f"{expr} FILTER (WHERE {flt}) AS {prefix}_{name}")
-    return ", ".join(cols)
+def _duration_aggs(flt):
+    return ", ".join(f"{expr} FILTER (WHERE {flt})" for expr in (
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY m.ck_reply_seconds)",
+        "percentile_cont(0.9) WITHIN GROUP (ORDER BY m.ck_reply_seconds)",
+        "avg(m.ck_reply_seconds)", "count(*)"))
 
 
-def durations_sql(scope, period, group=None):
-    """First response and response time: median / p90 / mean / count.
+def durations_sql(scope, period):
+    """First response and response time (median, p90, mean, count) in one scan.
 
-    ``group`` None: one row per (is_current, local day) plus a period total per is_current
-    (day NULL, GROUPING SETS); 'account' | 'user': the current period per key.
+    Rows: ``(grouping, is_current, day, account, user, <first x4>, <reply x4>)`` where
+    grouping is 'total' (per is_current), 'day' (per is_current and local day), 'account' or
+    'user' (current period only, ``is_current`` NULL).
     """
-    where, params = scope_filter(scope)
-    params.update(start=period.start, end=period.end, prev_start=period.prev_start, prev_end=period.prev_end,
-                  tz=period.tz)
-    aggs = _duration_aggs("m.ck_first", "first") + ", " + _duration_aggs("true", "reply")
-    base = (f"FROM {_from('gaps')} WHERE {where}{_account_guard('gaps')} AND m.ck_wait_start "
-            f"AND m.ck_reply_seconds IS NOT NULL")
-    if group:
-        key = "t.account_id" if group == "account" else "t.user_id"
-        return (f"SELECT {key} AS key, {aggs} {base} AND m.ck_answered_at >= %(start)s "
-                f"AND m.ck_answered_at < %(end)s GROUP BY 1"), params
+    where, params = _period_params(scope, period)
     current = "(m.ck_answered_at >= %(start)s)"
-    return (f"SELECT {current} AS is_current, {_local_day('m.ck_answered_at')} AS day, {aggs} {base} "
-            f"AND ((m.ck_answered_at >= %(start)s AND m.ck_answered_at < %(end)s) OR "
-            f"(m.ck_answered_at >= %(prev_start)s AND m.ck_answered_at < %(prev_end)s)) "
-            f"GROUP BY GROUPING SETS ((1, 2), (1))"), params
+    day = _local_day("m.ck_answered_at")
+    aggs = ", ".join([_duration_aggs("m.ck_first"), _duration_aggs("true"),
+                      _duration_aggs(f"m.ck_first AND {current}")])
+    sql = (f"SELECT GROUPING({current}, {day}, t.account_id, t.user_id), {current}, {day}, t.account_id, "
+           f"t.user_id, {aggs} FROM {_from('gaps')} WHERE {where}{_account_guard('gaps')} AND m.ck_wait_start "
+           f"AND m.ck_reply_seconds IS NOT NULL "
+           f"AND ((m.ck_answered_at >= %(start)s AND m.ck_answered_at < %(end)s) OR "
+           f"(m.ck_answered_at >= %(prev_start)s AND m.ck_answered_at < %(prev_end)s)) "
+           f"GROUP BY GROUPING SETS (({current}, {day}), ({current}), (t.account_id), (t.user_id))")
+    return sql, params
 
 
-def threads_summary_sql(scope, now, group=None):
-    """Waiting / needs reply / overdue now, in total or per mailbox / person."""
+DURATION_SETS = {0b0011: "day", 0b0111: "total", 0b1101: "account", 0b1110: "user"}
+
+
+def threads_summary_sql(scope, now):
+    """Waiting / needs reply / overdue now: in total, per mailbox and per person (one scan).
+    Rows: ``(grouping, account, user, waiting, needs_reply, overdue)``."""
     where, params = scope_filter(scope)
     params.update(now=now)
-    aggs = ", ".join(f"count(*) FILTER (WHERE {_PREDICATES[k]}) AS {k}" for k in THREAD_KPIS)
-    key = {"account": "t.account_id AS key, ", "user": "t.user_id AS key, "}.get(group, "")
-    tail = " GROUP BY 1" if group else ""
-    return (f"SELECT {key}{aggs} FROM maildesk_thread t WHERE {where} "
-            f"AND t.conversation_state = 'waiting_for_us'{tail}"), params
+    aggs = ", ".join(f"count(*) FILTER (WHERE {_PREDICATES[k]})" for k in THREAD_KPIS)
+    return (f"SELECT GROUPING(t.account_id, t.user_id), t.account_id, t.user_id, {aggs} "
+            f"FROM maildesk_thread t WHERE {where} AND t.conversation_state = 'waiting_for_us' "
+            f"GROUP BY GROUPING SETS ((), (t.account_id), (t.user_id))"), params
+
+
+THREAD_SETS = {0b11: "total", 0b01: "account", 0b10: "user"}
 
 
 def backlog_history_sql(scope, period):

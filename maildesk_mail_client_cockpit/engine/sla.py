@@ -144,12 +144,28 @@ def level_moment(level, result, calendar):
     return bizhours.add(calendar, result.due, (level.minutes or 0.0) * 60)
 
 
-def due_levels(levels, result, now, calendar):
-    """Levels whose moment has come (in sequence order); the caller fires each once per gap."""
-    calendar = calendar or bizhours.Calendar.round_the_clock()
+def due_levels(levels, result, now, calendar, not_before=None):
+    """Levels whose moment has come (in sequence order); the caller fires each once per gap.
+
+    Decided from the result's own figures (no calendar walk): a share level has come when the
+    elapsed business time reaches that share of the allowed time; an after-due level when
+    the business time since the due time reaches its minutes. ``not_before``: levels whose
+    moment is earlier (e.g. before the policy existed) are history and do not fire.
+    """
+    if result.due is None or result.start is None or result.seconds_left is None:
+        return []
+    allowed = result.allowed or 0.0
+    elapsed = allowed - result.seconds_left
+    over = -result.seconds_left if now >= result.due else None
     fired = []
     for level in sorted(levels, key=lambda lv: (lv.sequence, lv.id)):
-        moment = level_moment(level, result, calendar)
-        if moment is not None and moment <= now:
+        if level.percent is not None:
+            come = elapsed >= allowed * level.percent / 100.0
+        else:
+            come = over is not None and over >= (level.minutes or 0.0) * 60
+        if come and not_before is not None:
+            moment = level_moment(level, result, calendar or bizhours.Calendar.round_the_clock())
+            come = moment is not None and moment >= not_before
+        if come:
             fired.append(level)
     return fired

@@ -23,7 +23,7 @@ from datetime import datetime
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..engine import bizhours, kpi, periods
+from ..engine import bizhours, kpi, periods, stats
 
 _logger = logging.getLogger(__name__)
 
@@ -145,87 +145,111 @@ class MaildeskCockpit(models.AbstractModel):
 
     # -- dashboard ---------------------------------------------------------------------------------
     @api.model
-    def get_dashboard(self, filters=None):
-        """All cards (value, previous value, trend, daily series), the breakdowns, the options."""
+    def get_dashboard(self, filters=None, options=True):
+        """All cards (value, previous value, trend, daily series), the breakdowns, the options.
+
+        Four scans whatever the period (``engine/kpi.py``): counted messages, answered gaps,
+        waiting conversations, gap history; each also yields the per-mailbox and per-person
+        breakdown (GROUPING SETS). ``options=False`` skips the filter choices (refreshes).
+        """
         tier, scope, period, now = self._scope(filters)
         self.env.flush_all()
         days = list(period.days)
         cards = {}
+        lines = {"account": {}, "user": {}}
+
+        def line(group, key):
+            return lines[group].setdefault(key, {
+                "key": key or False, "incoming": 0, "outgoing": 0, "waiting": 0, "needs_reply": 0, "overdue": 0,
+                "first_response": None})
+
         # incoming / outgoing
         daily = {d: (0, 0) for d in days}
         prev = [0, 0]
-        for day, inc, out, prev_inc, prev_out in self._sql(kpi.messages_summary_sql(scope, period)):
-            if day in daily:
-                daily[day] = (daily[day][0] + inc, daily[day][1] + out)
-            prev[0] += prev_inc
-            prev[1] += prev_out
+        for grouping, day, account_id, user_id, inc, out, prev_inc, prev_out in self._sql(
+                kpi.messages_summary_sql(scope, period)):
+            kind = kpi.MESSAGE_SETS.get(grouping)
+            if kind == "day":
+                if day in daily:
+                    daily[day] = (inc, out)
+                prev[0] += prev_inc
+                prev[1] += prev_out
+            elif kind:
+                line(kind, account_id if kind == "account" else user_id).update(incoming=inc, outgoing=out)
         for index, name in enumerate(("incoming", "outgoing")):
             series = [daily[d][index] for d in days]
             cards[name] = self._card(sum(series), prev[index], series)
         # response times
         totals, by_day = {}, {}
         for row in self._sql(kpi.durations_sql(scope, period)):
-            is_current, day = row[0], row[1]
-            if day is None:
-                totals[is_current] = row[2:]
-            elif is_current:
-                by_day[day] = row[2:]
+            kind = kpi.DURATION_SETS.get(row[0])
+            values = row[5:]
+            if kind == "total":
+                totals[row[1]] = values
+            elif kind == "day" and row[1]:
+                by_day[row[2]] = values
+            elif kind in ("account", "user"):
+                line(kind, row[3] if kind == "account" else row[4])["first_response"] = values[8]
+        empty = (None,) * 12
         for offset, name in ((0, "first_response"), (4, "response_time")):
-            current = totals.get(True, (None,) * 8)[offset:offset + 4]
-            previous = totals.get(False, (None,) * 8)[offset:offset + 4]
-            series = [by_day.get(d, (None,) * 8)[offset] for d in days]
+            current = totals.get(True, empty)[offset:offset + 4]
+            previous = totals.get(False, empty)[offset:offset + 4]
+            series = [by_day.get(d, empty)[offset] for d in days]
             card = self._card(current[0], previous[0], series)
             card.update(unit="seconds", median=current[0], p90=current[1], mean=current[2], count=current[3] or 0)
             cards[name] = card
         # backlog now and its history
-        waiting, needs_reply, overdue = self._sql(kpi.threads_summary_sql(scope, now))[0]
+        now_totals = (0, 0, 0)
+        for grouping, account_id, user_id, waiting, needs_reply, overdue in self._sql(
+                kpi.threads_summary_sql(scope, now)):
+            kind = kpi.THREAD_SETS.get(grouping)
+            if kind == "total":
+                now_totals = (waiting, needs_reply, overdue)
+            elif kind:
+                line(kind, account_id if kind == "account" else user_id).update(
+                    waiting=waiting, needs_reply=needs_reply, overdue=overdue)
         open_series, due_series, open_before, due_before = kpi.backlog_series(
             self._sql(kpi.backlog_history_sql(scope, period)), days)
-        cards["waiting"] = self._card(waiting, open_before, open_series, snapshot=True)
-        cards["needs_reply"] = self._card(needs_reply, open_before, open_series, snapshot=True)
-        cards["overdue"] = self._card(overdue, due_before, due_series, snapshot=True)
+        cards["waiting"] = self._card(now_totals[0], open_before, open_series, snapshot=True)
+        cards["needs_reply"] = self._card(now_totals[1], open_before, open_series, snapshot=True)
+        cards["overdue"] = self._card(now_totals[2], due_before, due_series, snapshot=True)
         return {
             "tier": tier,
             "can": self._capabilities(tier),
             "period": {"kind": (filters or {}).get("period") or "7d", "start": _dt(period.start),
                        "end": _dt(period.end), "days": [d.isoformat() for d in days], "tz": period.tz},
             "cards": cards,
-            "breakdown": self._breakdown(scope, period, now),
-            "options": self._options(tier, scope),
+            "breakdown": self._breakdown(lines),
+            "options": self._options(tier, scope) if options else False,
             "now": _dt(now),
         }
 
     @staticmethod
     def _card(value, previous, series, snapshot=False):
-        from ..engine import stats
         return {"value": value, "previous": previous, "trend": stats.trend(value, previous), "series": series,
                 "snapshot": snapshot}
 
     @api.model
-    def _breakdown(self, scope, period, now):
-        """Per mailbox and per person: incoming, outgoing, waiting, needs reply, overdue, first response."""
+    def _breakdown(self, lines):
+        """Per mailbox and per person, busiest first (needs reply, then incoming)."""
         result = {}
-        for group in ("account", "user"):
-            rows = {}
-
-            def row(key, _rows=rows):
-                return _rows.setdefault(key, {"key": key or False, "incoming": 0, "outgoing": 0, "waiting": 0,
-                                              "needs_reply": 0, "overdue": 0, "first_response": None})
-            for key, inc, out in self._sql(kpi.messages_summary_sql(scope, period, group)):
-                row(key).update(incoming=inc, outgoing=out)
-            for key, waiting, needs_reply, overdue in self._sql(kpi.threads_summary_sql(scope, now, group)):
-                row(key).update(waiting=waiting, needs_reply=needs_reply, overdue=overdue)
-            for values in self._sql(kpi.durations_sql(scope, period, group)):
-                row(values[0])["first_response"] = values[1]
-            model = "maildesk.account" if group == "account" else "res.users"
-            # sudo: display names of the mailboxes / people already counted in the caller's scope.
-            names = dict(self.env[model].sudo().browse([k for k in rows if k]).mapped(lambda r: (r.id, r.name)))
-            lines = []
-            for key, line in rows.items():
-                line["name"] = names.get(key) or (_("Unassigned") if group == "user" else _("(none)"))
-                lines.append(line)
-            lines.sort(key=lambda line: (-line["needs_reply"], -line["incoming"], line["name"]))
-            result[group] = lines
+        for group, rows in lines.items():
+            keys = [k for k in rows if k]
+            names = {}
+            if keys:
+                table = "maildesk_account" if group == "account" else \
+                    "res_users u JOIN res_partner p ON p.id = u.partner_id"
+                column = "name" if group == "account" else "p.name"
+                alias = "id" if group == "account" else "u.id"
+                # Display names of mailboxes / people already counted in the caller's scope.
+                self.env.cr.execute(f"SELECT {alias}, {column} FROM {table} WHERE {alias} = ANY(%s)", (keys,))
+                names = dict(self.env.cr.fetchall())
+            out = []
+            for key, row in rows.items():
+                row["name"] = names.get(key) or (_("Unassigned") if group == "user" else _("(none)"))
+                out.append(row)
+            out.sort(key=lambda row: (-row["needs_reply"], -row["incoming"], row["name"]))
+            result[group] = out
         return result
 
     @api.model

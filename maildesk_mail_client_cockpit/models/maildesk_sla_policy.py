@@ -59,6 +59,8 @@ class MaildeskSlaPolicy(models.Model):
 
     def _trigger_recompute(self):
         """Policies changed: the SLA cron recomputes every open conversation soon."""
+        # sudo: the cron's own bookkeeping; the next run re-evaluates every open conversation.
+        self.env["ir.config_parameter"].sudo().set_param("maildesk_mail_client_cockpit.sla_dirty", "1")
         cron = self.env.ref("maildesk_mail_client_cockpit.ir_cron_cockpit_sla", raise_if_not_found=False)
         if cron:
             cron.sudo()._trigger()  # sudo: a manager may schedule the cockpit's own cron, not edit it

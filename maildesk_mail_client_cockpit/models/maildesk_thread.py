@@ -10,6 +10,7 @@ per conversation, gap and level: ``maildesk.cockpit.escalation``). Both run at i
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from odoo import api, fields, models
 
@@ -21,6 +22,12 @@ SLA_STATUS = [("none", "No SLA"), ("on_track", "On track"), ("at_risk", "At risk
               ("paused", "Waiting for customer"), ("met", "Met")]
 CRON_BATCH = 5000
 CRON_TIME_BUDGET = 50  # seconds before the cron re-triggers itself (17.0 has no progress API)
+# A level whose moment passed longer ago than this when first seen is history (a new policy,
+# a long cron outage): it is not fired, so a new policy does not flood everyone.
+ESCALATION_GRACE = timedelta(days=1)
+FULL_RUN_EVERY = timedelta(days=1)  # calendars' leaves may change without touching a policy
+DIRTY_PARAM = "maildesk_mail_client_cockpit.sla_dirty"
+FULL_RUN_PARAM = "maildesk_mail_client_cockpit.sla_full_run_at"
 ROUND_THE_CLOCK = bizhours.Calendar.round_the_clock()
 
 
@@ -43,6 +50,9 @@ class MaildeskThread(models.Model):
     sla_due_at = fields.Datetime("SLA Due", readonly=True, copy=False, index=True)
     sla_status = fields.Selection(SLA_STATUS, "SLA", readonly=True, copy=False, default="none")
     sla_target_kind = fields.Char(readonly=True, copy=False)
+    sla_risk_at = fields.Datetime(readonly=True, copy=False, help="When the status turns 'at risk'.")
+    sla_escalate_at = fields.Datetime(readonly=True, copy=False, index=True,
+                                      help="The next escalation level's moment (the cron looks at these only).")
     sla_override_due = fields.Datetime("SLA Override", readonly=True, copy=False)
     sla_override_gap = fields.Integer(readonly=True, copy=False,
                                       help="The wait the override was set on; a new wait drops it.")
@@ -160,8 +170,13 @@ class MaildeskThread(models.Model):
                        "WHERE partner_id = ANY(%s)", (partner_ids,))
             for partner_id, category_id in cr.fetchall():
                 categories.setdefault(partner_id, set()).add(category_id)
-        cols = ([], [], [], [], [])
+        cols = ([], [], [], [], [], [], [])
         gaps = ([], [])
+        fired = {}
+        cr.execute("SELECT thread_id, gap_message_id, level_id FROM maildesk_cockpit_escalation "
+                   "WHERE thread_id = ANY(%s)", (ids,))
+        for thread_id, gap_id, level_id in cr.fetchall():
+            fired.setdefault((thread_id, gap_id), set()).add(level_id)
         due_escalations = []
         for row in rows:
             (thread_id, account_id, team_id, company_id, partner_id, state, since, first, consumed, gap_id,
@@ -181,18 +196,32 @@ class MaildeskThread(models.Model):
             if gap_id and result.due:
                 gaps[0].append(gap_id)
                 gaps[1].append(result.due)
-            if policy and result.due and levels.get(policy.id):
+            risk_at = escalate_at = None
+            if policy and result.due:
                 calendar = policy.calendar or team_calendar
-                for level in sla.due_levels(levels[policy.id], result, now, calendar):
+                risk_at = bizhours.add(calendar, result.start,
+                                       (result.allowed or 0.0) * policy.at_risk_percent / 100.0)
+                fired_now = sla.due_levels(levels.get(policy.id, []), result, now, calendar,
+                                           not_before=now - ESCALATION_GRACE)
+                for level in fired_now:
                     due_escalations.append((thread_id, gap_id, policy.id, level.id, user_id, leader_id))
+                done = fired.get((thread_id, gap_id or 0), set()) | {lv.id for lv in fired_now}
+                pending = [sla.level_moment(lv, result, calendar) for lv in levels.get(policy.id, [])
+                           if lv.id not in done]
+                pending = [m for m in pending if m is not None and m > now - ESCALATION_GRACE]
+                escalate_at = min(pending) if pending else None
+            cols[5].append(risk_at)
+            cols[6].append(escalate_at)
         cr.execute("""
             UPDATE maildesk_thread t
-               SET sla_policy_id = v.policy, sla_due_at = v.due, sla_status = v.status, sla_target_kind = v.kind
-              FROM unnest(%s::int[], %s::int[], %s::timestamp[], %s::varchar[], %s::varchar[])
-                   AS v(id, policy, due, status, kind)
+               SET sla_policy_id = v.policy, sla_due_at = v.due, sla_status = v.status, sla_target_kind = v.kind,
+                   sla_risk_at = v.risk, sla_escalate_at = v.esc
+              FROM unnest(%s::int[], %s::int[], %s::timestamp[], %s::varchar[], %s::varchar[], %s::timestamp[],
+                          %s::timestamp[])
+                   AS v(id, policy, due, status, kind, risk, esc)
              WHERE t.id = v.id
-               AND (t.sla_policy_id, t.sla_due_at, t.sla_status, t.sla_target_kind)
-                   IS DISTINCT FROM (v.policy, v.due, v.status, v.kind)
+               AND (t.sla_policy_id, t.sla_due_at, t.sla_status, t.sla_target_kind, t.sla_risk_at, t.sla_escalate_at)
+                   IS DISTINCT FROM (v.policy, v.due, v.status, v.kind, v.risk, v.esc)
         """, cols)
         if gaps[0]:
             cr.execute("""
@@ -200,35 +229,65 @@ class MaildeskThread(models.Model):
                   FROM unnest(%s::int[], %s::timestamp[]) AS v(id, due)
                  WHERE m.id = v.id AND m.ck_due_at IS DISTINCT FROM v.due
             """, gaps)
-        self.invalidate_recordset(["sla_policy_id", "sla_due_at", "sla_status", "sla_target_kind"])
+        self.invalidate_recordset(["sla_policy_id", "sla_due_at", "sla_status", "sla_target_kind", "sla_risk_at",
+                                   "sla_escalate_at"])
         self.env["maildesk.message"].invalidate_model(["ck_due_at"])
         fired = self.env["maildesk.cockpit.escalation"].sudo()._fire(due_escalations, now)
         return {"threads": len(rows), "escalations": fired}
 
     @api.model
-    def _cron_cockpit_sla(self, now=None, batch=CRON_BATCH, time_budget=CRON_TIME_BUDGET):
-        """SLA cron: every conversation whose clock runs (or just stopped), in batches.
+    def _cron_cockpit_sla(self, now=None, batch=CRON_BATCH, time_budget=CRON_TIME_BUDGET, full=None):
+        """SLA cron. Routine run: statuses move on by comparing stored moments (one UPDATE),
+        and only conversations whose next escalation moment has come are evaluated again.
+        Full run (policies or calendars changed, ``full=True``, or at least once a day):
+        every conversation whose clock runs, in batches.
 
         In cron context each batch is committed and the cron re-triggers itself when the time
         budget is spent (17.0 has no progress API); a re-run is harmless (same results, each
         escalation fires once).
         """
+        now = now or fields.Datetime.now()
         started = time.monotonic()
-        self.env.cr.execute("""
-            SELECT id FROM maildesk_thread
-             WHERE conversation_state = 'waiting_for_us' OR sla_status IN ('on_track', 'at_risk')
-             ORDER BY id
-        """)
-        ids = [row[0] for row in self.env.cr.fetchall()]
-        totals = {"threads": 0, "escalations": 0}
+        params = self.env["ir.config_parameter"].sudo()  # sudo: the cron's own bookkeeping
+        last_full = params.get_param(FULL_RUN_PARAM)
+        if full is None:
+            full = bool(params.get_param(DIRTY_PARAM)) or not last_full or \
+                fields.Datetime.to_datetime(last_full) < now - FULL_RUN_EVERY
+        cr = self.env.cr
+        self.flush_model()
+        totals = {"threads": 0, "escalations": 0, "statuses": 0, "full": full}
+        if full:
+            cr.execute("""
+                SELECT id FROM maildesk_thread
+                 WHERE conversation_state = 'waiting_for_us' OR sla_status IN ('on_track', 'at_risk')
+                 ORDER BY id
+            """)
+        else:
+            cr.execute("""
+                UPDATE maildesk_thread
+                   SET sla_status = CASE WHEN sla_due_at <= %(now)s THEN 'breached'
+                                         WHEN sla_risk_at <= %(now)s THEN 'at_risk' ELSE 'on_track' END
+                 WHERE sla_status IN ('on_track', 'at_risk') AND sla_due_at IS NOT NULL
+                   AND (sla_due_at <= %(now)s OR (sla_status = 'on_track' AND sla_risk_at <= %(now)s))
+            """, {"now": now})
+            totals["statuses"] = cr.rowcount
+            self.invalidate_model(["sla_status"])
+            cr.execute("SELECT id FROM maildesk_thread WHERE sla_escalate_at <= %s ORDER BY id", (now,))
+        ids = [row[0] for row in cr.fetchall()]
+        finished = True
         for start in range(0, len(ids), batch):
             result = self.browse(ids[start:start + batch])._cockpit_refresh_sla(now=now)
-            for key in totals:
-                totals[key] += result[key]
+            totals["threads"] += result["threads"]
+            totals["escalations"] += result["escalations"]
             if not _is_testing():
                 self.env.cr.commit()  # cron only: keep each finished batch if a later one fails
             if time.monotonic() - started > time_budget and start + batch < len(ids):
                 self.env.ref("maildesk_mail_client_cockpit.ir_cron_cockpit_sla")._trigger()
+                finished = False
                 break
-        _logger.info("MailDesk cockpit SLA: %(threads)s conversations, %(escalations)s escalations", totals)
+        if full and finished:
+            params.set_param(FULL_RUN_PARAM, fields.Datetime.to_string(now))
+            params.set_param(DIRTY_PARAM, "")
+        _logger.info("MailDesk cockpit SLA (%s run): %s conversations evaluated, %s statuses moved, %s escalations",
+                     "full" if full else "routine", totals["threads"], totals["statuses"], totals["escalations"])
         return totals

@@ -129,3 +129,12 @@ def test_backlog_series_folds_events():
     rows = [("base_open", None, 5), ("base_overdue", None, 1), ("open", d1, 3), ("close", d1, 2),
             ("due", d2, 2), ("close", d2, 1), ("due_close", d2, 1)]
     assert kpi.backlog_series(rows, [d1, d2]) == ([6, 5], [1, 2], 5, 1)
+
+
+def test_levels_before_the_policy_existed_do_not_fire():
+    """A policy created today does not escalate last week's waits for moments already past."""
+    p = Policy(id=1, first_response_hours=1, calendar=CAL)
+    r = sla.evaluate(p, ThreadState(id=1, wait_since=MON10, wait_first=True), MON10 + timedelta(days=2))
+    levels = [Level(id=1, percent=80), Level(id=2, minutes=0)]
+    assert [lv.id for lv in sla.due_levels(levels, r, MON10 + timedelta(days=2), CAL)] == [1, 2]
+    assert sla.due_levels(levels, r, MON10 + timedelta(days=2), CAL, not_before=MON10 + timedelta(days=1)) == []

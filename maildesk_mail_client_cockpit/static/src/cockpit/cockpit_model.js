@@ -70,7 +70,14 @@ export class CockpitModel {
     async load() {
         this.state.loading = true;
         try {
-            this.state.data = await this.orm.call(MODEL, "get_dashboard", [this.cleanFilters()]);
+            // The filter choices (mailboxes, teams, people, boards) come with the first load only.
+            const withOptions = !this.state.data || this.reloadOptions;
+            const data = await this.orm.call(MODEL, "get_dashboard", [this.cleanFilters()], { options: withOptions });
+            if (!withOptions) {
+                data.options = this.state.data.options;
+            }
+            this.reloadOptions = false;
+            this.state.data = data;
             this.state.error = false;
         } catch (error) {
             this.state.error = (error.data && error.data.message) || String(error);
@@ -129,6 +136,7 @@ export class CockpitModel {
             share_team_id: shareTeamId ? parseInt(shareTeamId) : false,
         }]);
         this.state.board_id = id;
+        this.reloadOptions = true;
         await this.load();
     }
 }

@@ -9,7 +9,11 @@ from ..engine import compose
 
 
 class MaildeskCompose(models.TransientModel):
+    """Private to its creator (record rule on create_uid); mailbox, parent and files are
+    checked readable by the sender (maildesk.guard.mixin)."""
+
     _name = "maildesk.compose"
+    _inherit = ["maildesk.guard.mixin"]
     _description = "Compose Mail"
 
     account_id = fields.Many2one("maildesk.account", string="From", required=True,
@@ -23,6 +27,15 @@ class MaildeskCompose(models.TransientModel):
     subject = fields.Char()
     body_html = fields.Html("Body", sanitize_style=True)
     attachment_ids = fields.Many2many("ir.attachment", string="Attachments")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._md_guard(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._md_guard([vals])
+        return super().write(vals)
 
     @api.model
     def _default_account(self):

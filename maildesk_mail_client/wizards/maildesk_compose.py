@@ -54,8 +54,13 @@ class MaildeskCompose(models.TransientModel):
     def _prepare_from_parent(self, parent, mode):
         """Recipients, subject, quote and attachments for a reply or forward of ``parent``."""
         own = (parent.account_id.email or "").lower()
-        quote = _("On %(date)s, %(sender)s wrote:", date=parent.date, sender=parent.email_from)
-        body = f"<p><br/></p><p>{quote}</p><blockquote>{parent.body_html or ''}</blockquote>"
+        if mode == "forward":
+            body = compose.quote_html(_("---------- Forwarded message ----------"), parent.body_html, [
+                (_("From"), parent.email_from), (_("Date"), parent.date), (_("Subject"), parent.subject),
+                (_("To"), parent.email_to)])
+        else:
+            body = compose.quote_html(_("On %(date)s, %(sender)s wrote:", date=parent.date,
+                                        sender=parent.email_from or ""), parent.body_html)
         vals = {"account_id": parent.account_id.id, "body_html": body}
         if mode == "forward":
             vals["subject"] = compose.forward_subject(parent.subject or "")

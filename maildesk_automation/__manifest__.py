@@ -8,6 +8,7 @@
     "website": "https://github.com/maildesk",
     # resource: teams' business hours and holidays (resource.calendar).
     "depends": ["maildesk_mail_client_pro", "resource"],
+    "external_dependencies": {"python": ["regex"]},
     "data": [
         "security/maildesk_automation_security.xml",
         "security/ir.model.access.csv",

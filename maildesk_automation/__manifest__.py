@@ -12,7 +12,9 @@
     "data": [
         "security/maildesk_automation_security.xml",
         "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
         "views/maildesk_team_views.xml",
+        "views/maildesk_rule_views.xml",
         "views/maildesk_automation_menus.xml",
     ],
     "installable": True,

@@ -40,6 +40,7 @@ class MaildeskThread(models.Model):
     first_response_at = fields.Datetime("First Response", readonly=True)
     is_closed = fields.Boolean("Done", readonly=True, copy=False)
     closed_at = fields.Datetime(readonly=True, copy=False)
+    record_ids = fields.One2many("maildesk.thread.record", "thread_id", string="Linked Records")
     rule_note = fields.Char("Set by Rule", readonly=True,
                             help="Which rule last tagged, moved or assigned this conversation.")
 

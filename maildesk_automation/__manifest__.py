@@ -17,5 +17,13 @@
         "views/maildesk_rule_views.xml",
         "views/maildesk_automation_menus.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "maildesk_automation/static/src/**/*",
+        ],
+        "web.assets_tests": [
+            "maildesk_automation/static/tests/tours/**/*",
+        ],
+    },
     "installable": True,
 }

@@ -14,6 +14,7 @@ their first week (documented caveat).
 """
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
@@ -27,10 +28,15 @@ class WorkCalendar:
     leaves: tuple = ()
 
     def zone(self):
-        try:
-            return ZoneInfo(self.tz or "UTC")
-        except (KeyError, ValueError):
-            return ZoneInfo("UTC")
+        return _zone(self.tz)
+
+
+@lru_cache(maxsize=64)
+def _zone(name):
+    try:
+        return ZoneInfo(name or "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def _to_utc_naive(local_dt):
@@ -81,10 +87,18 @@ def working_intervals(calendar, start, end):
 
 
 def is_working(calendar, when):
-    """True when ``when`` (naive UTC) falls in working time; no calendar = always."""
+    """True when ``when`` (naive UTC) falls in working time; no calendar = always.
+
+    The hot path of rule conditions: one time-zone conversion and a few comparisons.
+    """
     if calendar is None:
         return True
-    return bool(working_intervals(calendar, when, when + timedelta(seconds=1)))
+    for start, end in calendar.leaves:
+        if start <= when < end:
+            return False
+    local = when.replace(tzinfo=UTC).astimezone(calendar.zone())
+    hour = local.hour + local.minute / 60 + local.second / 3600
+    return any(hour_from <= hour < hour_to for hour_from, hour_to in calendar.attendance.get(local.weekday(), ()))
 
 
 def business_seconds_between(calendar, start, end):

@@ -6,3 +6,4 @@ from . import maildesk_rule
 from . import maildesk_rule_action
 from . import maildesk_rule_runner
 from . import maildesk_rule_run
+from . import maildesk_client

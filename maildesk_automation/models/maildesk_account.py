@@ -8,5 +8,9 @@ class MaildeskAccount(models.Model):
                                          help="Run 'message received' rules on mail synced into this mailbox.")
     automation_outgoing = fields.Boolean("Rules after sending", default=True,
                                          help="Run 'message sent' rules on mail sent from this mailbox.")
-    rule_ids = fields.Many2many("maildesk.rule", "maildesk_rule_account_rel", "account_id", "rule_id",
-                                string="Rules")
+    # Computed, not the relation itself: a rule's scope changes only through the rule (and its checks).
+    rule_ids = fields.Many2many("maildesk.rule", string="Rules", compute="_compute_rule_ids")
+
+    def _compute_rule_ids(self):
+        for account in self:
+            account.rule_ids = self.env["maildesk.rule"].search([("account_ids", "in", account.id)])

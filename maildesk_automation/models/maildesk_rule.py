@@ -282,6 +282,9 @@ class MaildeskRuleCondition(models.Model):
                 except Exception as exc:  # noqa: BLE001 - any parse/field error is a user error here
                     raise ValidationError(_("The domain of “%(c)s” is not valid: %(e)s", c=cond.summary,
                                             e=exc)) from exc
+            if cond.tag_ids:
+                # Tags are private to their user (base): a rule reads its owner's own tags only.
+                cond.sudo().tag_ids.with_user(cond.sudo().rule_id.user_id).check_access_rule("read")
             if cond.kind == "folder" and cond.folder_ids.account_id - cond.rule_id.account_ids:
                 raise ValidationError(_("The folders of a condition must belong to the rule's mailboxes."))
 

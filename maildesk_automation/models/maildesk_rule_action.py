@@ -144,6 +144,9 @@ class MaildeskRuleAction(models.Model):
                     if not admin and action.user_id not in account.owner_id | account.user_ids:
                         raise ValidationError(_("%(u)s cannot see the mailbox %(a)s.", u=action.user_id.name,
                                                 a=account.name))
+            if action.tag_ids:
+                # Tags are private to their user (base): a rule uses its owner's own tags only.
+                action.tag_ids.with_user(owner).check_access_rule("read")
             if action.kind in ("add_tags", "remove_tags", "ai_classify") and not action.tag_ids:
                 raise ValidationError(_("Choose the tags of “%s”.", action.summary))
             if action.kind == "set_team" and not action.team_id:

@@ -128,9 +128,10 @@ class TestRules(AutomationCase):
     def test_dry_run_changes_nothing(self):
         """A dry run reports what would happen for the last N messages and changes no mail."""
         messages = [self.store(subject=f"Invoice {i}") for i in range(3)] + [self.store(subject="Other")]
+        own_tag = self.env["maildesk.tag"].with_user(self.user_owner).create({"name": "VIP"})
         rule = make_rule(self.env(user=self.user_owner), self.account, name="Dry",
                          conditions=[{"kind": "subject_contains", "value": "invoice"}],
-                         actions=[{"kind": "add_tags", "tag_ids": [(6, 0, self.tag_vip.ids)]},
+                         actions=[{"kind": "add_tags", "tag_ids": [(6, 0, own_tag.ids)]},
                                   {"kind": "assign_user", "user_id": self.user_member.id},
                                   {"kind": "mark_read"}])
         before_runs = self.Run.search_count([("dry_run", "=", False)])

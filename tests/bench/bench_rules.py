@@ -22,9 +22,9 @@ import subprocess
 import sys
 import time
 import types
-from unittest import mock
 from datetime import datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))

@@ -40,6 +40,7 @@ class MaildeskMessage(models.Model):
             threads = threads.sudo()
             threads._refresh_conversation_state()
             threads._set_default_teams()
+        self.env["maildesk.rule"]._run_on_stored(self)
         return result
 
     def action_archive_mail(self):

@@ -29,6 +29,8 @@ class MaildeskTeam(models.Model):
         "Open Conversations per Member", default=0,
         help="Automatic assignment skips a member who already has this many open conversations "
              "(0: no limit).")
+    last_assigned_user_id = fields.Many2one("res.users", readonly=True, copy=False,
+                                            help="Round-robin pointer: the member assigned last.")
     thread_count = fields.Integer(compute="_compute_thread_count")
 
     @api.depends("account_ids")

@@ -40,6 +40,7 @@ class MaildeskThread(models.Model):
     first_response_at = fields.Datetime("First Response", readonly=True)
     is_closed = fields.Boolean("Done", readonly=True, copy=False)
     closed_at = fields.Datetime(readonly=True, copy=False)
+    record_ids = fields.One2many("maildesk.thread.record", "thread_id", string="Linked Records")
     rule_note = fields.Char("Set by Rule", readonly=True,
                             help="Which rule last tagged, moved or assigned this conversation.")
 
@@ -56,11 +57,17 @@ class MaildeskThread(models.Model):
                                         "its conversations.", user=user.name, account=account.name))
 
     # -- actions ----------------------------------------------------------------------------
+    def _check_can_work(self):
+        """Everyone who sees a conversation's mailbox may assign, take, close or reopen it."""
+        self.check_access_rights("read")
+        self.check_access_rule("read")
+
     def action_assign(self, user_id):
         """Assign these conversations to ``user_id`` (False unassigns)."""
-        self.check_access_rights("write")
-        self.check_access_rule("write")
-        self.write({"user_id": user_id or False})
+        self._check_can_work()
+        # sudo: the base gives users no write on conversations (derived data); this writes only
+        # the assignee, checked by _check_assignee_sees_mailbox.
+        self.sudo().write({"user_id": int(user_id) if user_id else False})
         return True
 
     def action_take(self):
@@ -71,16 +78,14 @@ class MaildeskThread(models.Model):
 
     def action_close(self):
         """Mark done: the conversation is closed until a new human message comes."""
-        self.check_access_rights("write")
-        self.check_access_rule("write")
+        self._check_can_work()
         # sudo: state columns are readonly derived data; access was checked above.
         self.sudo().write({"is_closed": True, "closed_at": fields.Datetime.now()})
         self.sudo()._refresh_conversation_state()
         return True
 
     def action_reopen(self):
-        self.check_access_rights("write")
-        self.check_access_rule("write")
+        self._check_can_work()
         self.sudo().write({"is_closed": False, "closed_at": False})  # sudo: as in action_close
         self.sudo()._refresh_conversation_state()
         return True

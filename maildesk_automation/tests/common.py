@@ -32,3 +32,14 @@ class AutomationCase(MaildeskCase):
         message = cls.env["maildesk.message"].with_context(maildesk_from_sync=True).sudo().create(vals)
         message._on_messages_stored()
         return message
+
+
+def make_rule(env, accounts, actions, conditions=(), **kwargs):
+    """A rule over ``accounts`` with action and condition dicts (create commands)."""
+    vals = {"name": kwargs.pop("name", "Rule"), "account_ids": [(6, 0, accounts.ids)],
+            "condition_ids": [(0, 0, c) for c in conditions], "action_ids": [(0, 0, a) for a in actions]}
+    vals.update(kwargs)
+    rule = env["maildesk.rule"].create(vals)
+    # Rules act on mail dated from their activation; test mail is dated in the past.
+    rule.sudo().write({"active_from": datetime(2000, 1, 1)})
+    return rule

@@ -473,8 +473,11 @@ class MaildeskAccount(models.Model):
         self.env["maildesk.sync.log"].sudo().search([("create_date", "<", limit)]).unlink()
 
     # -- sending ---------------------------------------------------------------------------------
-    def _send_mail(self, to, cc, bcc, subject, body_html, attachments=(), parent=None):
-        """Send from this account and file the message in Sent at once; returns the record."""
+    def _send_mail(self, to, cc, bcc, subject, body_html, attachments=(), parent=None, headers=None):
+        """Send from this account and file the message in Sent at once; returns the record.
+
+        ``headers``: extra headers (automation sends ``Auto-Submitted: auto-replied``).
+        """
         self.ensure_one()
         self._check_can_operate()
         split = compose.split_addresses
@@ -485,7 +488,7 @@ class MaildeskAccount(models.Model):
             raw, _message_id = compose.build_message(
                 from_addr=formataddr((self.name, self.email)), to=split(to), cc=split(cc), bcc=split(bcc),
                 subject=subject, body_html=body_html, attachments=attachments,
-                in_reply_to=in_reply_to, references=references)
+                in_reply_to=in_reply_to, references=references, headers=headers)
         except ValueError as exc:
             raise UserError(str(exc)) from exc
         recipients = compose.recipients(split(to), split(cc), split(bcc))

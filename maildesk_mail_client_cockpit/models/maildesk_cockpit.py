@@ -8,8 +8,8 @@ Security, in every method, whatever the caller sends:
   allowed companies). A filter naming a mailbox or team outside it raises ``AccessError``;
 - the KPI SQL (``engine/kpi.py``) only ever sees those mailbox ids, so a cockpit tier never
   widens what the base addon lets a user read;
-- triage checks the tier, the base write rule on each conversation and the "own thread"
-  rule of the Operator tier before it changes anything.
+- triage checks the tier, the base read rule on each conversation (mailbox membership) and
+  the "own thread" rule of the Operator tier before it changes anything.
 
 Tiers: Viewer reads; Operator triages their own conversations (assigned to them, or
 unassigned in a team they belong to) and assigns them to themselves; Manager triages any
@@ -465,9 +465,9 @@ class MaildeskCockpit(models.AbstractModel):
     @api.model
     def _triage_threads(self, thread_ids, reassign=False):
         tier = self._require("operator")
+        # The base read rule (inside _threads_in_scope) is the mailbox membership; users have no
+        # write access on conversations (derived data), triage is the cockpit tier's right.
         threads = self._threads_in_scope(list(thread_ids), tier)
-        threads.check_access_rights("write")
-        threads.check_access_rule("write")  # the base write rule, as the caller
         for thread in threads:
             can = self._can_triage(thread, tier)
             if not can["reassign" if reassign else "triage"]:
@@ -523,7 +523,7 @@ class MaildeskCockpit(models.AbstractModel):
             raise UserError(_("Nothing is waiting for an answer in this conversation: there is no SLA to override."))
         audit = [{"thread_id": thread.id, "action": "sla_override", "old_value": _dt(thread.sla_due_at) or "",
                   "new_value": _dt(due_at), "reason": reason}]
-        # sudo: readonly cockpit columns; the tier and base write rule were checked above.
+        # sudo: readonly cockpit columns; the tier and the base read rule were checked above.
         thread.sudo().write({"sla_override_due": due_at, "sla_override_gap": thread.ck_wait_message_id})
         self._after_triage(threads, audit)
         return True

@@ -75,8 +75,9 @@ def _cell(value):
 
 
 class Copier:
-    def __init__(self, cr, table, columns, chunk=50000):
+    def __init__(self, cr, table, columns, chunk=50000, before=None):
         self.cr, self.table, self.columns, self.chunk = cr, table, columns, chunk
+        self.before = before  # a Copier to flush first (rows this one references)
         self.rows = []
 
     def add(self, row):
@@ -85,6 +86,8 @@ class Copier:
             self.flush()
 
     def flush(self):
+        if self.before:
+            self.before.flush()
         if not self.rows:
             return
         buffer = io.StringIO()
@@ -178,7 +181,7 @@ def build(env, n_messages, n_threads, seed, days):
               "from_address", "email_to", "date", "direction", "body_state", "is_read", "is_auto_generated",
               "ck_kind", "ck_wait_start", "ck_first", "ck_answered_at", "ck_reply_seconds", "partner_id", "snippet"]
     threads_out = Copier(cr, "maildesk_thread", t_cols)
-    messages_out = Copier(cr, "maildesk_message", m_cols)
+    messages_out = Copier(cr, "maildesk_message", m_cols, before=threads_out)
     per_thread = n_messages / n_threads
     stored = 0
     for index, tid in enumerate(thread_ids):

@@ -76,8 +76,13 @@ def _day_intervals(tz, attendance, leaves, day):
     return tuple(merged)
 
 
+@lru_cache(maxsize=64)
+def _zone(tz):
+    return ZoneInfo(tz)
+
+
 def _local_day(calendar, moment):
-    return moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(calendar.tz)).date()
+    return moment.replace(tzinfo=timezone.utc).astimezone(_zone(calendar.tz)).date()
 
 
 def _intervals(calendar, day):
@@ -153,15 +158,21 @@ def add(calendar, start, seconds):
     """The moment ``seconds`` working seconds after ``start`` (naive UTC), or None if never."""
     if seconds <= 0:
         return start
-    target = _position(calendar, start) + float(seconds)
     day = _local_day(calendar, start)
     table = _cumulative(calendar, day)
+    target = _position(calendar, start) + float(seconds)
+    # Jump close by the average working day, then walk (a few steps at most).
+    week = table.before(day + timedelta(days=7)) - table.before(day)
+    if week > 0 and seconds > 2 * week:
+        day += timedelta(days=max(0, int(seconds / week * 7) - 7))
     for _i in range(MAX_DAYS):
         if table.before(day + DAY) >= target:
             break
         day += DAY
     else:
         return None
+    while day > _local_day(calendar, start) and table.before(day) >= target:
+        day -= DAY
     left = target - table.before(day)
     for a, b in _intervals(calendar, day):
         span = (b - a).total_seconds()

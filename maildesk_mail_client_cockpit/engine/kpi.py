@@ -167,7 +167,7 @@ def messages_summary_sql(scope, period):
             f"count(*) FILTER (WHERE {inc}), count(*) FILTER (WHERE {out}), "
             f"count(*) FILTER (WHERE {_prev(inc)}), count(*) FILTER (WHERE {_prev(out)}) "
             f"FROM {_from('messages')} WHERE {where}{_account_guard('messages')} AND m.ck_kind IN ('in', 'out') "
-            f"AND ((m.date >= %(prev_start)s AND m.date < %(prev_end)s) OR (m.date >= %(start)s AND m.date < %(end)s)) "
+            f"AND m.date >= %(prev_start)s AND m.date < %(end)s "  # one index range; FILTERs split it
             f"GROUP BY GROUPING SETS (({day}), (t.account_id), (t.user_id))"), params
 
 
@@ -193,8 +193,8 @@ def durations_sql(scope, period):
     sql = (f"SELECT GROUPING({current}, {day}, t.account_id, t.user_id), {current}, {day}, t.account_id, "
            f"t.user_id, {aggs} FROM {_from('gaps')} WHERE {where}{_account_guard('gaps')} AND m.ck_wait_start "
            f"AND m.ck_reply_seconds IS NOT NULL "
-           f"AND ((m.ck_answered_at >= %(start)s AND m.ck_answered_at < %(end)s) OR "
-           f"(m.ck_answered_at >= %(prev_start)s AND m.ck_answered_at < %(prev_end)s)) "
+           f"AND m.ck_answered_at >= %(prev_start)s AND m.ck_answered_at < %(end)s "
+           f"AND (m.ck_answered_at >= %(start)s OR m.ck_answered_at < %(prev_end)s) "
            f"GROUP BY GROUPING SETS (({current}, {day}), ({current}), (t.account_id), (t.user_id))")
     return sql, params
 
@@ -223,34 +223,35 @@ def backlog_history_sql(scope, period):
     period start, day NULL), then per local day ``open`` (+ gaps started), ``close`` (- gaps
     answered), ``due`` (+ gaps that passed their due time unanswered), ``due_close`` (- overdue
     gaps answered). The value at the end of a day is the base plus the events up to that day.
-    Reconstructed from the message timeline: a thread closed without any reply, or marked
-    noise later, counts as it is now (noise excluded; closed counted until its reply).
+    Every event concerns a gap still open at the period start or started in it, so one scan
+    (the CTE) feeds them all. Reconstructed from the message timeline: a thread closed without
+    any reply counts as waiting until then; noise is as it is now.
     """
     where, params = scope_filter(scope)
     params.update(start=period.start, end=period.end, tz=period.tz)
-    src = f"FROM {_from('gaps')} WHERE {where}{_account_guard('gaps')} AND m.ck_wait_start"
-    answered_after = "(m.ck_answered_at IS NULL OR m.ck_answered_at > {0})"
     return f"""
-        SELECT 'base_open' AS event, NULL::date AS day, count(*) AS n {src}
-           AND m.date < %(start)s AND {answered_after.format('%(start)s')}
+        WITH g AS MATERIALIZED (
+            SELECT m.date AS since, m.ck_answered_at AS ans, m.ck_due_at AS due
+              FROM {_from('gaps')}
+             WHERE {where}{_account_guard('gaps')} AND m.ck_wait_start AND m.date < %(end)s
+               AND (m.ck_answered_at IS NULL OR m.ck_answered_at >= %(start)s)
+        )
+        SELECT 'base_open' AS event, NULL::date AS day, count(*) AS n FROM g
+         WHERE since < %(start)s AND (ans IS NULL OR ans > %(start)s)
         UNION ALL
-        SELECT 'base_overdue', NULL::date, count(*) {src}
-           AND m.ck_due_at < %(start)s AND {answered_after.format('%(start)s')}
+        SELECT 'base_overdue', NULL::date, count(*) FROM g
+         WHERE due < %(start)s AND (ans IS NULL OR ans > %(start)s)
         UNION ALL
-        SELECT 'open', {_local_day('m.date')}, count(*) {src}
-           AND m.date >= %(start)s AND m.date < %(end)s GROUP BY 2
+        SELECT 'open', {_local_day('since')}, count(*) FROM g WHERE since >= %(start)s GROUP BY 2
         UNION ALL
-        SELECT 'close', {_local_day('m.ck_answered_at')}, count(*) {src}
-           AND m.ck_answered_at >= %(start)s AND m.ck_answered_at < %(end)s
-           AND m.date < m.ck_answered_at GROUP BY 2
+        SELECT 'close', {_local_day('ans')}, count(*) FROM g
+         WHERE ans >= %(start)s AND ans < %(end)s AND since < ans GROUP BY 2
         UNION ALL
-        SELECT 'due', {_local_day('m.ck_due_at')}, count(*) {src}
-           AND m.ck_due_at >= %(start)s AND m.ck_due_at < %(end)s AND {answered_after.format('m.ck_due_at')}
-           GROUP BY 2
+        SELECT 'due', {_local_day('due')}, count(*) FROM g
+         WHERE due >= %(start)s AND due < %(end)s AND (ans IS NULL OR ans > due) GROUP BY 2
         UNION ALL
-        SELECT 'due_close', {_local_day('m.ck_answered_at')}, count(*) {src}
-           AND m.ck_answered_at >= %(start)s AND m.ck_answered_at < %(end)s AND m.ck_due_at < m.ck_answered_at
-           GROUP BY 2
+        SELECT 'due_close', {_local_day('ans')}, count(*) FROM g
+         WHERE ans >= %(start)s AND ans < %(end)s AND due < ans GROUP BY 2
     """, params
 
 

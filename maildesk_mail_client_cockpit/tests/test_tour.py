@@ -59,13 +59,13 @@ SHOT_JS = """
 
 @tagged("post_install", "-at_install", "maildesk")
 class TestCockpitScreenshot(CockpitSetup, HttpCase):
-    """README screenshot from a real browser run: MAILDESK_SCREENSHOT_DIR=<dir> enables it."""
+    """README screenshot from a real browser run: MAILDESK_SCREENSHOTS=<dir> enables it."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if not os.environ.get("MAILDESK_SCREENSHOT_DIR"):
-            raise unittest.SkipTest("set MAILDESK_SCREENSHOT_DIR to take the README screenshot")
+        if not os.environ.get("MAILDESK_SCREENSHOTS"):
+            raise unittest.SkipTest("set MAILDESK_SCREENSHOTS to take the README screenshot")
         cls.setup_cockpit(cls.env)
         cls.env["maildesk.sla.policy"].create({"name": "Standard", "first_response_hours": 4,
                                                "next_response_hours": 4})
@@ -87,7 +87,7 @@ class TestCockpitScreenshot(CockpitSetup, HttpCase):
 
     def test_screenshot(self):
         """Open the cockpit as a manager, click overdue, open the first conversation; capture."""
-        path = Path(os.environ["MAILDESK_SCREENSHOT_DIR"]) / "cockpit.png"  # docs/screenshots in the repo
+        path = Path(os.environ["MAILDESK_SCREENSHOTS"]) / "cockpit.png"  # docs/screenshots in the repo
         original_stop = ChromeBrowser.stop
 
         def capture_then_stop(browser):

@@ -10,13 +10,19 @@ Two-way: a change of ``is_read`` / ``is_starred`` and the move / archive / delet
 actions go to the server first; the local record changes only when the server said yes,
 so local and remote state never diverge silently. Writes coming from the sync carry the
 context key ``maildesk_from_sync`` and are not pushed back.
+
+Deleting: mail is never deleted only in Odoo. ``unlink`` runs only with superuser rights
+(never reachable over RPC, whatever the caller's groups or context); the sync and the
+two-way actions reach it through ``_remove_local`` after the server removed the mail.
+Delete moves to Trash; erasing for good is ``action_delete_permanently``, for mail that
+is in Trash only, and the user confirms it first.
 """
 import logging
 from collections import defaultdict
 
 from markupsafe import Markup
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..engine import mime, sanitize
 from ..engine import threads as threading_keys
@@ -62,6 +68,7 @@ class MaildeskMessage(models.Model):
     has_attachments = fields.Boolean(readonly=True)
     is_read = fields.Boolean("Read", index=True)
     is_starred = fields.Boolean("Starred")
+    folder_role = fields.Selection(related="folder_id.role", string="Folder Role")
     direction = fields.Selection([("incoming", "Incoming"), ("outgoing", "Outgoing")], default="incoming",
                                  required=True, index=True)
     tag_ids = fields.Many2many("maildesk.tag", "maildesk_message_tag_rel", "message_id", "tag_id", string="Tags")
@@ -149,11 +156,30 @@ class MaildeskMessage(models.Model):
         return result
 
     def unlink(self):
+        """Only the sync and the two-way actions delete mail (``_remove_local``).
+
+        A delete made only in Odoo (backend list, RPC ``unlink``) would leave the server copy
+        in place, never to come back: refused for every user, admins included. ``env.su`` is
+        the gate because no RPC caller can set it (a context key could be).
+        """
+        if not self.env.su:
+            raise AccessError(_("Mail cannot be deleted only in Odoo: use Delete in the mail client, which moves "
+                                "it to Trash on the mail server first."))
         threads = self.thread_id
         result = super().unlink()
         threads.sudo()._refresh_summary()
         threads.sudo()._drop_if_empty()
         return result
+
+    def _remove_local(self):
+        """Remove these local copies: the server no longer has them (sync) or just removed them.
+
+        The one route to ``unlink``: threads stay right (summary refreshed, emptied ones go)
+        and the messages' attachments go with them (the ORM's unlink removes them).
+        """
+        # sudo: deleting mail is reserved to this internal route; the callers (sync, two-way
+        # actions after the server said yes) checked the user's access first.
+        return self.sudo().unlink()
 
     # -- two-way actions ------------------------------------------------------------------
     def action_mark_read(self):
@@ -171,12 +197,16 @@ class MaildeskMessage(models.Model):
         self._move_to_role("archive")
 
     def action_delete_mail(self):
-        """Move to Trash; mail already in Trash is deleted from the server for good."""
-        in_trash = self.filtered(lambda m: m.folder_id.role == "trash")
-        (self - in_trash)._move_to_role("trash")
-        if in_trash:
-            in_trash._remote_call(lambda provider, folder, ids: provider.delete(folder._remote(), ids))
-            in_trash.with_context(**{FROM_SYNC: True}).unlink()
+        """Move to Trash (recoverable). Copies already in Trash are left as they are: erasing
+        them is ``action_delete_permanently``, which the user confirms."""
+        self.filtered(lambda m: m.folder_id.role != "trash")._move_to_role("trash")
+
+    def action_delete_permanently(self):
+        """Erase mail that is in Trash: on the server first, then here. Nothing else."""
+        if any(m.folder_id.role != "trash" for m in self):
+            raise UserError(_("Only mail in Trash can be deleted for good. Delete moves other mail to Trash."))
+        self._remote_call(lambda provider, folder, ids: provider.delete(folder._remote(), ids))
+        self._remove_local()
 
     def action_move(self, folder_id):
         target = self.env["maildesk.folder"].browse(folder_id)
@@ -265,7 +295,7 @@ class MaildeskMessage(models.Model):
             if message.remote_id and not new_id:
                 # The server did not say where the copy went: the next sync of the
                 # target folder brings it back; drop this stale copy now.
-                message.unlink()
+                message._remove_local()
             else:
                 message.write({"folder_id": target.id, "remote_id": new_id or message.remote_id})
 
@@ -282,11 +312,11 @@ class MaildeskMessage(models.Model):
             stale = synced.search([("folder_id", "=", folder.id), ("remote_id", "!=", False)]).filtered(
                 lambda m: m.remote_id not in keep)
             counts["removed"] += len(stale)
-            stale.unlink()
+            stale._remove_local()
         if batch.vanished:
             gone = synced.search([("folder_id", "=", folder.id), ("remote_id", "in", batch.vanished)])
             counts["removed"] += len(gone)
-            gone.unlink()
+            gone._remove_local()
         flags = {f.remote_id: f for f in batch.flags}
         new_messages = []
         if batch.messages:

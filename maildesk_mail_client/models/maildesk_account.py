@@ -429,4 +429,9 @@ class MaildeskAccount(models.Model):
         except ProviderError as exc:
             self.sudo()._log("send", "error", str(exc))
             raise UserError(_("The message was not sent: %s", exc)) from exc
-        return self.env["maildesk.message"]._store_sent(self.sudo(), sent, raw, result)
+        # Sent, possibly not to everyone: the copy is filed either way (a re-send would
+        # duplicate it for those who got it); who was refused is on the message and logged.
+        message = self.env["maildesk.message"]._store_sent(self.sudo(), sent, raw, result)
+        if result.refused:
+            self.sudo()._log("send", "warning", message.delivery_error)
+        return message

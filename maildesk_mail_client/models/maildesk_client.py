@@ -518,4 +518,5 @@ class MaildeskClient(models.AbstractModel):
         if values.get("draft_id"):
             self.discard_draft(values["draft_id"])
         message = self.env["maildesk.message"].browse(result["infos"]["message_id"])
-        return {"message_id": message.id, "thread_id": message.thread_id.id}
+        return {"message_id": message.id, "thread_id": message.thread_id.id,
+                "delivery_error": message.delivery_error or False}

@@ -77,6 +77,8 @@ class MaildeskMessage(models.Model):
     body_state = fields.Selection([("full", "Complete"), ("partial", "Headers only"), ("error", "Unreadable")],
                                   default="full", required=True, readonly=True)
     parse_error = fields.Text(readonly=True)
+    delivery_error = fields.Text(readonly=True, help="Sent mail: the recipients the server refused (the others "
+                                                     "got it).")
     # Headers stored at ingest for the upper addons: automation tells auto-generated mail
     # from human mail (RFC 3834, list mail), pro's security scan reads the sender checks.
     auto_submitted = fields.Char("Auto-Submitted", readonly=True)
@@ -481,12 +483,20 @@ class MaildeskMessage(models.Model):
         vals, attachments, keys = synced._prepare_from_remote(account, folder, remote)
         vals["direction"] = "outgoing"
         vals["remote_id"] = result.sent_remote_id or False
+        vals["delivery_error"] = self._refused_text(result.refused)
         synced._link_partners(account, [vals])
         self.env["maildesk.thread"].sudo()._assign_threads(account, [(vals, keys, result.provider_thread_id)])
         record = synced.create(vals)
         synced._create_attachments([(record, attachments, vals)])
         record._on_messages_stored()
         return record
+
+    @staticmethod
+    def _refused_text(refused):
+        """'Not delivered to: a@x (550 user unknown), …' or False when everyone got it."""
+        if not refused:
+            return False
+        return _("Not delivered to: %s", ", ".join(f"{address} ({reason})" for address, reason in refused.items()))
 
     # -- the hook of the upper addons -----------------------------------------------------------
     def _on_messages_stored(self):

@@ -226,6 +226,30 @@ class TestSend(ImapCase):
         self.assertIn("secret@example.com", rcpts)
         self.assertNotIn(b"secret@example.com", raw)
 
+    def test_partial_delivery_is_sent_with_its_copy_and_names_the_refused(self):
+        """Item 11: one recipient refused: the others got it, Sent holds it once, the refusal is said."""
+        self.sink.refuse_recipients = {"nobody@example.com"}
+        wizard = self.env["maildesk.compose"].create({
+            "account_id": self.account.id, "email_to": "bob@example.com, nobody@example.com",
+            "subject": "Partial", "body_html": "<p>x</p>"})
+        action = wizard.action_send()
+        self.assertEqual([m[1] for m in self.sink.messages], [["bob@example.com"]])
+        sent = self.messages(subject="Partial")
+        self.assertEqual(len(sent), 1)
+        self.assertEqual(sent.folder_id.role, "sent")
+        self.assertIn("nobody@example.com", sent.delivery_error)
+        self.assertNotIn("bob@example.com", sent.delivery_error)
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertIn("nobody@example.com", action["params"]["message"])
+        self.account.action_sync()
+        self.assertEqual(len(self.messages(subject="Partial")), 1)
+        # The client API says it too.
+        result = self.env["maildesk.client"].send({
+            "account_id": self.account.id, "to": "carol@example.com, nobody@example.com", "subject": "Again",
+            "body_html": "<p>y</p>"})
+        self.assertIn("nobody@example.com", result["delivery_error"])
+        self.assertEqual(len(self.messages(subject="Again")), 1)
+
     def test_smtp_failure_is_readable(self):
         """A refused SMTP connection ends in a readable error, nothing stored."""
         self.account.smtp_port = 1

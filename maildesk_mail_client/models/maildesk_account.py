@@ -154,6 +154,25 @@ class MaildeskAccount(models.Model):
             raise AccessError(_("Only a Mailbox Admin can change the owner of a mailbox."))
         return super().write(vals)
 
+    def unlink(self):
+        """A deleted mailbox takes the files of its mail with it.
+
+        Folders, conversations and messages go by database cascade; their ir.attachment
+        rows would not (they point at messages by res_model/res_id only).
+        """
+        self.check_access_rights("unlink")
+        self.check_access_rule("unlink")
+        # Raw SQL: a mailbox holds up to hundreds of thousands of messages; only their ids are needed.
+        self.env["maildesk.message"].flush_model(["account_id"])
+        self.env.cr.execute("SELECT id FROM maildesk_message WHERE account_id = ANY(%s)", (self.ids,))
+        message_ids = [row[0] for row in self.env.cr.fetchall()]
+        if message_ids:
+            # sudo: the attachments of the mailbox's mail, whoever created them; the right to
+            # delete the mailbox was checked above.
+            self.env["ir.attachment"].sudo().search(
+                [("res_model", "=", "maildesk.message"), ("res_id", "in", message_ids)]).unlink()
+        return super().unlink()
+
     # -- actions ----------------------------------------------------------------------
     def action_test_connection(self):
         self.ensure_one()

@@ -6,7 +6,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..engine.provider import SyncOptions
-from .common import ImapCase, mailgen
+from .common import ImapCase, MaildeskCase, mailgen
 
 
 @tagged("post_install", "-at_install", "maildesk")
@@ -104,3 +104,41 @@ class TestSyncFaults(ImapCase):
         client.logout()
         self.account.with_user(self.user_admin).action_reset_sync_state()
         self.assert_exactly_server_mail(50)
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestNothingLostNothingLeft(MaildeskCase):
+    """Item 14: old drafts are kept; a deleted mailbox takes its files with it."""
+
+    def test_old_drafts_survive_every_autovacuum(self):
+        """A draft untouched for a year is still there after the autovacuum jobs of drafts ran."""
+        import inspect
+
+        from odoo.addons.base.models.ir_autovacuum import is_autovacuum
+
+        account = self.make_account()
+        draft = self.env["maildesk.draft"].with_user(self.user_owner).create(
+            {"account_id": account.id, "subject": "Half-written offer", "body_html": "<p>Dear</p>"})
+        draft.flush_recordset()
+        self.env.cr.execute("UPDATE maildesk_draft SET write_date = now() - interval '365 days' WHERE id = %s",
+                            (draft.id,))
+        self.env.invalidate_all()
+        Draft = self.env["maildesk.draft"]
+        for _name, method in inspect.getmembers(type(Draft), is_autovacuum):
+            method(Draft)
+        self.assertTrue(draft.exists())
+
+    def test_deleting_a_mailbox_deletes_the_files_of_its_mail(self):
+        """The owner deletes the mailbox: its messages' attachments go too; others' stay."""
+        account = self.make_account()
+        other = self.make_account(name="Other", email="other@example.com")
+        mine = self.make_message(account, subject="With file")
+        theirs = self.make_message(other, subject="Keep file")
+        Attachment = self.env["ir.attachment"]
+        files = Attachment.create([
+            {"name": "a.pdf", "raw": b"%PDF-a", "res_model": "maildesk.message", "res_id": mine.id},
+            {"name": "b.pdf", "raw": b"%PDF-b", "res_model": "maildesk.message", "res_id": theirs.id}])
+        account.with_user(self.user_owner).unlink()
+        self.assertFalse(files[0].exists())
+        self.assertTrue(files[1].exists())
+        self.assertFalse(Attachment.search([("res_model", "=", "maildesk.message"), ("res_id", "=", mine.id)]))

@@ -361,8 +361,13 @@ class MaildeskAccount(models.Model):
             if commit:
                 self.env.cr.commit()  # cron only: keep the error visible while others sync
             return False
-        self.write({"state": "connected", "sync_error": False, "last_sync_at": fields.Datetime.now(),
-                    "next_sync_at": False, "error_count": 0})
+        if not backfill:
+            self.write({"state": "connected", "sync_error": False, "last_sync_at": fields.Datetime.now(),
+                        "next_sync_at": False, "error_count": 0})
+        elif self.state == "new":
+            self.write({"state": "connected"})
+        # A backfill run that worked says nothing about new mail: an error of the incremental
+        # sync stays visible (state, message, back-off) until an incremental sync succeeds.
         if any(totals.values()):
             self._log("backfill" if backfill else "sync", "info",
                       _("%(created)s new, %(updated)s updated, %(removed)s removed.", **totals),

@@ -18,6 +18,8 @@ Delete moves to Trash; erasing for good is ``action_delete_permanently``, for ma
 is in Trash only, and the user confirms it first.
 """
 import logging
+import os
+import threading
 from collections import defaultdict
 
 from markupsafe import Markup
@@ -462,6 +464,7 @@ class MaildeskMessage(models.Model):
                 owners.append((record, content_id))
         if not vals_list:
             return
+        self._write_files([vals["raw"] for vals in vals_list])
         created = self.env["ir.attachment"].sudo().create(vals_list)
         cids = defaultdict(dict)
         for attachment, (record, content_id) in zip(created, owners):
@@ -471,6 +474,55 @@ class MaildeskMessage(models.Model):
             if record.body_html and "cid:" in record.body_html:
                 record.with_context(**{FROM_SYNC: True}).write(
                     {"body_html": Markup(sanitize.rewrite_cid(str(record.body_html), mapping))})
+
+    @api.model
+    def _write_files(self, payloads):
+        """Put each payload whole into the filestore before ``ir.attachment`` looks for it.
+
+        Odoo's ``_file_write`` opens the file under the content's sha1, then writes: a kill
+        in between leaves an empty or partial file there. Every later write of the same
+        content then meets that file in ``_get_path``, which refuses it ("The attachment
+        collides with an existing file"): the batch rolls back on every retry, the folder's
+        cursor never moves and later mail is never stored. Here a file is written aside and
+        renamed into place, so a kill leaves no torn file (at worst a stray ``.tmp``), and a
+        torn file already in place (shorter or longer than the content its name is the hash
+        of) is replaced by the whole content. ``ir.attachment`` then finds the file complete
+        and only adds its row.
+        """
+        # sudo: filestore plumbing of attachments created with sudo right after.
+        Attachment = self.env["ir.attachment"].sudo()
+        if Attachment._storage() != "file":
+            return
+        for data in {p for p in payloads if p}:
+            checksum = Attachment._compute_checksum(data)
+            fname = f"{checksum[:2]}/{checksum}"
+            full_path = Attachment._full_path(fname)
+            legacy_path = Attachment._full_path(f"{checksum[:3]}/{checksum}")  # where _get_path looks first
+            present = False
+            for path in (legacy_path, full_path):
+                if os.path.isfile(path):
+                    present = True
+                    if os.path.getsize(path) != len(data):
+                        _logger.warning("MailDesk: replacing torn filestore file %s (%s of %s bytes)",
+                                        path, os.path.getsize(path), len(data))
+                        self._replace_file(path, data)
+            if not present:
+                os.makedirs(os.path.dirname(full_path), exist_ok=True)
+                self._replace_file(full_path, data)
+                # If this transaction aborts, the filestore GC removes the unreferenced file.
+                Attachment._mark_for_gc(fname)
+
+    @staticmethod
+    def _replace_file(path, data):
+        """Write ``data`` to ``path`` atomically: aside, then rename over it."""
+        tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     # -- sending --------------------------------------------------------------------------
     @api.model

@@ -1,4 +1,8 @@
 """Crash safety: whatever happens mid-sync, a rerun ends with exactly the server's mail."""
+import base64
+import hashlib
+import os
+import uuid
 from contextlib import ExitStack
 from unittest.mock import patch
 
@@ -142,3 +146,71 @@ class TestNothingLostNothingLeft(MaildeskCase):
         self.assertFalse(files[0].exists())
         self.assertTrue(files[1].exists())
         self.assertFalse(Attachment.search([("res_model", "=", "maildesk.message"), ("res_id", "=", mine.id)]))
+
+
+def with_file(subject, message_id, payload):
+    return (f"From: Alice <alice@example.com>\r\nTo: owner@example.com\r\nSubject: {subject}\r\n"
+            f"Message-ID: {message_id}\r\nDate: Mon, 02 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\n"
+            "see file\r\n--XX\r\nContent-Type: application/pdf\r\n"
+            "Content-Disposition: attachment; filename=report.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            f"{base64.encodebytes(payload).decode()}\r\n--XX--\r\n").encode()
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestTornFilestoreWrite(ImapCase):
+    """Item 15: a kill while an attachment file was being written must not block the mailbox."""
+
+    def torn_file(self, payload, content):
+        """What a SIGKILL inside ir.attachment._file_write leaves: the file, created, not (fully) written."""
+        checksum = hashlib.sha1(payload).hexdigest()
+        path = self.env["ir.attachment"]._full_path(f"{checksum[:2]}/{checksum}")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(content)
+        return path
+
+    def test_batch_recovers_from_an_empty_or_partial_file(self):
+        """The batch with the torn file's content is stored, and so is all the mail after it."""
+        for torn in ("empty", "partial"):
+            with self.subTest(torn=torn):
+                payload = f"%PDF-1.4 {uuid.uuid4()} ".encode() * 300
+                path = self.torn_file(payload, b"" if torn == "empty" else payload[:1000])
+                key = uuid.uuid4().hex
+                self.append([with_file("report", f"<{key}@example.com>", payload)]
+                            + [with_file(f"later {i}", f"<{key}-{i}@example.com>", f"{key}{i}".encode())
+                               for i in range(5)])
+                self.account.action_sync()
+                self.assertEqual(self.account.state, "connected", self.account.sync_error)
+                message = self.messages(message_id=f"<{key}@example.com>")
+                self.assertEqual(message.attachment_ids.raw, payload)
+                with open(path, "rb") as handle:
+                    self.assertEqual(handle.read(), payload)
+                self.assertEqual(len(self.messages(subject="later 4")), 1 if torn == "empty" else 2)
+
+    def test_failing_incremental_sync_stays_in_error_after_a_backfill(self):
+        """Incremental sync keeps failing, history loading works: the account stays in error."""
+        self.account.bootstrap_size = 10
+        self.append(mailgen.generate(30, seed=11))
+        self.account.action_sync()
+        self.assertEqual(self.account.state, "connected")
+        self.append(mailgen.generate(5, seed=12))
+        Message = type(self.env["maildesk.message"])
+        original = Message._apply_batch
+
+        def apply(model, folder, batch):
+            if batch.phase != "backfill" and batch.messages:
+                raise RuntimeError("new mail cannot be stored")
+            return original(model, folder, batch)
+        with patch.object(Message, "_apply_batch", apply), \
+                mute_logger("odoo.addons.maildesk_mail_client.models.maildesk_account"):
+            self.account.action_sync()
+            self.assertEqual(self.account.state, "error")
+            before = len(self.messages())
+            self.account.action_backfill()
+            self.assertGreater(len(self.messages()), before)  # the backfill did work
+            self.assertEqual(self.account.state, "error")
+            self.assertIn("new mail cannot be stored", self.account.sync_error)
+        self.account.action_sync()
+        self.assertEqual(self.account.state, "connected")
+        self.assertFalse(self.account.sync_error)

@@ -1,7 +1,7 @@
 """Mailboxes (accounts) and the sync orchestration that runs them.
 
 A sync run for one account: take the account's advisory lock (one worker per account,
-cron and "Sync now" never race), list the remote folders, and for every folder feed the
+cron and "Sync now" never race; it lasts until the work is committed, see ``_try_lock``), list the remote folders, and for every folder feed the
 provider's ``SyncBatch`` stream into ``maildesk.message._apply_batch`` storing the
 folder cursor in the same transaction. In cron context every batch is committed; a
 crash therefore loses at most the batch in flight, and the unique key on
@@ -314,13 +314,24 @@ class MaildeskAccount(models.Model):
                            backfill_cap=self.backfill_cap)
 
     # -- sync -------------------------------------------------------------------------------
-    def _try_lock(self):
-        """Session-level advisory lock: survives the per-batch commits of a cron run."""
-        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.id))
+    def _try_lock(self, commit=True):
+        """The account's advisory lock, held exactly as long as the work it covers is pending.
+
+        ``commit=True`` (cron: every batch commits): a session-level lock, which survives
+        those commits and is released by ``_unlock`` after the run's last commit.
+        ``commit=False`` ("Sync now", backfill and reset from the UI): the work commits with
+        the request's transaction, after this method's caller returned, so the lock is
+        transaction-level and PostgreSQL releases it at that commit or rollback. A session
+        lock released before the commit let a cron run sync the same mail again in the gap,
+        hit the unique key and leave the account in error.
+        """
+        function = "pg_try_advisory_lock" if commit else "pg_try_advisory_xact_lock"
+        self.env.cr.execute(f"SELECT {function}(%s, %s)", (LOCK_NAMESPACE, self.id))
         return self.env.cr.fetchone()[0]
 
-    def _unlock(self):
-        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.id))
+    def _unlock(self, commit=True):
+        if commit:  # a transaction-level lock ends with its transaction, not here
+            self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.id))
 
     def _sync(self, commit=False, backfill=False, deadline=None):
         """Sync each account; one failing account never stops the others."""
@@ -328,7 +339,7 @@ class MaildeskAccount(models.Model):
         for account in self:
             if deadline and time.monotonic() > deadline:
                 break
-            if not account._try_lock():
+            if not account._try_lock(commit=commit):
                 _logger.info("MailDesk: %s is already being synced by another worker", account.name)
                 continue
             try:
@@ -342,7 +353,7 @@ class MaildeskAccount(models.Model):
                 if commit:
                     self.env.cr.commit()  # cron only: keep the error visible
             finally:
-                account._unlock()
+                account._unlock(commit=commit)
 
     def _sync_one(self, commit=False, backfill=False):
         started = time.monotonic()

@@ -89,6 +89,24 @@ class TestSyncFaults(ImapCase):
         self.account.action_sync()
         self.assert_exactly_server_mail()
 
+    def test_sync_now_holds_the_lock_until_its_transaction_ends(self):
+        """Item 17: after "Sync now" returns, its work is not committed yet: the lock must still be held.
+
+        Another worker (a cron run) trying the account's lock in that gap must be refused,
+        or it syncs the same mail again and fails on the unique key.
+        """
+        self.env["maildesk.client"].with_user(self.user_owner).sync_now(self.account.id)
+        self.assert_exactly_server_mail()
+        with self.registry.cursor() as other:
+            other.execute("SELECT pg_try_advisory_lock(%s, %s)", (0x4D44, self.account.id))
+            got = other.fetchone()[0]
+            if got:
+                other.execute("SELECT pg_advisory_unlock(%s, %s)", (0x4D44, self.account.id))
+        self.assertFalse(got, "a cron worker could take the account before Sync now committed")
+        # The same transaction may sync again (the lock is its own).
+        self.account.action_sync()
+        self.assertEqual(self.account.state, "connected")
+
     def test_reset_sync_state_resyncs_without_duplicates(self):
         """Reset forgets cursors; the resync re-binds stored mail: same records, none added."""
         self.account.action_sync()

@@ -1,8 +1,9 @@
 """Mailboxes (accounts) and the sync orchestration that runs them.
 
 A sync run for one account: take the account's advisory lock (one worker per account,
-cron and "Sync now" never race; it lasts until the work is committed, see ``_try_lock``), list the remote folders, and for every folder feed the
-provider's ``SyncBatch`` stream into ``maildesk.message._apply_batch`` storing the
+cron and "Sync now" never race; it lasts until the work is committed, see
+``_try_lock``), list the remote folders, and for every folder feed the provider's
+``SyncBatch`` stream into ``maildesk.message._apply_batch`` storing the
 folder cursor in the same transaction. In cron context every batch is committed; a
 crash therefore loses at most the batch in flight, and the unique key on
 ``(folder_id, remote_id)`` makes re-applying it harmless.

@@ -60,14 +60,17 @@ class TestTwoWay(ImapCase):
         self.assertEqual(len(self.messages()), 2)
 
     def test_archive_and_delete(self):
-        """Archive moves to Archive; delete moves to Trash, and from Trash deletes for good."""
+        """Archive moves to Archive; delete moves to Trash; only Delete permanently erases from Trash."""
         self.one.action_archive_mail()
         self.assertEqual(self.one.folder_id.role, "archive")
         two = self.messages(subject="two")
         two.action_delete_mail()
         self.assertEqual(two.folder_id.role, "trash")
         self.assertIn("two", self.server_flags("Trash"))
-        two.action_delete_mail()
+        two.action_delete_mail()  # a plain delete of mail in Trash leaves it there
+        self.assertTrue(two.exists())
+        self.assertIn("two", self.server_flags("Trash"))
+        two.action_delete_permanently()
         self.assertFalse(two.exists())
         self.assertNotIn("two", self.server_flags("Trash"))
         self.account.action_sync()

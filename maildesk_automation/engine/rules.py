@@ -88,6 +88,18 @@ class MessageFacts:
     list_id: str = ""
     message_id: str = ""
     references: str = ""
+    # Lower-cased subject / body (body cut at MAX_TEXT), made once per message on first use.
+    subject_lc: str = None
+    body_lc: str = None
+
+
+def _lowered(message, attr):
+    """The lower-cased text of ``attr`` (``subject`` / ``body``), cached on the message."""
+    cached = getattr(message, attr + "_lc")
+    if cached is None:
+        cached = getattr(message, attr)[:MAX_TEXT].lower()
+        setattr(message, attr + "_lc", cached)
+    return cached
 
 
 @dataclass
@@ -137,20 +149,27 @@ _NESTED_QUANTIFIER = re.compile(r"\([^)]*[+*][^)]*\)\s*[+*{]")
 
 
 def compile_pattern(pattern):
-    """A bounded regex search function for a user pattern, or RuleError."""
+    """A bounded, case-insensitive search function ``search(text, lowered)`` for a user pattern.
+
+    A pattern without any upper-case character (so no ``\\W``, ``\\S``, ``[A-Z]``...) is run
+    case-sensitively on the lower-cased text, which is the same match and several times
+    faster than full Unicode case folding; other patterns run with IGNORECASE on the text.
+    """
     pattern = pattern or ""
     if not pattern:
         raise RuleError("The regular expression is empty.")
     if len(pattern) > MAX_PATTERN:
         raise RuleError(f"The regular expression is longer than {MAX_PATTERN} characters.")
     if _regex is not None:
+        lower_only = pattern == pattern.lower()
         try:
-            compiled = _regex.compile(pattern, _regex.IGNORECASE | _regex.V0)
+            compiled = _regex.compile(pattern, _regex.V0 if lower_only else _regex.IGNORECASE | _regex.V0)
         except _regex.error as exc:
             raise RuleError(f"The regular expression is not valid: {exc}") from exc
 
-        def search(text):
-            return compiled.search(text[:MAX_TEXT], timeout=REGEX_TIMEOUT) is not None
+        def search(text, lowered):
+            subject = lowered if lower_only else text[:MAX_TEXT]
+            return compiled.search(subject, timeout=REGEX_TIMEOUT) is not None
         return search
     if _NESTED_QUANTIFIER.search(pattern):  # pragma: no cover - fallback without "regex"
         raise RuleError("Nested repetitions like (a+)+ are not allowed in rules.")
@@ -158,7 +177,7 @@ def compile_pattern(pattern):
         compiled = re.compile(pattern, re.IGNORECASE)
     except re.error as exc:  # pragma: no cover
         raise RuleError(f"The regular expression is not valid: {exc}") from exc
-    return lambda text: compiled.search(text[:MAX_TEXT]) is not None  # pragma: no cover
+    return lambda text, lowered: compiled.search(text[:MAX_TEXT]) is not None  # pragma: no cover
 
 
 def _attachment_matcher(types):
@@ -209,7 +228,7 @@ def _compile_condition(rule_id, index, cond):
         attr = "subject" if kind == "subject_contains" else "body"
 
         def contains(m, ctx):
-            text = getattr(m, attr).lower()
+            text = _lowered(m, attr)
             return any(n in text for n in needles)
         return contains
     if kind in ("subject_regex", "body_regex"):
@@ -218,7 +237,7 @@ def _compile_condition(rule_id, index, cond):
 
         def bounded(m, ctx):
             try:
-                return search(getattr(m, attr))
+                return search(getattr(m, attr), _lowered(m, attr))
             except TimeoutError:
                 ctx.errors.append((rule_id, f"regular expression timed out after {REGEX_TIMEOUT}s "
                                             f"on message {m.id}: counted as not matching"))

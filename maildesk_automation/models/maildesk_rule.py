@@ -77,8 +77,9 @@ class MaildeskRule(models.Model):
         for rule in self:
             rule.run_count = counts.get(rule.id, 0)
 
-    @api.depends("trigger", "condition_ids.summary", "action_ids.summary", "match_mode", "stop_processing",
-                 "delay_hours", "idle_days")
+    # No dependency on the lines: editing a line must not round-trip the whole rule form
+    # (the summary is recomputed whenever the rule is read).
+    @api.depends("trigger", "match_mode", "stop_processing", "delay_hours", "idle_days")
     def _compute_summary(self):
         labels = dict(TRIGGERS)
         for rule in self:

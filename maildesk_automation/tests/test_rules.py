@@ -36,6 +36,24 @@ class TestRules(AutomationCase):
         self.assertIn("tagged: Invoice", run.actions_done)
         self.assertFalse(self.Run.search([("message_id", "=", other.id)]))
 
+    def test_flag_team_notify_and_ai_actions(self):
+        """Untag, mark read, star, set team, notify and AI classify act (or log why they skipped)."""
+        team = self.env["maildesk.team"].create({"name": "Billing team"})
+        make_rule(self.env, self.account, actions=[
+            {"kind": "remove_tags", "tag_ids": [(6, 0, self.tag_vip.ids)]}, {"kind": "mark_read"}, {"kind": "star"},
+            {"kind": "set_team", "team_id": team.id},
+            {"kind": "notify", "notify_user_ids": [(6, 0, self.user_member.ids)]},
+            {"kind": "ai_classify", "tag_ids": [(6, 0, self.tag_invoice.ids)]}])
+        bus_before = self.env["bus.bus"].search_count([])
+        message = self.store(tag_ids=[(6, 0, self.tag_vip.ids)])
+        self.assertFalse(message.tag_ids)
+        self.assertTrue(message.is_read and message.is_starred)
+        self.assertEqual(message.thread_id.team_id, team)
+        self.assertGreater(self.env["bus.bus"].search_count([]), bus_before)
+        run = self.Run.search([("message_id", "=", message.id)])
+        self.assertIn(f"notified {self.user_member.name}", run.actions_done)
+        self.assertIn("AI classification skipped", run.actions_done)
+
     def test_order_and_stop_processing(self):
         """Rules run by sequence; a matching rule with stop ends the walk for that message."""
         make_rule(self.env, self.account, name="Second", sequence=20,

@@ -72,6 +72,18 @@ class TestRulesImap(ImapCase):
         self.assertFalse(stored.tag_ids, "mail sent by a rule never triggers rules")
         self.assertEqual(stored.thread_id.conversation_state, "waiting_for_us")
 
+    def test_forward_reaches_the_sink_marked_auto_generated(self):
+        """A forward rule sends the mail on once, marked Auto-Submitted: auto-generated."""
+        make_rule(self.env, self.account, actions=[{"kind": "forward", "forward_to": "desk@elsewhere.example"}])
+        self.append([raw("Eve <eve@customer.example>", self.login, "Contract", "<c1@customer.example>")])
+        self.account.action_sync()
+        self.assertEqual(len(self.sink.messages), 1)
+        _from, rcpts, data = self.sink.messages[0]
+        sent = email.message_from_bytes(data)
+        self.assertEqual(rcpts, ["desk@elsewhere.example"])
+        self.assertEqual(sent["Auto-Submitted"], "auto-generated")
+        self.assertEqual(sent["Subject"], "Fwd: Contract")
+
     def test_never_answers_list_or_auto_submitted_mail(self):
         """Bulk, list, auto-submitted and no-reply mail gets no auto-reply."""
         self.auto_reply_rule(self.account)

@@ -17,6 +17,16 @@ Signature (generic channel)
 
     A receiver recomputes the HMAC over ``timestamp.encode() + b"." + raw_body``, compares in
     constant time and rejects timestamps more than 5 minutes from its clock: ``verify()``.
+    A receiver needs nothing of ours; in Python::
+
+        import hashlib, hmac, time
+
+        def verify(secret: bytes, raw_body: bytes, headers) -> bool:
+            timestamp = headers["X-MailDesk-Timestamp"]
+            if abs(time.time() - int(timestamp)) > 300:
+                return False
+            digest = hmac.new(secret, timestamp.encode() + b"." + raw_body, hashlib.sha256).hexdigest()
+            return hmac.compare_digest("sha256=" + digest, headers["X-MailDesk-Signature"])
 
 SSRF guard
     ``vet_url(url)`` parses the URL, refuses anything but https (``allow_http`` for an
@@ -347,8 +357,12 @@ def _retryable(response):
 
 def send(url, body, headers=None, *, allow_http=False, allow_loopback=False, resolver=None,
          max_attempts=MAX_ATTEMPTS, backoff=BACKOFF_BASE, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-         sleep=time.sleep, delivery_id=None, session_factory=requests.Session):
-    """POST ``body`` (bytes) to ``url`` safely, with retries; never raises, returns a ``Delivery``."""
+         sleep=time.sleep, delivery_id=None, session_factory=requests.Session, verify=True):
+    """POST ``body`` (bytes) to ``url`` safely, with retries; never raises, returns a ``Delivery``.
+
+    ``verify``: TLS verification as requests takes it (True: the system bundle; tests pass the
+    path of their own CA). Certificates are always checked against the URL's host name.
+    """
     delivery = Delivery(delivery_id=delivery_id or uuid.uuid4().hex)
     try:
         target = vet_url(url, allow_http=allow_http, allow_loopback=allow_loopback, resolver=resolver)
@@ -373,7 +387,7 @@ def send(url, body, headers=None, *, allow_http=False, allow_loopback=False, res
             wait = backoff * 2 ** (delivery.attempts - 1)
             try:
                 response = session.post(request_url, data=body, headers=all_headers, timeout=timeout,
-                                        allow_redirects=False)
+                                        allow_redirects=False, verify=verify)
             except requests.RequestException as exc:
                 delivery.status, delivery.http_status = "failed", None
                 delivery.error = f"Connection failed: {exc.__class__.__name__}: {exc}"[:500]

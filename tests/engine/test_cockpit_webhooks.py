@@ -267,3 +267,60 @@ def test_connection_failures_give_up_after_max_attempts():
     delivery = send(f"http://127.0.0.1:{port}/h", b"{}", max_attempts=2)
     assert (delivery.status, delivery.attempts, delivery.http_status) == ("failed", 2, None)
     assert "Connection failed" in delivery.error
+
+
+# ------------------------------------------------------------------ https pinned to the IP
+
+def make_certificate(tmp_path, name):
+    """A self-signed certificate for ``name`` (its own CA), written as PEM files."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    import ssl
+    cert, key = make_certificate(tmp_path, "hooks.maildesk.test")
+    receiver = Receiver()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    with receiver:
+        yield receiver, cert
+
+
+def test_https_goes_to_the_vetted_ip_with_sni_and_certificate_checked_for_the_name(tls_receiver):
+    """The TLS handshake names the host (SNI) and the certificate must match it, though we dial the IP."""
+    receiver, cert = tls_receiver
+    delivery = webhooks.send(f"https://hooks.maildesk.test:{receiver.port}/h", b"{}", allow_loopback=True,
+                             resolver=public("127.0.0.1"), verify=cert, sleep=lambda s: None)
+    assert (delivery.status, delivery.http_status, delivery.ip) == ("delivered", 200, "127.0.0.1")
+    assert receiver.requests[0]["headers"]["Host"] == f"hooks.maildesk.test:{receiver.port}"
+
+
+def test_https_certificate_for_another_name_is_refused(tls_receiver):
+    receiver, cert = tls_receiver
+    delivery = webhooks.send(f"https://other.maildesk.test:{receiver.port}/h", b"{}", allow_loopback=True,
+                             resolver=public("127.0.0.1"), verify=cert, sleep=lambda s: None, max_attempts=1)
+    assert delivery.status == "failed" and "Connection failed" in delivery.error
+    assert "other.maildesk.test" in delivery.error  # the name the certificate was checked against
+    assert receiver.requests == []

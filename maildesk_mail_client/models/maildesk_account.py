@@ -16,25 +16,30 @@ import os
 import threading
 import time
 from datetime import timedelta
-from email.utils import formataddr
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from ..engine import compose, secrets
-from ..engine.errors import AuthError, NetworkError, ProviderError, ThrottledError
+from ..engine import compose, mime, secrets, smtp
+from ..engine.errors import AuthError, NetworkError, ProviderError, SendError, ThrottledError, UnreachableError
 from ..engine.imap import ImapConfig, ImapProvider
-from ..engine.provider import DEFAULT_BACKFILL_CAP, DEFAULT_BOOTSTRAP, SyncOptions
+from ..engine.provider import DEFAULT_BACKFILL_CAP, DEFAULT_BOOTSTRAP, SendResult, SyncOptions
 from ..engine.smtp import SmtpConfig
 
 _logger = logging.getLogger(__name__)
 
 LOCK_NAMESPACE = 0x4D44  # "MD": first key of pg_advisory_lock(ns, account_id)
 CRON_TIME_BUDGET = 50  # seconds a cron run may spend before re-triggering itself
+BACKFILL_TIME_BUDGET = 40  # seconds of one backfill run; the next one is triggered right after
+BACKFILL_PAUSE = 5  # seconds between two backfill runs: the incremental sync goes first
 BACKOFF_MAX_MINUTES = 60
 SYNC_LOG_RETENTION_DAYS = 30
 FOLDER_ORDER = {"inbox": 0, "sent": 1, "drafts": 2, "archive": 3, "custom": 4, "spam": 5, "trash": 6}
 SECURITY = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None (unencrypted)")]
+
+
+class NotSentError(UserError):
+    """The outgoing server could not be reached: nothing left, sending again is safe."""
 
 
 def _is_testing():
@@ -139,6 +144,40 @@ class MaildeskAccount(models.Model):
         for account in self:
             if account.provider == "imap" and not account.email:
                 raise ValidationError(_("An IMAP mailbox needs its email address."))
+
+    @api.constrains("email", "provider", "imap_host", "imap_login", "active")
+    def _check_not_connected_twice(self):
+        """One mailbox (address + server + login) is connected once: twice doubles every conversation."""
+        for account in self.filtered("active"):
+            twin = account._find_twin()
+            if twin:
+                raise ValidationError(account._twin_message(twin))
+
+    def _twin_key(self):
+        """What makes two records the same mailbox: provider, address, and for IMAP host + login."""
+        self.ensure_one()
+        email = (self.email or "").strip().lower()
+        if self.provider != "imap":
+            return (self.provider, email, "", "")
+        return (self.provider, email, (self.imap_host or "").strip().lower(),
+                (self.imap_login or self.email or "").strip().lower())
+
+    def _find_twin(self, key=None):
+        """Another active mailbox with the same key, whoever owns it (sudo: a user must learn
+        that the mailbox is already connected even when it is not shared with them)."""
+        key = key or self._twin_key()
+        if not key[1]:
+            return self.browse()
+        candidates = self.sudo().search([("email", "=ilike", key[1]), ("provider", "=", key[0]),
+                                         ("id", "not in", self.ids)])
+        return candidates.filtered(lambda a: a._twin_key() == key)[:1]
+
+    def _twin_message(self, twin):
+        if twin.owner_id == self.env.user or twin.sudo().user_ids & self.env.user:
+            return _("%(email)s on this server is already connected as the mailbox \"%(name)s\". "
+                     "Open that one instead of connecting it twice.", email=twin.email, name=twin.name)
+        return _("%s on this server is already connected by someone else. Ask them (or a Mailbox Admin) "
+                 "to share that mailbox with you instead of connecting it twice.", twin.email)
 
     # -- CRUD -------------------------------------------------------------------------
     @api.model_create_multi
@@ -330,6 +369,8 @@ class MaildeskAccount(models.Model):
         totals = {"created": 0, "updated": 0, "removed": 0}
         try:
             with self._get_provider() as provider:
+                # Changes made while the server was unreachable go first, in order.
+                self.env["maildesk.pending.action"]._replay(self, provider)
                 folders = self.env["maildesk.folder"]._sync_remote_folders(self, provider.list_folders())
                 for folder in folders.sorted(lambda f: (FOLDER_ORDER.get(f.role, 4), f.path)):
                     counts = folder._run_sync(provider, self._get_sync_options(), commit=commit, backfill=backfill)
@@ -393,9 +434,30 @@ class MaildeskAccount(models.Model):
 
     @api.model
     def _cron_backfill(self):
-        """Walk older history of accounts whose bootstrap is done."""
-        deadline = time.monotonic() + CRON_TIME_BUDGET
-        self._due_accounts()._sync(commit=True, backfill=True, deadline=deadline)
+        """Walk older history until it is all here, in short runs that re-trigger themselves.
+
+        Each run works for ``BACKFILL_TIME_BUDGET`` seconds at most, then, when history is
+        left, triggers the next run ``BACKFILL_PAUSE`` seconds later: the incremental sync
+        (its own cron, every minute) gets the account lock in between, so new mail is
+        never held up by a long backfill.
+        """
+        deadline = time.monotonic() + BACKFILL_TIME_BUDGET
+        accounts = self._due_accounts()
+        while time.monotonic() < deadline:
+            pending = accounts.filtered(lambda a: a._backfill_left())
+            if not pending:
+                break
+            pending._sync(commit=True, backfill=True, deadline=deadline)
+            if all(a.state in ("error", "needs_reauth") for a in pending):
+                break  # the back-off of the error decides when to try again
+        if accounts.filtered(lambda a: a.state not in ("error", "needs_reauth") and a._backfill_left()):
+            cron = self.env.ref("maildesk_mail_client.ir_cron_maildesk_backfill")
+            cron._trigger(fields.Datetime.now() + timedelta(seconds=BACKFILL_PAUSE))
+
+    def _backfill_left(self):
+        """True while a folder of this mailbox still has older history to load."""
+        self.ensure_one()
+        return any(f.sync_state == "backfill" for f in self.folder_ids if f.selectable)
 
     @api.model
     def _cron_cleanup(self):
@@ -404,6 +466,18 @@ class MaildeskAccount(models.Model):
         self.env["maildesk.sync.log"].sudo().search([("create_date", "<", limit)]).unlink()
 
     # -- sending ---------------------------------------------------------------------------------
+    def _get_sender_name(self):
+        """The display name of From: the mailbox's name, else the sending user's name.
+
+        A mailbox named after its address ("a@x.org", the default) would give
+        ``"a@x.org" <a@x.org>``; override to use e.g. a team name for shared mailboxes.
+        """
+        self.ensure_one()
+        name = (self.name or "").strip()
+        if not name or name.lower() == (self.email or "").strip().lower():
+            return self.env.user.name or ""
+        return name
+
     def _send_mail(self, to, cc, bcc, subject, body_html, attachments=(), parent=None):
         """Send from this account and file the message in Sent at once; returns the record."""
         self.ensure_one()
@@ -414,9 +488,9 @@ class MaildeskAccount(models.Model):
             in_reply_to, references = compose.reply_headers(parent.message_id, (parent.references or "").split())
         try:
             raw, _message_id = compose.build_message(
-                from_addr=formataddr((self.name, self.email)), to=split(to), cc=split(cc), bcc=split(bcc),
-                subject=subject, body_html=body_html, attachments=attachments,
-                in_reply_to=in_reply_to, references=references)
+                from_addr=compose.format_sender(self._get_sender_name(), self.email),
+                to=split(to), cc=split(cc), bcc=split(bcc), subject=subject, body_html=body_html,
+                attachments=attachments, in_reply_to=in_reply_to, references=references)
         except ValueError as exc:
             raise UserError(str(exc)) from exc
         recipients = compose.recipients(split(to), split(cc), split(bcc))
@@ -424,9 +498,54 @@ class MaildeskAccount(models.Model):
                                                          limit=1)
         try:
             # sudo: credentials are admin-only; access to the account was checked above.
-            with self.sudo()._get_provider() as provider:
-                result = provider.send(raw, self.email, recipients, sent._remote() if sent else None)
+            result = self.sudo()._deliver(raw, recipients, sent)
+        except UnreachableError as exc:
+            self.sudo()._log("send", "error", str(exc))
+            raise NotSentError(_("The message was not sent: %s", exc)) from exc
         except ProviderError as exc:
             self.sudo()._log("send", "error", str(exc))
             raise UserError(_("The message was not sent: %s", exc)) from exc
-        return self.env["maildesk.message"]._store_sent(self.sudo(), sent, raw, result)
+        record = self.env["maildesk.message"]._store_sent(self.sudo(), sent, raw, result)
+        if sent and not result.sent_remote_id and self._files_sent_copy():
+            # The copy reaches the server's Sent with the queue: now if IMAP answers, else later.
+            Pending = self.env["maildesk.pending.action"]
+            Pending._queue("append", sent, record, remote_ids=[], raw=raw)
+            self.sudo()._replay_pending()
+        return record
+
+    def _files_sent_copy(self):
+        """True when sent mail must be appended to the server's Sent by us (plain IMAP)."""
+        return self.provider == "imap"
+
+    def _deliver(self, raw, recipients, sent_folder):
+        """Hand ``raw`` to the outgoing server; returns a ``SendResult``.
+
+        IMAP mailboxes send through SMTP alone, so a down IMAP server never stops a send;
+        the Sent copy is appended later (``_send_mail``). Gmail / Microsoft 365 send
+        through their API, which files the copy itself.
+        """
+        if not self._files_sent_copy():
+            with self._get_provider() as provider:
+                return provider.send(raw, self.email, recipients, sent_folder._remote() if sent_folder else None)
+        config = self._get_smtp_config()
+        if not config:
+            raise SendError(_("No outgoing (SMTP) server is set for %s.", self.name))
+        smtp.send_raw(config, raw, self.email, recipients)
+        return SendResult(message_id=mime.message_key_from_headers(raw))
+
+    def _replay_pending(self):
+        """Best effort: replay this mailbox's queued changes now (the next sync does otherwise)."""
+        self.ensure_one()
+        Pending = self.env["maildesk.pending.action"]
+        if not Pending._has_pending(self):
+            return 0
+        if not self._try_lock():
+            return 0  # a sync holds the mailbox: it replays the queue itself
+        try:
+            with self._get_provider() as provider:
+                return Pending._replay(self, provider)
+        except ProviderError as exc:
+            _logger.info("MailDesk: queued changes of %s wait for the server: %s", self.id, exc)
+            return 0
+        finally:
+            self._unlock()

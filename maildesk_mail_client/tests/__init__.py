@@ -8,3 +8,4 @@ from . import test_client_api
 from . import test_client_tours
 from . import test_oauth
 from . import test_offline
+from . import test_search_setup

@@ -131,7 +131,7 @@ class MaildeskAccountSetup(models.TransientModel):
             (_label, self.imap_host, self.imap_port, self.imap_security,
              self.smtp_host, self.smtp_port, self.smtp_security) = preset[:7]
             self.auto_imap_host, self.auto_smtp_host = preset[1], preset[4]
-        elif self.imap_host in {p[1] for p in PRESETS.values()} or self._servers_untouched():
+        elif self.imap_host in {p[1] for p in PRESETS.values()}:
             self.imap_host = self.smtp_host = self.auto_imap_host = self.auto_smtp_host = False
             self.imap_port, self.imap_security, self.smtp_port, self.smtp_security = 993, "ssl", 587, "starttls"
         self.test_state = "untested"

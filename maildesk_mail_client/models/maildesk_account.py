@@ -59,45 +59,52 @@ class MaildeskAccount(models.Model):
         required=True, default="imap")
     owner_id = fields.Many2one("res.users", required=True, default=lambda self: self.env.user,
                                index=True, ondelete="restrict")
-    is_shared = fields.Boolean("Shared Mailbox", help="A team mailbox; members are listed in Users with Access.")
+    is_shared = fields.Boolean("Shared mailbox", help="A team mailbox; members are listed in Users with Access.")
     user_ids = fields.Many2many("res.users", "maildesk_account_user_rel", "account_id", "user_id",
-                                string="Users with Access")
+                                string="Users with access")
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company, index=True)
     active = fields.Boolean(default=True)
     state = fields.Selection(
         [("new", "Not synced yet"), ("connected", "Connected"), ("error", "Error"),
          ("needs_reauth", "Needs re-authorisation")],
         default="new", required=True, readonly=True, copy=False)
-    last_sync_at = fields.Datetime(readonly=True, copy=False)
-    next_sync_at = fields.Datetime(readonly=True, copy=False,
+    last_sync_at = fields.Datetime("Last synced", readonly=True, copy=False)
+    next_sync_at = fields.Datetime("Next try", readonly=True, copy=False,
                                    help="After a network error the next automatic sync waits until then.")
     error_count = fields.Integer(readonly=True, copy=False)
     sync_error = fields.Text(readonly=True, copy=False)
 
-    imap_host = fields.Char("IMAP Server")
-    imap_port = fields.Integer("IMAP Port", default=993)
-    imap_security = fields.Selection(SECURITY, default="ssl")
-    imap_login = fields.Char()
-    imap_password = fields.Char(compute="_compute_passwords", inverse="_inverse_imap_password",
+    imap_host = fields.Char("IMAP server")
+    imap_port = fields.Integer("IMAP port", default=993)
+    imap_security = fields.Selection(SECURITY, string="IMAP security", default="ssl")
+    imap_login = fields.Char("IMAP login")
+    imap_password = fields.Char("IMAP password", compute="_compute_passwords", inverse="_inverse_imap_password",
                                 help="Write-only: the stored password is encrypted and never shown.")
     imap_password_encrypted = fields.Char(groups="base.group_system", copy=False)
-    smtp_host = fields.Char("SMTP Server")
-    smtp_port = fields.Integer("SMTP Port", default=587)
-    smtp_security = fields.Selection(SECURITY, default="starttls")
-    smtp_login = fields.Char()
-    smtp_password = fields.Char(compute="_compute_passwords", inverse="_inverse_smtp_password",
+    smtp_host = fields.Char("SMTP server")
+    smtp_port = fields.Integer("SMTP port", default=587)
+    smtp_security = fields.Selection(SECURITY, string="SMTP security", default="starttls")
+    smtp_login = fields.Char("SMTP login")
+    smtp_password = fields.Char("SMTP password", compute="_compute_passwords", inverse="_inverse_smtp_password",
                                 help="Write-only. Leave empty to reuse the IMAP password.")
     smtp_password_encrypted = fields.Char(groups="base.group_system", copy=False)
     has_password = fields.Boolean(compute="_compute_passwords")
     signature = fields.Html(help="Added to mail sent from this mailbox; empty: the sender's own user signature.")
 
-    bootstrap_size = fields.Integer(default=DEFAULT_BOOTSTRAP,
-                                    help="Newest messages per folder fetched by the first sync.")
+    bootstrap_size = fields.Integer(
+        "Bootstrap size", default=DEFAULT_BOOTSTRAP,
+        help="How many of the newest messages of each folder the first sync loads, so the mailbox is usable "
+             "within a minute or two. Older mail follows in the background (Backfill).")
     backfill_mode = fields.Selection(
         [("progressive", "Progressive (background, up to the cap)"), ("full", "Full history"),
          ("from_now", "From now on (no history)")],
-        default="progressive", required=True)
-    backfill_cap = fields.Integer(default=DEFAULT_BACKFILL_CAP, help="Messages per folder; 0 = unlimited.")
+        string="Backfill", default="progressive", required=True,
+        help="What happens to older mail after the first sync: loaded in the background up to the cap, all of "
+             "it, or none (only mail from now on).")
+    backfill_cap = fields.Integer(
+        "Backfill cap", default=DEFAULT_BACKFILL_CAP,
+        help="At most this many messages per folder are kept in MailDesk (0 = no limit); older ones stay on "
+             "the server.")
 
     folder_ids = fields.One2many("maildesk.folder", "account_id")
     sync_log_ids = fields.One2many("maildesk.sync.log", "account_id")

@@ -49,7 +49,7 @@ class MaildeskClient(models.AbstractModel):
         by_account = {}
         for folder in folders.sorted(lambda f: (f.sequence, f.name)):
             by_account.setdefault(folder.account_id.id, []).append({
-                "id": folder.id, "name": folder.name, "role": folder.role, "account_id": folder.account_id.id,
+                "id": folder.id, "name": folder._label(), "role": folder.role, "account_id": folder.account_id.id,
                 "parent_id": folder.parent_id.id, "unread_count": unread.get(folder.id, 0),
                 "selectable": folder.selectable, "sync_state": folder.sync_state})
         pending = dict(self.env["maildesk.pending.action"].sudo()._read_group(
@@ -323,7 +323,7 @@ class MaildeskClient(models.AbstractModel):
                 "body_text": message.body_text or "", "snippet": message.snippet or "",
                 "direction": message.direction, "was_unread": not message.is_read, "starred": message.is_starred,
                 "is_draft": message.folder_id.role == "drafts", "folder_id": message.folder_id.id,
-                "folder_name": message.folder_id.name or "",
+                "folder_name": message.folder_id._label() if message.folder_id else "",
                 "has_remote_images": message.has_remote_images,
                 "remote_images_allowed": message.remote_images_allowed or (message.from_address or "") in trusted,
                 "body_state": message.body_state, "parse_error": message.parse_error or False,
@@ -335,7 +335,8 @@ class MaildeskClient(models.AbstractModel):
         newest = messages[-1:]
         summary = {"id": thread.id, "subject": thread.subject or "", "starred": thread.is_starred,
                    "account_id": thread.account_id.id, "account_name": thread.account_id.name,
-                   "folder_name": newest.folder_id.name or "", "tag_ids": sorted(messages.tag_ids.ids)}
+                   "folder_name": newest.folder_id._label() if newest.folder_id else "",
+                   "tag_ids": sorted(messages.tag_ids.ids)}
         return {"notice": notice, "thread": summary, "messages": rows}
 
     def _mark_read(self, messages):
@@ -481,7 +482,8 @@ class MaildeskClient(models.AbstractModel):
         # Mailboxes that can send: IMAP ones with an SMTP server, every Gmail / Microsoft 365 one.
         accounts = self.env["maildesk.account"].search(["|", ("smtp_host", "!=", False), ("provider", "!=", "imap")])
         if not accounts:
-            raise UserError(_("No mailbox you can send from. Connect one under MailDesk ▸ Mail Accounts."))
+            raise UserError(_("No mailbox you can send from. "
+                              "Connect one with MailDesk ▸ Configuration ▸ Connect a mailbox."))
         options = [{"id": a.id, "name": a.name, "email": a.email, "signature": a._signature_html()}
                    for a in accounts]
         if draft_id:

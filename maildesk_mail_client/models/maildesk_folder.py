@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
 
 from ..engine.provider import ROLES, LocalView, RemoteFolder
 
@@ -28,6 +28,18 @@ class MaildeskFolder(models.Model):
     unread_count = fields.Integer(compute="_compute_counts")
 
     _sql_constraints = [("path_uniq", "unique(account_id, path)", "A folder path is unique per mailbox.")]
+
+    @api.depends("name", "role")
+    def _compute_display_name(self):
+        for folder in self:
+            folder.display_name = folder._label()
+
+    def _label(self):
+        """The name people read: servers call the inbox "INBOX", people call it "Inbox"."""
+        self.ensure_one()
+        if self.role == "inbox" and (self.name or "").upper() == "INBOX":
+            return _("Inbox")
+        return self.name or ""
 
     @api.depends("sync_cursor")
     def _compute_sync_state(self):

@@ -5,8 +5,8 @@ at a closed port (connection refused), "IMAP back" the real port again.
 """
 import email
 import socket
-from email import policy
 from datetime import timedelta
+from email import policy
 from unittest.mock import patch
 
 from odoo import fields

@@ -38,7 +38,15 @@ FOLDER_ORDER = {"inbox": 0, "sent": 1, "drafts": 2, "archive": 3, "custom": 4, "
 SECURITY = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None (unencrypted)")]
 
 
-class NotSentError(UserError):
+class MailServerUnreachable(UserError):
+    """The mail server cannot be reached right now (an outage, not a mistake of the user).
+
+    The web client shows it as a notification titled "Mail server unreachable"
+    (static/src/core/mail_server_errors.js), never as an "Invalid Operation" dialog.
+    """
+
+
+class NotSentError(MailServerUnreachable):
     """The outgoing server could not be reached: nothing left, sending again is safe."""
 
 
@@ -209,6 +217,8 @@ class MaildeskAccount(models.Model):
                 info = provider.test_connection()
         except ProviderError as exc:
             self.sudo()._record_failure(exc, kind="test")
+            if isinstance(exc, NetworkError):
+                raise MailServerUnreachable(str(exc)) from exc
             raise UserError(_("Connection failed: %s", exc)) from exc
         message = _("Connected. %(folders)s folders found.", folders=info.get("folders", 0))
         return {"type": "ir.actions.client", "tag": "display_notification",

@@ -24,6 +24,7 @@ from ..engine import mime, sanitize
 from ..engine import threads as threading_keys
 from ..engine.errors import NetworkError, ProviderError
 from ..engine.provider import FlagState, RemoteMessage
+from .maildesk_account import MailServerUnreachable
 
 _logger = logging.getLogger(__name__)
 
@@ -231,8 +232,13 @@ class MaildeskMessage(models.Model):
         """Download the body of a message that was listed with headers only."""
         for folder, messages in self._by_folder().items():
             account = folder.account_id
-            with account.sudo()._get_provider() as provider:
-                fetched = provider.fetch_messages(folder._remote(), messages.mapped("remote_id"))
+            try:
+                with account.sudo()._get_provider() as provider:
+                    fetched = provider.fetch_messages(folder._remote(), messages.mapped("remote_id"))
+            except NetworkError as exc:
+                raise MailServerUnreachable(_("The full message stays on the server for now: %s", exc)) from exc
+            except ProviderError as exc:
+                raise UserError(_("The server did not give the full message: %s", exc)) from exc
             by_id = {m.remote_id: m for m in fetched}
             for message in messages:
                 remote = by_id.get(message.remote_id)
@@ -285,7 +291,7 @@ class MaildeskMessage(models.Model):
                     results[folder] = call(provider, folder, messages.mapped("remote_id"))
             except NetworkError as exc:
                 if not queue:
-                    raise UserError(_("The mail server cannot be reached: %s", exc)) from exc
+                    raise MailServerUnreachable(str(exc)) from exc
                 queue(folder, messages)
                 results[folder] = QUEUED
             except ProviderError as exc:

@@ -33,6 +33,7 @@ CRON_TIME_BUDGET = 50  # seconds a cron run may spend before re-triggering itsel
 BACKFILL_TIME_BUDGET = 40  # seconds of one backfill run; the next one is triggered right after
 BACKFILL_PAUSE = 5  # seconds between two backfill runs: the incremental sync goes first
 BACKOFF_MAX_MINUTES = 60
+TEST_TIMEOUT = 20  # seconds Test Connection waits for a server: a person is watching
 SYNC_LOG_RETENTION_DAYS = 30
 FOLDER_ORDER = {"inbox": 0, "sent": 1, "drafts": 2, "archive": 3, "custom": 4, "spam": 5, "trash": 6}
 SECURITY = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None (unencrypted)")]
@@ -213,7 +214,7 @@ class MaildeskAccount(models.Model):
         self.ensure_one()
         self._check_can_operate()
         try:
-            with self._get_provider() as provider:
+            with self._get_test_provider() as provider:
                 info = provider.test_connection()
         except ProviderError as exc:
             self.sudo()._record_failure(exc, kind="test")
@@ -286,6 +287,14 @@ class MaildeskAccount(models.Model):
         if not self.imap_host:
             raise UserError(_("Set the IMAP server of %s first.", self.name))
         return ImapProvider(self._get_imap_config(), self._get_smtp_config())
+
+    def _get_test_provider(self):
+        """``_get_provider`` with the short timeouts of Test Connection (someone waits for it)."""
+        provider = self._get_provider()
+        for config in (getattr(provider, "config", None), getattr(provider, "smtp_config", None)):
+            if config is not None and hasattr(config, "timeout"):
+                config.timeout = min(config.timeout or TEST_TIMEOUT, TEST_TIMEOUT)
+        return provider
 
     def _get_imap_config(self):
         """IMAP settings for the engine; override to inject TLS or OAuth options."""

@@ -44,6 +44,7 @@ class MaildeskClient(models.AbstractModel):
         accounts = self.env["maildesk.account"].search([])
         folders = self.env["maildesk.folder"].search([("account_id", "in", accounts.ids)])
         unread = self._unread_by_folder(folders)
+        drafts = self._local_drafts_by_account(accounts)
         inbox_ids = set(folders.filtered(lambda f: f.role == "inbox").ids)
         counts = self._message_counts(folders)
         by_account = {}
@@ -51,6 +52,8 @@ class MaildeskClient(models.AbstractModel):
             by_account.setdefault(folder.account_id.id, []).append({
                 "id": folder.id, "name": folder._label(), "role": folder.role, "account_id": folder.account_id.id,
                 "parent_id": folder.parent_id.id, "unread_count": unread.get(folder.id, 0),
+                # The user's autosaved drafts live in Odoo; they are listed in this folder.
+                "draft_count": drafts.get(folder.account_id.id, 0) if folder.role == "drafts" else 0,
                 "selectable": folder.selectable, "sync_state": folder.sync_state})
         pending = dict(self.env["maildesk.pending.action"].sudo()._read_group(
             [("account_id", "in", accounts.ids), ("state", "=", "pending")], ["account_id"], ["__count"]))
@@ -72,6 +75,29 @@ class MaildeskClient(models.AbstractModel):
             "tags": self.env["maildesk.tag"].search_read([], ["name", "color"]),
             "unified": {"unread_count": sum(unread.get(i, 0) for i in inbox_ids)},
         }
+
+    def _local_drafts_by_account(self, accounts):
+        """How many autosaved drafts the user has per mailbox (their own only: record rule)."""
+        groups = self.env["maildesk.draft"]._read_group([("account_id", "in", accounts.ids)], ["account_id"],
+                                                        ["__count"])
+        return {account.id: count for account, count in groups}
+
+    def _local_drafts(self, account_id=False, folder_id=False, role=False):
+        """The user's autosaved drafts shown at the top of a Drafts folder (else none)."""
+        domain = []
+        if folder_id:
+            folder = self.env["maildesk.folder"].browse(int(folder_id)).exists()
+            if not folder or folder.role != "drafts":
+                return []
+            domain = [("account_id", "=", folder.account_id.id)]
+        elif role != "drafts":
+            return []
+        if account_id:
+            domain.append(("account_id", "=", int(account_id)))
+        drafts = self.env["maildesk.draft"].search(domain, order="write_date desc", limit=PAGE_LIMIT)
+        return [{"draft_id": d.id, "subject": d.subject or "", "to": d.email_to or "", "date": _dt(d.write_date),
+                 "snippet": (d._snippet() or "")[:200], "account_id": d.account_id.id,
+                 "account_name": d.account_id.name, "mode": d.mode} for d in drafts]
 
     def _unread_by_folder(self, folders):
         if not folders:
@@ -221,7 +247,11 @@ class MaildeskClient(models.AbstractModel):
             thread_ids, total, capped = self._search_page(query, offset, limit)
         else:
             thread_ids, total, capped = self._list_page(query, offset, limit)
-        return {"total": total, "total_capped": capped, "offset": offset, "threads": self._thread_rows(thread_ids)}
+        result = {"total": total, "total_capped": capped, "offset": offset, "threads": self._thread_rows(thread_ids)}
+        if not offset and not any(search.values()):
+            # Drafts folder: the user's autosaved drafts first (open them with compose_defaults(draft_id=)).
+            result["drafts"] = self._local_drafts(account_id, folder_id, role)
+        return result
 
     def _list_page(self, query, offset, limit):
         """Browse a folder / filter: aggregate the matching messages per conversation.

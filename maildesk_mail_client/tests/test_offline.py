@@ -289,3 +289,21 @@ class TestOutbox(OfflineCase):
         result = self.client.send(self.compose())
         self.assertIn("message_id", result)
         self.assertEqual(len(self.sink.messages), 1)
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestDraftsInDraftsFolder(OfflineCase):
+    def test_autosaved_draft_listed_in_drafts_folder(self):
+        """The autosaved draft is counted on the Drafts folder and listed when it is opened; own drafts only."""
+        draft = self.client.save_draft(self.compose(subject="Half written", body_html="<p>Dear Bob,</p>"))
+        drafts_folder = self.account.folder_ids.filtered(lambda f: f.role == "drafts")
+        mailbox = next(a for a in self.client.get_mailboxes()["accounts"] if a["id"] == self.account.id)
+        self.assertEqual(next(f for f in mailbox["folders"] if f["role"] == "drafts")["draft_count"], 1)
+        listed = self.client.get_threads(folder_id=drafts_folder.id)["drafts"]
+        self.assertEqual([(d["draft_id"], d["subject"], d["snippet"]) for d in listed],
+                         [(draft["draft_id"], "Half written", "Dear Bob,")])
+        self.assertEqual(self.client.get_threads(role="drafts")["drafts"][0]["draft_id"], draft["draft_id"])
+        self.assertEqual(self.client.get_threads(role="inbox")["drafts"], [])
+        self.account.write({"is_shared": True, "user_ids": [(4, self.user_member.id)]})
+        member = self.env["maildesk.client"].with_user(self.user_member)
+        self.assertEqual(member.get_threads(folder_id=drafts_folder.id)["drafts"], [])

@@ -78,8 +78,9 @@ class MaildeskClient(models.AbstractModel):
 
     def _local_drafts_by_account(self, accounts):
         """How many autosaved drafts the user has per mailbox (their own only: record rule)."""
-        groups = self.env["maildesk.draft"]._read_group([("account_id", "in", accounts.ids)], ["account_id"],
-                                                        ["__count"])
+        groups = self.env["maildesk.draft"]._read_group(
+            [("account_id", "in", accounts.ids), ("id", "not in", self.env["maildesk.outbox"]._draft_ids_in_outbox())],
+            ["account_id"], ["__count"])
         return {account.id: count for account, count in groups}
 
     def _local_drafts(self, account_id=False, folder_id=False, role=False):
@@ -94,6 +95,7 @@ class MaildeskClient(models.AbstractModel):
             return []
         if account_id:
             domain.append(("account_id", "=", int(account_id)))
+        domain.append(("id", "not in", self.env["maildesk.outbox"]._draft_ids_in_outbox()))
         drafts = self.env["maildesk.draft"].search(domain, order="write_date desc", limit=PAGE_LIMIT)
         return [{"draft_id": d.id, "subject": d.subject or "", "to": d.email_to or "", "date": _dt(d.write_date),
                  "snippet": (d._snippet() or "")[:200], "account_id": d.account_id.id,
@@ -565,7 +567,9 @@ class MaildeskClient(models.AbstractModel):
 
     @api.model
     def list_drafts(self, limit=8):
-        drafts = self.env["maildesk.draft"].search([], limit=limit, order="write_date desc")
+        drafts = self.env["maildesk.draft"].search(
+            [("id", "not in", self.env["maildesk.outbox"]._draft_ids_in_outbox())], limit=limit,
+            order="write_date desc")
         return [{"id": d.id, "subject": d.subject or _("(no subject)"), "to": d.email_to or "",
                  "date": _dt(d.write_date), "account_id": d.account_id.id} for d in drafts]
 

@@ -86,6 +86,12 @@ class MaildeskOutbox(models.Model):
         self.env.ref("maildesk_mail_client.ir_cron_maildesk_outbox").sudo()._trigger(send_at)
         return row
 
+    @api.model
+    def _draft_ids_in_outbox(self):
+        """Drafts of the user's mail waiting to leave: not listed as drafts meanwhile."""
+        rows = self.search([("state", "in", ("queued", "sending"))])  # own rows only (rule)
+        return [row.values.get("draft_id") for row in rows if (row.values or {}).get("draft_id")]
+
     def _lock(self):
         """Take this row's lock (waits for a cron that is sending it); returns its state."""
         self.ensure_one()

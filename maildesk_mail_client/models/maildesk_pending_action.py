@@ -88,7 +88,9 @@ class MaildeskPendingAction(models.Model):
                     row._apply(provider)
             except NetworkError:
                 raise
-            except ProviderError as exc:
+            except Exception as exc:  # noqa: BLE001 - one bad change must not block the queue forever
+                if not isinstance(exc, ProviderError):
+                    _logger.exception("MailDesk: queued change %s could not be replayed", row.id)
                 row.write({"state": "failed", "error": str(exc)})
                 row._clear_pending()
                 account._log("sync", "error", _("A change made while the server was unreachable was refused: "

@@ -211,6 +211,15 @@ class TestOutbox(OfflineCase):
         self.env["maildesk.outbox"]._cron_send()
         self.assertEqual(self.sink.messages, [])
 
+    def test_draft_hidden_while_waiting_back_after_undo(self):
+        """A message waiting to leave is not listed as a draft; after Undo its draft is back."""
+        draft = self.client.save_draft(self.compose(subject="Wait for it"))
+        result = self.client.send(self.compose(subject="Wait for it", draft_id=draft["draft_id"]), delay=5)
+        self.assertEqual(self.client.list_drafts(), [])
+        self.assertEqual(self.client.get_threads(role="drafts")["drafts"], [])
+        self.client.cancel_send(result["outbox_id"])
+        self.assertEqual([d["id"] for d in self.client.list_drafts()], [draft["draft_id"]])
+
     def test_cron_sends_once_then_undo_is_too_late(self):
         """The cron sends a due row once; a second run and a late Undo change nothing."""
         draft = self.client.save_draft(self.compose())

@@ -189,3 +189,33 @@ class TestContinuousBackfill(ImapCase):
         with patch("odoo.addons.maildesk_mail_client.models.maildesk_account.BACKFILL_TIME_BUDGET", 0):
             self.env["maildesk.account"]._cron_backfill()
         self.assertTrue(Trigger.search([("cron_id", "=", cron.id)]) - before)
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestPlainWords(MaildeskCase):
+    def test_labels_written_by_a_person(self):
+        """Field labels read like a person wrote them."""
+        fields_ = self.env["maildesk.account"]._fields
+        self.assertEqual([fields_[name].string for name in ("imap_host", "imap_login", "last_sync_at")],
+                         ["IMAP server", "IMAP login", "Last synced"])
+        arch = self.env.ref("maildesk_mail_client.maildesk_account_view_form").arch
+        self.assertIn('<field name="imap_security" string="Security"/>', arch)
+        self.assertIn('<field name="imap_port" options="{\'format\': false}"/>', arch)
+
+    def test_inbox_not_INBOX(self):
+        """The server's "INBOX" reads "Inbox" wherever its role is known."""
+        account = self.make_account()
+        message = self.make_message(account)
+        self.assertEqual(message.folder_id.display_name, "Inbox")
+        data = self.env["maildesk.client"].with_user(self.user_owner).get_mailboxes()
+        self.assertEqual([f["name"] for a in data["accounts"] for f in a["folders"]], ["Inbox"])
+
+    def test_outage_is_not_an_invalid_operation(self):
+        """Test Connection against a closed port: a MailServerUnreachable in words, no errno."""
+        from ..models.maildesk_account import MailServerUnreachable
+
+        account = self.make_account(imap_port=1)
+        with self.assertRaises(MailServerUnreachable) as caught:
+            account.with_user(self.user_owner).action_test_connection()
+        self.assertIn("Cannot reach 127.0.0.1 on port 1", str(caught.exception))
+        self.assertNotIn("Errno", str(caught.exception))

@@ -49,7 +49,7 @@ tours.add("maildesk_tour_setup_wizard", {
         { content: "It says it is waiting", trigger: '.o_maildesk_testing:contains("gives up after")', isCheck: true },
         { content: "Cancel the test", trigger: ".o_maildesk_test_cancel" },
         { content: "The button is back", trigger: ".o_maildesk_test_button", isCheck: true },
-        { content: "The wizard is still open", trigger: ".modal .o_field_widget[name=email]", isCheck: true },
+        { content: "The wizard is still open", trigger: ".o_field_widget[name=email] input", isCheck: true },
     ],
 });
 

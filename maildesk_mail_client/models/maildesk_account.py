@@ -34,7 +34,7 @@ CRON_TIME_BUDGET = 50  # seconds a cron run may spend before re-triggering itsel
 BACKFILL_TIME_BUDGET = 40  # seconds of one backfill run; the next one is triggered right after
 BACKFILL_PAUSE = 5  # seconds between two backfill runs: the incremental sync goes first
 BACKOFF_MAX_MINUTES = 60
-TEST_TIMEOUT = 20  # seconds Test Connection waits for a server: a person is watching
+INTERACTIVE_TIMEOUT = 20  # seconds a server may take when a person waits (Test Connection, a click)
 SYNC_LOG_RETENTION_DAYS = 30
 FOLDER_ORDER = {"inbox": 0, "sent": 1, "drafts": 2, "archive": 3, "custom": 4, "spam": 5, "trash": 6}
 SECURITY = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None (unencrypted)")]
@@ -273,7 +273,7 @@ class MaildeskAccount(models.Model):
         self._check_can_operate()
         self._check_test_rate()
         try:
-            with self._get_test_provider() as provider:
+            with self._get_interactive_provider() as provider:
                 info = provider.test_connection()
         except ProviderError as exc:
             if not isinstance(exc, AuthError):
@@ -357,12 +357,15 @@ class MaildeskAccount(models.Model):
             raise UserError(_("Set the IMAP server of %s first.", self.name))
         return ImapProvider(self._get_imap_config(), self._get_smtp_config())
 
-    def _get_test_provider(self):
-        """``_get_provider`` with the short timeouts of Test Connection (someone waits for it)."""
+    def _get_interactive_provider(self):
+        """``_get_provider`` with short timeouts: Test Connection and clicks, where a person waits.
+
+        A server that does not answer is then queued for / reported within seconds, not after
+        the minute a background sync may wait."""
         provider = self._get_provider()
         for config in (getattr(provider, "config", None), getattr(provider, "smtp_config", None)):
             if config is not None and hasattr(config, "timeout"):
-                config.timeout = min(config.timeout or TEST_TIMEOUT, TEST_TIMEOUT)
+                config.timeout = min(config.timeout or INTERACTIVE_TIMEOUT, INTERACTIVE_TIMEOUT)
         return provider
 
     def _get_imap_config(self):
@@ -637,7 +640,7 @@ class MaildeskAccount(models.Model):
         if not self._try_lock():
             return 0  # a sync holds the mailbox: it replays the queue itself
         try:
-            with self._get_provider() as provider:
+            with self._get_interactive_provider() as provider:
                 return Pending._replay(self, provider)
         except ProviderError as exc:
             _logger.info("MailDesk: queued changes of %s wait for the server: %s", self.id, exc)

@@ -311,7 +311,7 @@ class MaildeskMessage(models.Model):
                 continue
             try:
                 # sudo: credentials are admin-only; the user's access was checked above.
-                with folder.account_id.sudo()._get_provider() as provider:
+                with folder.account_id.sudo()._get_interactive_provider() as provider:
                     results[folder] = call(provider, folder, messages.mapped("remote_id"))
             except NetworkError as exc:
                 if not queue:

@@ -180,7 +180,7 @@ class MaildeskAccountSetup(models.TransientModel):
     def _provider(self):
         """The provider the mailbox will get, from the account's own config code on unsaved values."""
         vals = dict(self._account_vals(with_password=False), imap_password_encrypted=self._password_encrypted())
-        return self.env["maildesk.account"].new(vals)._get_test_provider()
+        return self.env["maildesk.account"].new(vals)._get_interactive_provider()
 
     def _explain(self, exc):
         """What failed and what to try next, in plain words.

@@ -14,7 +14,7 @@ import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
 
-export const TEST_TIMEOUT = 20; // seconds; models/maildesk_account.py TEST_TIMEOUT
+export const TEST_TIMEOUT = 20; // seconds; models/maildesk_account.py INTERACTIVE_TIMEOUT
 
 export class TestConnectionButton extends Component {
     static props = { ...standardWidgetProps };

@@ -211,11 +211,12 @@ class TestPlainWords(MaildeskCase):
         self.assertEqual([f["name"] for a in data["accounts"] for f in a["folders"]], ["Inbox"])
 
     def test_outage_is_not_an_invalid_operation(self):
-        """Test Connection against a closed port: a MailServerUnreachable in words, no errno."""
+        """Test Connection against a closed port: a MailServerUnreachable (not "Invalid Operation"), in words."""
         from ..models.maildesk_account import MailServerUnreachable
 
         account = self.make_account(imap_port=1)
         with self.assertRaises(MailServerUnreachable) as caught:
             account.with_user(self.user_owner).action_test_connection()
-        self.assertIn("Cannot reach 127.0.0.1 on port 1", str(caught.exception))
+        # One plain message for every refusal (no port probing through the form), no errno.
+        self.assertIn("Cannot connect to the mail server", str(caught.exception))
         self.assertNotIn("Errno", str(caught.exception))

@@ -8,6 +8,10 @@ class MaildeskDraft(models.Model):
 
     Drafts are personal (a record rule limits them to their author), local to Odoo and
     restorable from the systray until they are sent or discarded.
+
+    They are never deleted behind the user's back, however old: a draft is the user's own
+    unsent text, and only the user (send or discard) ends it. There is deliberately no
+    autovacuum for them (an earlier one dropped drafts untouched for 90 days silently).
     """
 
     _name = "maildesk.draft"
@@ -54,12 +58,6 @@ class MaildeskDraft(models.Model):
         """The start of the text, for the Drafts list."""
         self.ensure_one()
         return " ".join(html_to_text(str(self.body_html or "")).split())[:200]
-
-    @api.autovacuum
-    def _gc_old_drafts(self):
-        """Drafts untouched for 90 days go away (the autovacuum cron)."""
-        limit = fields.Datetime.subtract(fields.Datetime.now(), days=90)
-        self.sudo().search([("write_date", "<", limit)]).unlink()
 
     @api.depends("subject")
     def _compute_display_name(self):

@@ -156,7 +156,8 @@ class MaildeskOutbox(models.Model):
             self.write({"state": "failed", "error": str(exc)})
             self._restore_draft()
         else:
-            self.write({"state": "sent", "message_id": message.id, "error": False})
+            # Sent; a partial refusal (some recipients) is said on the message and here.
+            self.write({"state": "sent", "message_id": message.id, "error": message.delivery_error or False})
         self._notify()
         if commit:
             self.env.cr.commit()  # cron only: the outcome of this row

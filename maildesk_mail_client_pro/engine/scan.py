@@ -28,7 +28,7 @@ first_contact       1       first message ever from this address
 ==================  ======  =====================================================================
 
 Levels: ``high`` at a score of 5 or more, or when an impersonation (display name,
-look-alike domain) meets payment, credential or link trouble; ``medium`` from 2; else
+look-alike domain) meets payment, credential or link trouble; ``medium`` from 3; else
 ``low``. Which header instance is trusted: only the topmost Authentication-Results (added by
 our own receiving server), the ones below could be written by the sender.
 
@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from email.utils import getaddresses
 
 HIGH_SCORE = 5
-MEDIUM_SCORE = 2
+MEDIUM_SCORE = 3
 FREEMAIL = frozenset({
     "gmail.com", "googlemail.com", "yahoo.com", "yahoo.de", "yahoo.fr", "yahoo.co.uk", "outlook.com", "hotmail.com",
     "hotmail.de", "hotmail.fr", "live.com", "msn.com", "aol.com", "gmx.de", "gmx.net", "gmx.com", "web.de",
@@ -98,6 +98,7 @@ REASONS = {
     "dkim_fail": "The DKIM signature did not verify: the message may have been altered or forged.",
     "reply_to_mismatch": "Replies would go to {reply_to}, not to the sender's domain {domain}.",
     "reply_to_freemail": "Replies would go to a free mail address ({reply_to}) instead of {domain}.",
+    "reply_to_lookalike": "Replies would go to {reply_to}, a domain imitating a known one, instead of {domain}.",
     "return_path": "The envelope sender ({return_path}) belongs to another domain than the From address.",
     "display_name": "The name '{name}' is that of {who} ({known}), but this mail comes from {address}.",
     "name_has_address": "The display name shows the address {shown}, but the mail really comes from {address}.",
@@ -337,9 +338,12 @@ def scan(message, context=None):
     reply_address = (getaddresses([message.reply_to])[0][1] if message.reply_to else "").lower()
     reply_domain = domain_of(reply_address)
     if reply_domain and domain and not _related(reply_domain, domain):
-        if reply_domain in FREEMAIL or lookalike(reply_domain, context):
+        if reply_domain in FREEMAIL:
             add(Signal("reply_to_mismatch", 3, REASONS["reply_to_freemail"].format(reply_to=reply_address,
                                                                                 domain=domain)))
+        elif lookalike(reply_domain, context):
+            add(Signal("reply_to_mismatch", 3, REASONS["reply_to_lookalike"].format(reply_to=reply_address,
+                                                                                 domain=domain)))
         else:
             add(Signal("reply_to_mismatch", 1, REASONS["reply_to_mismatch"].format(reply_to=reply_address,
                                                                                 domain=domain)))

@@ -37,8 +37,11 @@ ATTACHMENT_CHAR_CAP = 8000  # text taken from one attachment
 SCAN_BODY_CHARS = 2000
 OUTPUT_CHAR_CAP = 20000
 PER_MESSAGE_OVERHEAD = 30  # tokens for the header line of each message in the envelope
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\u00ad\U000e0000-\U000e007f]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Invisible (zero-width, bidi controls, tag characters, soft hyphen) and control characters,
+# removed with one str.translate (several times faster than a regex on e-mail sized text).
+_DROP = dict.fromkeys([*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2065),
+                       *range(0x2066, 0x2070), 0xFEFF, 0x00AD, *range(0xE0000, 0xE0080),
+                       *range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _MARKERS = re.compile(r"<{3,}|>{3,}")
 _QUOTE_HEAD = re.compile(
     r"^\s*(On .{1,200} wrote:|Am .{1,200} schrieb .{1,200}:|Le .{1,200} a écrit\s*:|-----\s*Original Message\s*-----|"
@@ -118,11 +121,12 @@ class Budgeted:
 
 def clean_text(text, limit=None):
     """Untrusted text made safe to embed: no invisible or control characters, no block markers."""
-    text = unicodedata.normalize("NFC", text or "")
-    text = _INVISIBLE.sub("", text)
-    text = _CONTROL.sub("", text)
-    text = _MARKERS.sub(lambda m: m.group(0)[0] * 2, text)
-    text = _BLANKS.sub("\n\n", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    text = unicodedata.normalize("NFC", text or "").replace("\r\n", "\n").replace("\r", "\n").translate(_DROP)
+    if "<<<" in text or ">>>" in text:
+        text = _MARKERS.sub(lambda m: m.group(0)[0] * 2, text)
+    if "\n\n\n" in text:
+        text = _BLANKS.sub("\n\n", text)
+    text = text.strip()
     if limit and len(text) > limit:
         text = text[:limit].rstrip() + " [...]"
     return text
@@ -290,6 +294,4 @@ def parse_json(text, schema):
 
 def clean_output(text, limit=OUTPUT_CHAR_CAP):
     """Model output as plain text for display: no control or invisible characters, bounded."""
-    text = _INVISIBLE.sub("", text or "")
-    text = _CONTROL.sub("", text)
-    return text.strip()[:limit]
+    return (text or "").translate(_DROP).strip()[:limit]

@@ -1,0 +1,3 @@
+from . import test_ai_actions
+from . import test_ai_controls
+from . import test_ai_http

@@ -60,6 +60,20 @@ class AiEmulator(EmulatorServer):
         self.route("POST", r"/v1/messages", self._anthropic)
 
     # -- knobs ----------------------------------------------------------------------------
+    def reset(self, api_key=None):
+        """Back to a healthy provider with empty logs (between tests sharing one emulator)."""
+        with self._knob_lock:
+            self.api_key = api_key
+            self.models = None
+            self.context_limit = None
+            self.scan_level = "low"
+            self.delay = 0.0
+            self._cut = self._malformed = 0
+            self.payloads.clear()
+        with self._lock:
+            self._faults.clear()
+            self.requests.clear()
+
     def cut_next_stream(self, count=1):
         with self._knob_lock:
             self._cut += count

@@ -143,3 +143,26 @@ def test_reasons_and_action_are_plain_words():
     assert result.level == "high"
     assert any("colleague" in reason for reason in result.reasons)
     assert "phone" in result.action
+
+
+def test_wording_triggers_cover_every_alternative():
+    """Every alternative of the wording patterns starts with one of its trigger words."""
+    import re
+
+    for code, pattern in (("urgency", scan.URGENCY), ("payment", scan.PAYMENT), ("credentials", scan.CREDENTIALS)):
+        body = pattern.pattern[3:-3]
+        depth, current, alternatives = 0, "", []
+        for char in body:  # split the top-level alternation
+            depth += char == "("
+            depth -= char == ")"
+            if char == "|" and depth == 0:
+                alternatives.append(current)
+                current = ""
+            else:
+                current += char
+        alternatives.append(current)
+        for alternative in alternatives:
+            first = re.match(r"\(?([^\s()|?\-\\[]+)", alternative).group(1)
+            heads = {first} | set(re.match(r"\(([^)]*)\)", alternative).group(1).split("|")
+                                  if alternative.startswith("(") else [])
+            assert any(head.rstrip("?").split(" ")[0] in scan.TRIGGERS[code] for head in heads), (code, alternative)

@@ -168,7 +168,7 @@ class Context:
         # Indexes so a scan costs the same with 10 or 10,000 known domains: exact shapes,
         # labels, and the deletion neighbourhood of every label (a look-alike within two
         # edits shares a string with it, so only those few candidates get an edit distance).
-        self._skeletons, self._by_label, self._near = {}, {}, {}
+        self._skeletons, self._by_label, self._near, self._seen = {}, {}, {}, {}
         for domain in sorted(self.known_domains):
             base = registrable(domain)
             label = base.split(".")[0]
@@ -304,6 +304,12 @@ def lookalike(domain, context):
     """The known domain that ``domain`` imitates, or None (equal or related domains are not look-alikes)."""
     if not domain or not context.known_domains:
         return None
+    if domain not in context._seen:  # senders repeat: one answer per domain and context
+        context._seen[domain] = _lookalike(domain, context)
+    return context._seen[domain]
+
+
+def _lookalike(domain, context):
     base = registrable(to_unicode(domain))
     if base in context.known_domains or registrable(domain) in context.known_domains:
         return None
@@ -350,7 +356,7 @@ def scan(message, context=None):
     add = signals.append
     address = (message.from_address or "").lower()
     domain = domain_of(address)
-    display = getaddresses([message.from_header or ""])[0][0] if message.from_header else ""
+    display = _display_name(message.from_header)
 
     # Authentication (topmost Authentication-Results only).
     auth = parse_auth(message.authentication_results)
@@ -441,6 +447,17 @@ _WORD_PATTERNS = {word: re.compile(rf"\b{re.escape(word)}\b") for word in _ALL_T
 
 def _word_pattern(word):
     return _WORD_PATTERNS[word]
+
+
+def _display_name(header):
+    """The display name of a From header ('"Doe, John" <j@x>' -> 'Doe, John'); cheap common case first."""
+    header = (header or "").strip()
+    if not header or "<" not in header:
+        return ""
+    name = header.split("<", 1)[0].strip()
+    if '"' in name or "=?" in name or "(" in name:
+        return getaddresses([header])[0][0]
+    return name
 
 
 def _match_at(pattern, triggers, text, starts):

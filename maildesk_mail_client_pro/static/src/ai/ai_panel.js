@@ -20,28 +20,18 @@ export class AiPanel extends Component {
         this.orm = useService("orm");
         this.notification = useService("notification");
         this.levelClass = LEVEL_CLASS;
-        this.state = useState(this.emptyState());
-        this.threadId = null;
+        // One panel per thread (t-key in the template): another thread starts afresh and the
+        // previous thread's stream is stopped when its panel goes.
+        this.state = useState({
+            open: false, tab: "summary", busy: false, error: "", note: "", summary: null, question: "",
+            chat: [], scan: null, tone: "neutral", language: "auto", instructions: "",
+            includeAttachments: false, draftText: "",
+        });
         onWillUnmount(() => this.stop());
     }
 
-    emptyState() {
-        return {
-            open: false, tab: "summary", busy: false, error: "", note: "", summary: null, question: "",
-            chat: [], streaming: "", scan: null, tone: "neutral", language: "auto", instructions: "",
-            includeAttachments: false, draftText: "",
-        };
-    }
-
     get data() {
-        const data = this.props.store.openThread;
-        if (data && data.thread.id !== this.threadId) {
-            // Another thread: forget the previous one's answers and stop its stream.
-            this.stop();
-            this.threadId = data.thread.id;
-            Object.assign(this.state, this.emptyState(), { open: this.state.open, tab: this.state.tab });
-        }
-        return data;
+        return this.props.store.openThread;
     }
 
     get ai() {

@@ -30,6 +30,7 @@ dead provider costs at most the provider's timeout; the browser can cancel a str
 import threading
 from contextlib import contextmanager
 from datetime import datetime, time, timedelta
+from time import monotonic
 
 import pytz
 from odoo import _, api, fields, models
@@ -46,6 +47,8 @@ ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024  # attachments above this are not read fo
 ATTACHMENT_TOTAL_CHARS = 30000
 FEATURE_NAMES = dict(FEATURES)
 THREAD_FEATURES = ("summarize", "ask", "draft", "scan")
+SCAN_CONTEXT_TTL = 300  # seconds a worker reuses the organisation's names and domains for the scan
+_SCAN_CONTEXTS = {}  # (dbname, company id) -> (monotonic time, scan.Context)
 
 
 def _is_testing():
@@ -300,7 +303,23 @@ class MaildeskAiService(models.AbstractModel):
     # -- security scan (code, no AI) ------------------------------------------------------------
     @api.model
     def _scan_context(self):
-        """What the organisation knows, for look-alike and impersonation checks (one read per call)."""
+        """What the organisation knows, for look-alike and impersonation checks.
+
+        Kept per worker for ``SCAN_CONTEXT_TTL`` seconds (reading every contact on each opened
+        thread would cost more than the scan); a new colleague or contact counts within minutes.
+        """
+        key = (self.env.cr.dbname, self.env.company.id)
+        cached = _SCAN_CONTEXTS.get(key)
+        now = monotonic()
+        if cached and now - cached[0] < SCAN_CONTEXT_TTL and not _is_testing():
+            return cached[1]
+        context = self._build_scan_context()
+        _SCAN_CONTEXTS[key] = (now, context)
+        return context
+
+    @api.model
+    def _build_scan_context(self):
+        """Own domains, colleagues and contacts, read once; override to add known partners' domains."""
         # sudo: only addresses and names feed plain-string checks; nothing of it reaches a client or the AI.
         accounts = self.env["maildesk.account"].sudo().search_read([], ["email"])
         own = {scan.domain_of(a["email"]) for a in accounts if a["email"]}

@@ -180,3 +180,44 @@ def test_retry_after_http_date():
     """Retry-After as an HTTP date becomes seconds from now."""
     assert llm.retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480) == pytest.approx(10)
     assert llm.retry_after_seconds("soon") is None
+
+
+def _summary_messages():
+    from maildesk_mail_client_pro.engine import prompt
+    thread = [prompt.ThreadMessage("a@x.example", "2026-01-01", "Hello")]
+    return prompt.build("summarize", thread, 4000)[0]
+
+
+def test_job_parses_structured_answer(emulator):
+    """A structured feature's answer comes back parsed (strict JSON)."""
+    from maildesk_mail_client_pro.engine import prompt, runner
+    outcome = runner.Job(config(emulator), _summary_messages(), prompt.FEATURE_SCHEMAS["summarize"]).execute()
+    assert outcome.data["summary"] == "Summary of 1 messages."
+    assert outcome.latency_ms >= 0 and outcome.tokens_out > 0
+
+
+def test_job_retries_a_malformed_answer_once_then_gives_up(emulator):
+    """Malformed once: asked again with the error. Malformed twice: a readable BadResponse."""
+    from maildesk_mail_client_pro.engine import prompt, runner
+    emulator.malformed_next()
+    job = runner.Job(config(emulator), _summary_messages(), prompt.FEATURE_SCHEMAS["summarize"])
+    assert job.execute().data["summary"]
+    assert "could not be used: not valid JSON" in emulator.payloads[-1]["json"]["messages"][-1]["content"]
+    emulator.malformed_next(2)
+    with pytest.raises(llm.BadResponse, match="expected format"):
+        job.execute()
+
+
+def test_job_stream_returns_outcome(emulator):
+    """Streaming a job yields the chunks and returns the outcome at the end."""
+    from maildesk_mail_client_pro.engine import runner
+    job = runner.Job(config(emulator, "anthropic"), [{"role": "user", "content": "Hi"}])
+    generator = job.stream()
+    chunks = []
+    while True:
+        try:
+            chunks.append(next(generator))
+        except StopIteration as stop:
+            outcome = stop.value
+            break
+    assert "".join(chunks) == outcome.text

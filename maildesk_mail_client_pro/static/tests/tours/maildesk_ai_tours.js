@@ -28,8 +28,9 @@ registry.category("web_tour.tours").add("maildesk_ai_tour", {
             trigger: '.o_maildesk_compose .o_maildesk_editable:contains("Thank you for your message about Order 200 units")',
             isCheck: true,
         },
-        { content: "Close the compose window (the draft is kept)", trigger: ".o_dialog .btn-close" },
-        { content: "Open the phishing mail", trigger: row("Bank change") },
+        { content: "Close the compose window (the draft is kept)", trigger: ".modal-header .btn-close" },
+        { content: "Closed", trigger: "body:not(:has(.o_maildesk_compose))", in_modal: false, isCheck: true },
+        { content: "Open the phishing mail", trigger: row("Bank change"), in_modal: false },
         {
             content: "Safe mode hides it and says why",
             trigger: '.o_maildesk_safe_mode:contains("dangerous"):contains("bank details")',

@@ -176,8 +176,14 @@ class Context:
             self._by_label.setdefault(label, base)
             if len(label) >= 4:
                 shape = skeleton(label)
-                for variant in _deletions(shape, 2):
-                    self._near.setdefault(variant, set()).add((shape, base))
+                entry = (shape, base)
+                near = self._near
+                for variant in _deletions(shape, 2 if len(shape) >= 8 else 1):
+                    bucket = near.get(variant)
+                    if bucket is None:
+                        near[variant] = [entry]
+                    else:
+                        bucket.append(entry)
 
     @classmethod
     def build(cls, own_domains=(), known_addresses=(), colleagues=(), contacts=()):
@@ -331,7 +337,7 @@ def _lookalike(domain, context):
     shape = skeleton(label)
     candidates = set()
     for variant in _deletions(shape, 2):
-        candidates |= context._near.get(variant, set())
+        candidates.update(context._near.get(variant, ()))
     for known_shape, known_base in sorted(candidates):
         limit = 1 if len(known_shape) < 8 else 2
         if edit_distance(shape, known_shape, limit) <= limit:

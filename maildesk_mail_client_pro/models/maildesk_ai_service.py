@@ -246,20 +246,27 @@ class MaildeskAiService(models.AbstractModel):
     @api.model
     def _thread_messages(self, thread, include_attachments=False, upto_message_id=None):
         """The thread's messages the user may read, oldest first, as prompt ``ThreadMessage``s."""
-        domain = [("thread_id", "=", thread.id)]
-        messages = self.env["maildesk.message"].search(domain, order="date asc, id asc")
-        files = self._attachment_texts(messages) if include_attachments else {}
-        result = []
-        for message in messages:
-            body = message.body_text or sanitize.html_to_text(str(message.body_html or ""))
-            result.append(prompt.ThreadMessage(
-                sender=message.email_from or message.from_address or "",
-                date=fields.Datetime.to_string(message.date) if message.date else "",
-                body=body or "", to=message.email_to or "", subject=message.subject or "",
-                direction=message.direction, attachments=files.get(message.id, [])))
-            if upto_message_id and message.id == upto_message_id:
-                break
-        return result
+        # search_read of the few columns the prompt uses: loading whole records would also read
+        # every body's HTML (tests/bench/bench_ai.py).
+        rows = self.env["maildesk.message"].search_read(
+            [("thread_id", "=", thread.id)], ["email_from", "from_address", "date", "body_text", "email_to",
+                                              "subject", "direction"], order="date asc, id asc")
+        if upto_message_id:
+            ids = [row["id"] for row in rows]
+            if upto_message_id in ids:
+                rows = rows[:ids.index(upto_message_id) + 1]
+        html_only = [row["id"] for row in rows if not row["body_text"]]
+        html = {}
+        if html_only:
+            html = {row["id"]: sanitize.html_to_text(str(row["body_html"] or "")) for row in
+                    self.env["maildesk.message"].browse(html_only).read(["body_html"])}
+        files = self._attachment_texts(self.env["maildesk.message"].browse([r["id"] for r in rows])) \
+            if include_attachments else {}
+        return [prompt.ThreadMessage(
+            sender=row["email_from"] or row["from_address"] or "",
+            date=fields.Datetime.to_string(row["date"]) if row["date"] else "",
+            body=row["body_text"] or html.get(row["id"], ""), to=row["email_to"] or "", subject=row["subject"] or "",
+            direction=row["direction"], attachments=files.get(row["id"], [])) for row in rows]
 
     @api.model
     def _attachment_texts(self, messages):

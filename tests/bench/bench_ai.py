@@ -7,8 +7,9 @@ Two figures, each the median of R warm runs:
                                      cleaning, budgeting, envelope, the reserved usage
                                      row (``maildesk.ai.service._prepare``)       goal <= 30 ms
     security scan, no AI             code signals over 1,000 stored messages, fields
-                                     read from the database, organisation context
-                                     built once (``scan_messages``)                goal <= 2 ms/msg
+                                     read from the database (``scan_messages``)   goal <= 2 ms/msg
+    organisation context             colleagues, contacts and domains read and
+                                     indexed (once per worker per 5 minutes)      printed
 
 ``--engine-only`` times the same work in plain Python (no database), which is what the
 engine tier can measure anywhere. Without it a fresh database is created with the base and
@@ -87,10 +88,10 @@ def engine_only(runs):
            unit="ms/msg", per=1000)
 
 
-def report(label, figures, goal, unit="ms", per=1):
+def report(label, figures, goal=None, unit="ms", per=1):
     median, peak, cpu = (value / per for value in figures)
-    flag = "ok" if median <= goal else "OVER"
-    print(f"  {label:<46} wall {median:7.2f} / max {peak:7.2f}  cpu {cpu:7.2f} {unit}   goal {goal:g} {unit}  {flag}")
+    verdict = "" if goal is None else f"   goal {goal:g} {unit}  " + ("ok" if median <= goal else "OVER")
+    print(f"  {label:<48} wall {median:8.2f} / max {peak:8.2f}  cpu {cpu:7.2f} {unit}{verdict}")
 
 
 def odoo_registry(db):
@@ -156,9 +157,15 @@ def with_odoo(runs):
             report("prompt for a 50-message thread (Odoo, user)", timed(prepare, runs), GOAL_PROMPT_MS)
             messages = env["maildesk.message"].with_user(member).search([])
 
+            # The organisation context (colleagues, contacts, domains) is built once per worker and
+            # kept 5 minutes (SCAN_CONTEXT_TTL); timed apart, then the scan with a built one.
+            report("organisation context (300 users, 2,000 contacts)",
+                   timed(service._build_scan_context, max(3, runs // 3)))
+            context = service._build_scan_context()
+
             def scan_all():
                 env.invalidate_all()  # fields read from the database each run
-                service.scan_messages(messages.with_user(member), context=service._build_scan_context())
+                service.scan_messages(messages.with_user(member), context=context)
 
             report(f"security scan of {len(messages):,} stored messages", timed(scan_all, max(3, runs // 3)),
                    GOAL_SCAN_MS, unit="ms/msg", per=len(messages))

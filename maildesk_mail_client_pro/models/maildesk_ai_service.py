@@ -334,8 +334,13 @@ class MaildeskAiService(models.AbstractModel):
             own.add(scan.domain_of(self.env.company.email))
         users = self.env["res.users"].sudo().search_read([("share", "=", False)], ["name", "email", "login"])
         colleagues = [(u["name"], u["email"] or u["login"]) for u in users]
+        # Known contacts: the people mail was exchanged with (linked on stored messages) and
+        # companies; not the whole address book, which can hold 100,000 leads.
+        self.env.cr.execute("SELECT DISTINCT partner_id FROM maildesk_message WHERE partner_id IS NOT NULL")
+        linked = [row[0] for row in self.env.cr.fetchall()]
         partners = self.env["res.partner"].sudo().search_read(
-            [("email", "!=", False), ("user_ids", "=", False)], ["name", "email"])
+            [("email", "!=", False), ("user_ids", "=", False), "|", ("id", "in", linked), ("is_company", "=", True)],
+            ["name", "email"])
         contacts = [(p["name"], (p["email"] or "").strip().lower()) for p in partners]
         return scan.Context.build(own_domains={d for d in own if d}, known_addresses=[c[1] for c in contacts],
                                   colleagues=colleagues, contacts=contacts)

@@ -122,8 +122,8 @@ def with_odoo(runs):
             for i in range(300):
                 env["res.users"].create({"name": f"First{i} Last{i}", "login": f"u{i}@acme.com",
                                          "email": f"u{i}@acme.com"})
-            env["res.partner"].create([{"name": f"Contact{i} Name{i}", "email": f"c{i}@partner{i}.example"}
-                                       for i in range(2000)])
+            partners = env["res.partner"].create([{"name": f"Contact{i} Name{i}", "email": f"c{i}@partner{i}.example"}
+                                                  for i in range(2000)])
             account = env["maildesk.account"].create({
                 "name": "Sales", "email": "sales@acme.com", "owner_id": member.id, "imap_host": "127.0.0.1",
                 "imap_login": "sales@acme.com"})
@@ -143,7 +143,8 @@ def with_odoo(runs):
                              "from_address": f"s{i}@domain{i % 300}.example", "body_text": text,
                              "body_html": html(rng, text), "date": f"2026-10-{i % 28 + 1:02d} 09:{i % 60:02d}:00",
                              "authentication_results": "mx.acme.com; spf=pass; dkim=pass; dmarc=pass",
-                             "return_path": f"b@bounce{i % 7}.example"})
+                             "return_path": f"b@bounce{i % 7}.example",
+                             "partner_id": partners[i].id})  # half the contacts wrote to us
             Message.create(vals)
             env.flush_all()
             service = env["maildesk.ai.service"].with_user(member)

@@ -160,7 +160,7 @@ def with_odoo(runs):
 
             # The organisation context (colleagues, contacts, domains) is built once per worker and
             # kept 5 minutes (SCAN_CONTEXT_TTL); timed apart, then the scan with a built one.
-            report("organisation context (300 users, 2,000 contacts)",
+            report("organisation context (300 users, 1,000 contacts)",
                    timed(service._build_scan_context, max(3, runs // 3)))
             context = service._build_scan_context()
 

@@ -48,6 +48,10 @@ SECRET_DESTINATIONS = {
 # connection to any host and port the user types, so it must not scan a network.
 TEST_LIMIT = 6
 TEST_LIMITER = RateLimiter(TEST_LIMIT, 60)
+# "Sync now" / "Load more history" per user per minute: a sync connects to whatever host the
+# owner typed, so clicking it in a loop would be a port scanner too (the cron is not counted).
+SYNC_LIMIT = 10
+SYNC_LIMITER = RateLimiter(SYNC_LIMIT, 60)
 
 
 class MailServerUnreachable(UserError):
@@ -311,6 +315,7 @@ class MaildeskAccount(models.Model):
     def action_sync(self):
         """Sync these accounts now; returns once the sync is done."""
         self._check_can_operate()
+        self._check_sync_rate()
         # sudo: syncing writes system data (cursors, logs, other users' mail in a shared
         # mailbox) on behalf of a user whose access to the account was checked above.
         self.sudo()._sync(commit=False)
@@ -318,6 +323,7 @@ class MaildeskAccount(models.Model):
 
     def action_backfill(self):
         self._check_can_operate()
+        self._check_sync_rate()
         self.sudo()._sync(commit=False, backfill=True)
         return True
 
@@ -360,6 +366,16 @@ class MaildeskAccount(models.Model):
         """At most TEST_LIMIT connection tests per user per minute (no port scans from here)."""
         if not TEST_LIMITER.hit((self.env.cr.dbname, self.env.uid)):
             raise UserError(_("Too many connection tests. Wait a minute and try again."))
+
+    @api.model
+    def _check_sync_rate(self):
+        """At most SYNC_LIMIT clicked syncs per user per minute; server code (sudo) is not counted.
+
+        ``env.su`` is never true for a JSON-RPC call, so a user cannot opt out of the limit."""
+        if self.env.su:
+            return
+        if not SYNC_LIMITER.hit((self.env.cr.dbname, self.env.uid)):
+            raise UserError(_("Too many syncs. Wait a minute and try again."))
 
     # -- access -------------------------------------------------------------------------
     def _check_can_operate(self):
@@ -496,8 +512,10 @@ class MaildeskAccount(models.Model):
     def _sync_one(self, commit=False, backfill=False):
         started = time.monotonic()
         totals = {"created": 0, "updated": 0, "removed": 0}
+        connected = False
         try:
             with self._get_provider() as provider:
+                connected = True
                 # Changes made while the server was unreachable go first, in order.
                 self.env["maildesk.pending.action"]._replay(self, provider)
                 folders = self.env["maildesk.folder"]._sync_remote_folders(self, provider.list_folders())
@@ -508,6 +526,13 @@ class MaildeskAccount(models.Model):
         except ProviderError as exc:
             if commit:
                 self.env.cr.rollback()
+            if not connected and not isinstance(exc, AuthError):
+                # As in Test Connection: refused, timed out, TLS or "not a mail server" all read
+                # the same (the form, the client and the sync log would otherwise tell which
+                # ports are open where the owner pointed the host); the details go to the
+                # server log only.
+                _logger.info("MailDesk: account %s could not connect: %s", self.id, exc)
+                exc = NetworkError(cannot_connect_message())
             self._record_failure(exc, kind="backfill" if backfill else "sync", totals=totals)
             if commit:
                 self.env.cr.commit()  # cron only: keep the error visible while others sync

@@ -11,7 +11,7 @@ from pathlib import Path
 from odoo.tests import new_test_user
 from odoo.tests.common import TransactionCase
 
-from ..models.maildesk_account import TEST_LIMITER
+from ..models.maildesk_account import SYNC_LIMITER, TEST_LIMITER
 
 _REPO_TESTS = Path(__file__).resolve().parents[2] / "tests"
 if _REPO_TESTS.is_dir() and str(_REPO_TESTS) not in sys.path:
@@ -67,6 +67,8 @@ class MaildeskCase(TransactionCase):
         super().setUp()
         TEST_LIMITER.reset()  # the connection-test rate limit is per process: each test starts afresh
         self.addCleanup(TEST_LIMITER.reset)
+        SYNC_LIMITER.reset()
+        self.addCleanup(SYNC_LIMITER.reset)
 
     @classmethod
     def make_account(cls, **kwargs):

@@ -15,7 +15,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..engine import compose as compose_engine
-from ..models.maildesk_account import TEST_LIMIT
+from ..models.maildesk_account import SYNC_LIMIT, TEST_LIMIT, cannot_connect_message
 from ..models.maildesk_guard import trusted_ingest
 from .common import MaildeskCase, create_message
 
@@ -662,6 +662,76 @@ class TestConnectionTestProbing(AttackCase):
         self.env["maildesk.account.setup"].with_user(self.user_member).create({
             "email": "m@example.com", "password": "pw", "imap_host": "127.0.0.1",
             "imap_port": self.closed_port, "imap_security": "none"}).action_test()
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestSyncNowProbing(AttackCase):
+    """Sync now is no port scanner either: one stored error for every refusal, rate-limited."""
+
+    def setUp(self):
+        super().setUp()
+        self.garbage = socketserver.TCPServer(("127.0.0.1", 0), _Garbage)
+        threading.Thread(target=self.garbage.serve_forever, daemon=True).start()
+        self.addCleanup(self.garbage.server_close)
+        self.addCleanup(self.garbage.shutdown)
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.closed_port = probe.getsockname()[1]
+        probe.close()
+
+    def probe(self, port, security):
+        """What the owner learns after pointing their mailbox at ``port`` and pressing Sync now."""
+        account = self.private.with_user(self.user_owner)
+        # The write guard wants the password typed again to send it to a new place: the owner knows it.
+        account.write({"imap_port": port, "imap_security": security, "imap_password": "secret"})
+        self.env["maildesk.client"].with_user(self.user_owner).sync_now(self.private.id)
+        status = account.read(["state", "sync_error", "error_count"])[0]
+        logs = self.env["maildesk.sync.log"].with_user(self.user_owner).search(
+            [("account_id", "=", self.private.id)], limit=1)
+        return status["state"], status["sync_error"], logs.message
+
+    def test_one_error_whatever_the_refusal(self):
+        open_port = self.garbage.server_address[1]
+        seen = {}
+        for label, port, security in (("closed port", self.closed_port, "none"),
+                                      ("not a mail server", open_port, "none"),
+                                      ("no TLS there", open_port, "ssl"),
+                                      ("STARTTLS refused", open_port, "starttls")):
+            seen[label] = self.probe(port, security)
+        self.assertEqual(len(set(seen.values())), 1, seen)
+        state, error, log_line = seen["closed port"]
+        self.assertEqual(state, "error")
+        self.assertEqual(error, cannot_connect_message())
+        self.assertEqual(log_line, cannot_connect_message())
+        self.assertNotIn(str(open_port), error)
+
+    def test_account_button_same_error(self):
+        account = self.private.with_user(self.user_owner)
+        errors = set()
+        for port in (self.closed_port, self.garbage.server_address[1]):
+            account.write({"imap_port": port, "imap_password": "secret"})
+            account.action_sync()
+            errors.add(account.sync_error)
+        self.assertEqual(errors, {cannot_connect_message()})
+
+    def test_sync_now_rate_limited_per_user(self):
+        client = self.env["maildesk.client"].with_user(self.user_owner)
+        self.private.sudo().write({"imap_port": self.closed_port})
+        for _attempt in range(SYNC_LIMIT):
+            client.sync_now(self.private.id)
+        with self.assertRaisesRegex(UserError, "Too many syncs"):
+            client.sync_now(self.private.id)
+        # The account button and Load more history share the budget: no way around it.
+        with self.assertRaisesRegex(UserError, "Too many syncs"):
+            self.private.with_user(self.user_owner).action_sync()
+        with self.assertRaisesRegex(UserError, "Too many syncs"):
+            self.private.with_user(self.user_owner).action_backfill()
+        # A crafted context key changes nothing.
+        with self.assertRaisesRegex(UserError, "Too many syncs"):
+            client.with_context(su=True, sudo=True).sync_now(self.private.id)
+        # Another user has their own budget; the cron (server code) is never counted.
+        self.env["maildesk.client"].with_user(self.user_outsider).sync_now(self.foreign.id)
+        self.env["maildesk.account"]._cron_sync()
 
 
 @tagged("post_install", "-at_install", "maildesk")

@@ -12,9 +12,12 @@ Never sent twice: a row goes ``queued -> sending -> sent`` and every transition 
 under the row's lock (``SELECT ... FOR UPDATE``). The cron commits ``sending`` *before*
 talking to the SMTP server, so a worker killed mid-send leaves the row in ``sending`` and
 it is never picked again (it may have left: sending it again could deliver it twice); a
-cancel waits for the lock and then sees ``sending``. A server that cannot be reached before anything was
-delivered puts the row back in the queue with a later ``send_at``; a refusal marks it
-``failed`` and brings the text back as a draft, so nothing is lost.
+cancel waits for the lock and then sees ``sending``. After ``STUCK_MINUTES`` (far longer
+than any SMTP timeout) such a row turns ``unknown``: the author is told (bus notification,
+the row's note) to check the Sent folder or ask the recipient, and the text comes back as
+their draft, to send again by hand if it did not leave. It is never re-sent automatically.
+A server that cannot be reached before anything was delivered puts the row back in the
+queue with a later ``send_at``; a refusal marks it ``failed`` and brings the text back as a draft, so nothing is lost.
 
 Sending needs SMTP only: the copy is filed in Sent locally at once and appended to the
 server's Sent folder by the pending-action queue when IMAP answers
@@ -37,6 +40,7 @@ MAX_SEND_DELAY = 60
 RETRY_MINUTES = 2  # a send whose SMTP server was unreachable is retried after this
 MAX_ATTEMPTS = 10
 OUTBOX_BATCH = 50  # rows per cron run
+STUCK_MINUTES = 10  # a row still "sending" after this was interrupted (the worker died)
 
 
 def _is_testing():
@@ -53,13 +57,15 @@ class MaildeskOutbox(models.Model):
     account_id = fields.Many2one("maildesk.account", required=True, ondelete="cascade", readonly=True)
     state = fields.Selection(
         [("queued", "Waiting"), ("sending", "Sending"), ("sent", "Sent"), ("failed", "Not sent"),
-         ("cancelled", "Cancelled")], default="queued", required=True, index=True, readonly=True)
+         ("cancelled", "Cancelled"), ("unknown", "Maybe sent")],
+        default="queued", required=True, index=True, readonly=True)
     send_at = fields.Datetime(required=True, index=True, readonly=True)
     values = fields.Json(readonly=True, help="The compose values, checked when the message was queued.")
     subject = fields.Char(readonly=True)
     message_id = fields.Many2one("maildesk.message", ondelete="set null", readonly=True,
                                  help="The copy filed in Sent once the message left.")
     attempts = fields.Integer(readonly=True)
+    sending_since = fields.Datetime(readonly=True, help="When the last attempt to send it started.")
     error = fields.Text(readonly=True)
 
     @api.model
@@ -118,6 +124,7 @@ class MaildeskOutbox(models.Model):
         """Send every due row, each under its own lock and commit (see the module doc)."""
         commit = not _is_testing()
         now = fields.Datetime.now()
+        self._release_stuck(commit=commit)
         ids = self.sudo().search([("state", "=", "queued"), ("send_at", "<=", now)], limit=OUTBOX_BATCH).ids
         for row_id in ids:
             self.browse(row_id).sudo()._send_one(commit=commit)
@@ -134,7 +141,7 @@ class MaildeskOutbox(models.Model):
         if not row or row[0] != "queued":
             return False  # another worker has it, or it was cancelled / sent meanwhile
         self.invalidate_recordset(["state"])
-        self.write({"state": "sending", "attempts": self.attempts + 1})
+        self.write({"state": "sending", "attempts": self.attempts + 1, "sending_since": fields.Datetime.now()})
         if commit:
             self.env.cr.commit()  # cron only: "sending" is durable before SMTP is spoken
         author = self.env(user=self.user_id.id, su=False)
@@ -162,6 +169,31 @@ class MaildeskOutbox(models.Model):
         if commit:
             self.env.cr.commit()  # cron only: the outcome of this row
         return self.state == "sent"
+
+    @api.model
+    def _release_stuck(self, commit=False):
+        """Rows left "sending" by a dead worker become "unknown", told to their author, never re-sent."""
+        limit = fields.Datetime.now() - timedelta(minutes=STUCK_MINUTES)
+        # Rows from before ``sending_since`` existed: their last write is when they began sending.
+        stuck = self.sudo().search([("state", "=", "sending"), "|", ("sending_since", "<=", limit),
+                                    "&", ("sending_since", "=", False), ("write_date", "<=", limit)],
+                                   limit=OUTBOX_BATCH)
+        for row in stuck:
+            self.env.cr.execute("SELECT state FROM maildesk_outbox WHERE id = %s FOR UPDATE SKIP LOCKED",
+                                (row.id,))
+            locked = self.env.cr.fetchone()
+            if not locked or locked[0] != "sending":
+                continue
+            row.invalidate_recordset(["state"])
+            _logger.warning("MailDesk: outbox row %s was interrupted while sending; delivery unknown", row.id)
+            row.write({"state": "unknown", "error": _(
+                "Sending \"%(subject)s\" was interrupted: it may or may not have left. Check your Sent folder or "
+                "ask the recipient before sending it again; it is back in your drafts.",
+                subject=row.subject or _("(no subject)"))})
+            row._restore_draft()
+            row._notify()
+            if commit:
+                self.env.cr.commit()  # cron only: each row's outcome, told once
 
     def _restore_draft(self):
         """A message that could not be sent comes back as its author's draft: nothing is lost."""

@@ -4,16 +4,19 @@ Against the real Dovecot and an SMTP sink on loopback. "IMAP down" is the mailbo
 at a closed port (connection refused), "IMAP back" the real port again.
 """
 import email
+import json
 import socket
 from datetime import timedelta
 from email import policy
 from unittest.mock import patch
 
+from freezegun import freeze_time
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from ..engine.errors import SendError
+from ..models.maildesk_outbox import STUCK_MINUTES
 from .common import ImapCase
 
 
@@ -316,3 +319,60 @@ class TestDraftsInDraftsFolder(OfflineCase):
         self.account.write({"is_shared": True, "user_ids": [(4, self.user_member.id)]})
         member = self.env["maildesk.client"].with_user(self.user_member)
         self.assertEqual(member.get_threads(folder_id=drafts_folder.id)["drafts"], [])
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestOutboxInterrupted(OfflineCase):
+    """A row left "sending" by a dead worker: told to its author after a grace period, never re-sent."""
+
+    def start_sending(self, subject):
+        """Send with a delay, then play the worker that died right after committing "sending"."""
+        draft = self.client.save_draft(self.compose(subject=subject))
+        result = self.client.send(self.compose(subject=subject, draft_id=draft["draft_id"]), delay=5)
+        row = self.env["maildesk.outbox"].browse(result["outbox_id"])
+        row.write({"state": "sending", "attempts": 1, "sending_since": fields.Datetime.now()})
+        return row, draft["draft_id"]
+
+    def outbox_notices(self):
+        """The "maildesk.outbox" bus payloads sent to the owner."""
+        channel = json.dumps([self.env.cr.dbname, "res.partner", self.user_owner.partner_id.id],
+                             separators=(",", ":"))
+        messages = [json.loads(n.message) for n in self.env["bus.bus"].sudo().search([("channel", "=", channel)])]
+        return [m["payload"] for m in messages if m["type"] == "maildesk.outbox"]
+
+    def test_interrupted_send_becomes_unknown_after_grace_never_resent(self):
+        start = fields.Datetime.now().replace(microsecond=0)
+        Outbox = self.env["maildesk.outbox"]
+        with freeze_time(start):
+            row, draft_id = self.start_sending("Did it leave")
+        with freeze_time(start + timedelta(minutes=STUCK_MINUTES - 1)):
+            Outbox._cron_send()
+            self.assertEqual(row.state, "sending", "within the grace period a slow send is left alone")
+            self.assertEqual(self.client.list_drafts(), [])
+        with freeze_time(start + timedelta(minutes=STUCK_MINUTES + 1)), \
+                patch.object(type(self.env["maildesk.client"]), "_send_values",
+                             side_effect=AssertionError("never re-sent")):
+            Outbox._cron_send()
+            Outbox._cron_send()
+        self.assertEqual(row.state, "unknown")
+        self.assertIn("Sent folder", row.error)
+        self.assertEqual(self.sink.messages, [], "nothing sent again")
+        # The author sees it: the row (their own), their draft back, a bus notification.
+        own = self.env["maildesk.outbox"].with_user(self.user_owner).browse(row.id)
+        self.assertEqual((own.state, own.error), ("unknown", row.error))
+        self.assertEqual([d["id"] for d in self.client.list_drafts()], [draft_id])
+        notices = [n for n in self.outbox_notices() if n["outbox_id"] == row.id]
+        self.assertEqual([(n["state"], n["error"]) for n in notices], [("unknown", row.error)], "told once")
+        # Undo stays refused: nobody can resend it through the outbox.
+        with self.assertRaisesRegex(UserError, "already been sent|no longer waiting"):
+            self.client.cancel_send(row.id)
+
+    def test_other_users_rows_stay_private(self):
+        start = fields.Datetime.now().replace(microsecond=0)
+        with freeze_time(start):
+            row, _draft_id = self.start_sending("Private note")
+        with freeze_time(start + timedelta(minutes=STUCK_MINUTES + 1)):
+            self.env["maildesk.outbox"]._cron_send()
+        self.assertEqual(row.state, "unknown")
+        with self.assertRaises(AccessError):
+            self.env["maildesk.outbox"].with_user(self.user_member).browse(row.id).read(["error"])

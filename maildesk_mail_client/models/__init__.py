@@ -10,3 +10,4 @@ from . import maildesk_client
 from . import maildesk_oauth_request
 from . import maildesk_account_oauth
 from . import res_config_settings
+from . import maildesk_outbox

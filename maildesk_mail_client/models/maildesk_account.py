@@ -207,12 +207,19 @@ class MaildeskAccount(models.Model):
         self.ensure_one()
         return str(self.signature or self.env.user.signature or "")
 
-    def _notify_clients(self, folder_ids=()):
-        """Tell the web clients of everyone who sees this mailbox that it changed (Odoo bus)."""
+    def _notify_clients(self, folder_ids=(), kind="mail"):
+        """Tell the web clients of everyone who sees this mailbox that it changed (Odoo bus).
+
+        ``kind``: "mail" (messages came, went or changed: refresh lists and the open thread),
+        "flags" (read/unread changed: refresh counts and lists), "status" (a sync ended: the
+        payload's ``status`` is the mailbox's new sync state, error and last sync time).
+        """
         self.ensure_one()
         admins = self.env.ref("maildesk_mail_client.group_maildesk_admin").sudo().users
         users = (self.owner_id | self.user_ids | admins).filtered("active")
-        payload = {"account_id": self.id, "folder_ids": list(folder_ids)}
+        payload = {"account_id": self.id, "folder_ids": list(folder_ids), "kind": kind}
+        if kind == "status":
+            payload["status"] = self.env["maildesk.client"]._account_status(self)
         self.env["bus.bus"].sudo()._sendmany([(user.partner_id, "maildesk.update", payload) for user in users])
 
     # -- access -------------------------------------------------------------------------
@@ -344,6 +351,7 @@ class MaildeskAccount(models.Model):
             return False
         self.write({"state": "connected", "sync_error": False, "last_sync_at": fields.Datetime.now(),
                     "next_sync_at": False, "error_count": 0})
+        self._notify_clients(kind="status")  # the open pages drop a cleared error, tick "Synced"
         if any(totals.values()):
             self._log("backfill" if backfill else "sync", "info",
                       _("%(created)s new, %(updated)s updated, %(removed)s removed.", **totals),
@@ -366,6 +374,7 @@ class MaildeskAccount(models.Model):
             if isinstance(exc, NetworkError):
                 vals["next_sync_at"] = fields.Datetime.now() + timedelta(minutes=minutes)
         self.write(vals)
+        self._notify_clients(kind="status")
         self._log(kind, "error", str(exc), **totals)
         _logger.warning("MailDesk: %s failed for account %s: %s", kind, self.id, exc)
 

@@ -11,6 +11,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, email_normalize
 
+from .maildesk_outbox import UNDO_MAX
+
 PAGE_LIMIT = 200
 SEARCH_COUNT_WINDOW = 1000  # full-text hits counted past the requested page
 FILTERS = {
@@ -34,7 +36,11 @@ class MaildeskClient(models.AbstractModel):
     # -- mailboxes ------------------------------------------------------------------------
     @api.model
     def get_mailboxes(self):
-        """Accounts with folders and unread counts, tags, the unified inbox count."""
+        """Accounts with folders and unread counts, tags, the unified inbox count.
+
+        Every unread count is a number of conversations with at least one unread message
+        (in that folder), the unit the thread list counts in.
+        """
         accounts = self.env["maildesk.account"].search([])
         folders = self.env["maildesk.folder"].search([("account_id", "in", accounts.ids)])
         unread = self._unread_by_folder(folders)
@@ -46,16 +52,16 @@ class MaildeskClient(models.AbstractModel):
                 "parent_id": folder.parent_id.id, "unread_count": unread.get(folder.id, 0),
                 "selectable": folder.selectable, "sync_state": folder.sync_state})
         result = []
+        is_admin = self.env.user.has_group("maildesk_mail_client.group_maildesk_admin")
         for account in accounts:
             account_folders = by_account.get(account.id, [])
-            result.append({
-                "id": account.id, "name": account.name, "email": account.email, "provider": account.provider,
-                "is_shared": account.is_shared, "state": account.state,
-                "unread_count": sum(f["unread_count"] for f in account_folders if f["id"] in inbox_ids),
-                "last_sync_at": _dt(account.last_sync_at), "sync_error": account.sync_error or False,
-                "sync": self._sync_status(account, account_folders),
-                "folders": account_folders,
-            })
+            result.append(dict(
+                self._account_status(account, account_folders),
+                name=account.name, email=account.email, provider=account.provider, is_shared=account.is_shared,
+                can_manage=is_admin or account.owner_id == self.env.user,
+                unread_count=sum(f["unread_count"] for f in account_folders if f["id"] in inbox_ids),
+                folders=account_folders,
+            ))
         return {
             "accounts": result,
             "tags": self.env["maildesk.tag"].search_read([], ["name", "color"]),
@@ -63,11 +69,20 @@ class MaildeskClient(models.AbstractModel):
         }
 
     def _unread_by_folder(self, folders):
+        """Unread conversations per folder (not messages: the list counts conversations)."""
         if not folders:
             return {}
         groups = self.env["maildesk.message"]._read_group(
-            [("folder_id", "in", folders.ids), ("is_read", "=", False)], ["folder_id"], ["__count"])
+            [("folder_id", "in", folders.ids), ("is_read", "=", False)], ["folder_id"], ["thread_id:count_distinct"])
         return {folder.id: count for folder, count in groups}
+
+    @api.model
+    def _account_status(self, account, folders=None):
+        """What the folder pane shows under a mailbox; also sent on the bus after every sync."""
+        if folders is None:
+            folders = [{"sync_state": f.sync_state, "selectable": f.selectable} for f in account.folder_ids]
+        return {"id": account.id, "state": account.state, "last_sync_at": _dt(account.last_sync_at),
+                "sync_error": account.sync_error or False, "sync": self._sync_status(account, folders)}
 
     def _sync_status(self, account, folders):
         """What the client shows under an account: running phase, progress, error."""
@@ -139,14 +154,19 @@ class MaildeskClient(models.AbstractModel):
         offset = max(0, int(offset or 0))
         domain = self._message_domain(account_id, folder_id, role, filter, search, partner_id)
         query = self._visible_query(domain, search)
+        dates = None
         if self._tsquery((search or {}).get("text")) or self._tsquery((search or {}).get("body")):
             thread_ids, total, capped = self._search_page(query, offset, limit)
         else:
-            thread_ids, total, capped = self._list_page(query, offset, limit)
-        return {"total": total, "total_capped": capped, "offset": offset, "threads": self._thread_rows(thread_ids)}
+            thread_ids, total, capped, dates = self._list_page(query, offset, limit)
+        return {"total": total, "total_capped": capped, "offset": offset,
+                "threads": self._thread_rows(thread_ids, dates)}
 
     def _list_page(self, query, offset, limit):
         """Browse a folder / filter: aggregate the matching messages per conversation.
+
+        A conversation is ordered by, and shows, the date of its newest message *in this
+        view* (the newest Inbox message in the Inbox), so the order and the dates agree.
 
         Runs as an index-only scan of maildesk_message_folder_thread_idx for a folder, so
         the exact count of a 70,000-message inbox costs tens of milliseconds.
@@ -158,10 +178,11 @@ class MaildeskClient(models.AbstractModel):
             " AND maildesk_message.thread_id IS NOT NULL GROUP BY maildesk_message.thread_id"
             " ORDER BY last DESC NULLS LAST, maildesk_message.thread_id DESC LIMIT %s OFFSET %s",
             query.from_clause, where, limit, offset))
-        thread_ids = [row[0] for row in cr.fetchall()]
+        rows = cr.fetchall()
+        thread_ids = [row[0] for row in rows]
         cr.execute(SQL("SELECT count(DISTINCT maildesk_message.thread_id) FROM %s WHERE %s",
                        query.from_clause, where))
-        return thread_ids, cr.fetchone()[0], False
+        return thread_ids, cr.fetchone()[0], False, dict(rows)
 
     def _search_page(self, query, offset, limit):
         """Full-text search: walk conversations by latest activity, keep those with a match.
@@ -184,7 +205,9 @@ class MaildeskClient(models.AbstractModel):
         total = cr.fetchone()[0]
         return thread_ids, min(total, window), total > window
 
-    def _thread_rows(self, thread_ids):
+    def _thread_rows(self, thread_ids, dates=None):
+        """Row summaries; ``dates`` (thread id -> datetime) is the date the list is ordered by,
+        else the conversation's newest message (search orders by that)."""
         if not thread_ids:
             return []
         # The ids come from the rule-filtered query above: reading their summaries is safe.
@@ -205,7 +228,8 @@ class MaildeskClient(models.AbstractModel):
             email_from, email_to, direction = last.get(thread.id, ("", "", "incoming"))
             rows.append({
                 "id": thread.id, "subject": thread.subject or "", "snippet": thread.snippet or "",
-                "date": _dt(thread.last_message_at), "from": email_from or "", "to": email_to or "",
+                "date": _dt((dates or {}).get(thread.id) or thread.last_message_at),
+                "from": email_from or "", "to": email_to or "",
                 "direction": direction, "unread": bool(thread.unread_count), "starred": thread.is_starred,
                 "has_attachments": thread.has_attachments, "message_count": thread.message_count,
                 "account_id": thread.account_id.id, "account_name": thread.account_id.name,
@@ -241,7 +265,7 @@ class MaildeskClient(models.AbstractModel):
                 "body_text": message.body_text or "", "snippet": message.snippet or "",
                 "direction": message.direction, "was_unread": not message.is_read, "starred": message.is_starred,
                 "is_draft": message.folder_id.role == "drafts", "folder_id": message.folder_id.id,
-                "folder_name": message.folder_id.name or "",
+                "folder_name": message.folder_id.name or "", "folder_role": message.folder_id.role or False,
                 "has_remote_images": message.has_remote_images,
                 "remote_images_allowed": message.remote_images_allowed or (message.from_address or "") in trusted,
                 "body_state": message.body_state, "parse_error": message.parse_error or False,
@@ -265,7 +289,15 @@ class MaildeskClient(models.AbstractModel):
                 messages.write({"is_read": True})
         except UserError as exc:
             return _("Not marked as read on the server: %s", exc.args[0])
+        self._notify_flags(messages)
         return False
+
+    def _notify_flags(self, messages):
+        """Unread counts changed: tell every open client of these mailboxes (other members too)."""
+        for account, group in messages._by_account().items():
+            # sudo: the recipients of a mailbox's notifications are its owner, members and admins,
+            # which a member may not read; the payload only says which folders changed.
+            account.sudo()._notify_clients(group.folder_id.ids, kind="flags")
 
     @api.model
     def allow_remote_images(self, message_id, scope="message"):
@@ -296,7 +328,9 @@ class MaildeskClient(models.AbstractModel):
     def mark(self, thread_ids, read=None, starred=None):
         messages = self._messages_of(thread_ids)
         if read is not None:
-            messages.filtered(lambda m: m.is_read != bool(read)).write({"is_read": bool(read)})
+            changed = messages.filtered(lambda m: m.is_read != bool(read))
+            changed.write({"is_read": bool(read)})
+            self._notify_flags(changed)
         if starred is not None:
             if starred:
                 # Starring a conversation stars its newest message, as Gmail does.
@@ -306,16 +340,51 @@ class MaildeskClient(models.AbstractModel):
                 messages.filtered("is_starred").write({"is_starred": False})
         return True
 
+    # Archive, delete (to Trash) and move return ``{"undo": [[folder_id, [message ids]], ...]}``:
+    # where each moved message was, for ``undo_move``. Messages deleted for good are not in it.
     @api.model
     def archive(self, thread_ids):
         # The conversation leaves wherever it is filed; copies in Sent and Drafts stay put.
-        self._messages_of(thread_ids).filtered(
-            lambda m: m.folder_id.role not in ("sent", "drafts", "archive")).action_archive_mail()
-        return True
+        messages = self._messages_of(thread_ids).filtered(
+            lambda m: m.folder_id.role not in ("sent", "drafts", "archive"))
+        before = self._locations(messages)
+        messages.action_archive_mail()
+        return {"undo": self._undo_moves(before)}
 
     @api.model
     def delete(self, thread_ids):
-        self._messages_of(thread_ids).action_delete_mail()
+        messages = self._messages_of(thread_ids)
+        before = self._locations(messages.filtered(lambda m: m.folder_id.role != "trash"))
+        messages.action_delete_mail()
+        return {"undo": self._undo_moves(before)}
+
+    @staticmethod
+    def _locations(messages):
+        return {message.id: message.folder_id.id for message in messages}
+
+    def _undo_moves(self, before):
+        """Group the messages that did change folder by the folder they came from."""
+        groups = {}
+        for message in self.env["maildesk.message"].browse(list(before)).exists():
+            if message.folder_id.id != before[message.id]:
+                groups.setdefault(before[message.id], []).append(message.id)
+        return [[folder_id, ids] for folder_id, ids in groups.items()]
+
+    @api.model
+    def undo_move(self, moves):
+        """Put messages back where ``archive`` / ``delete`` / ``move`` took them (on the server too)."""
+        restored = 0
+        for folder_id, message_ids in moves or []:
+            target = self.env["maildesk.folder"].browse(int(folder_id)).exists()
+            if not target:
+                raise UserError(_("That folder no longer exists."))
+            target.check_access_rule("read")
+            messages = self.env["maildesk.message"].search(
+                [("id", "in", [int(i) for i in message_ids]), ("account_id", "=", target.account_id.id)])
+            messages.filtered(lambda m, target=target: m.folder_id != target)._move_to(target)
+            restored += len(messages)
+        if not restored:
+            raise UserError(_("Those messages are no longer there: nothing to undo."))
         return True
 
     @api.model
@@ -327,8 +396,10 @@ class MaildeskClient(models.AbstractModel):
         messages = self._messages_of(thread_ids).filtered(lambda m: m.account_id == target.account_id)
         if not messages:
             raise UserError(_("Messages can only be moved to a folder of their own mailbox."))
-        messages.filtered(lambda m: m.folder_id != target).action_move(target.id)
-        return True
+        moving = messages.filtered(lambda m: m.folder_id != target)
+        before = self._locations(moving)
+        moving.action_move(target.id)
+        return {"undo": self._undo_moves(before)}
 
     @api.model
     def set_tags(self, thread_ids, add_ids=(), remove_ids=()):
@@ -345,6 +416,21 @@ class MaildeskClient(models.AbstractModel):
         tag = self.env["maildesk.tag"].search([("name", "=ilike", name)], limit=1) or \
             self.env["maildesk.tag"].create({"name": name, "color": int(color or 0)})
         return {"id": tag.id, "name": tag.name, "color": tag.color}
+
+    @api.model
+    def mailbox_view_action(self, account_id):
+        """The gear of a mailbox: its settings for the owner and admins, else a read-only card
+        (name, address, owner, sync state): a member cannot change a shared mailbox."""
+        account = self.env["maildesk.account"].browse(int(account_id)).exists()
+        if not account:
+            raise UserError(_("This mailbox no longer exists."))
+        account.check_access_rule("read")
+        manage = self.env.user.has_group("maildesk_mail_client.group_maildesk_admin") or \
+            account.owner_id == self.env.user
+        view = False if manage else self.env.ref("maildesk_mail_client.maildesk_account_view_form_readonly").id
+        return {"type": "ir.actions.act_window", "res_model": "maildesk.account", "res_id": account.id,
+                "name": account.name, "views": [[view, "form"]], "target": "current" if manage else "new",
+                "context": {"create": False} if manage else {"create": False, "edit": False, "delete": False}}
 
     @api.model
     def sync_now(self, account_id):
@@ -406,7 +492,8 @@ class MaildeskClient(models.AbstractModel):
             draft = self.env["maildesk.draft"].search([("id", "=", int(draft_id))])  # own drafts only
             if not draft:
                 raise UserError(_("This draft was sent or discarded."))
-            return dict(draft._client_values(), accounts=options)
+            return dict(draft._client_values(), accounts=options,
+                        undo_send_seconds=self.env["maildesk.outbox"]._undo_seconds())
         parent = self.env["maildesk.message"]
         if message_id and mode != "new":
             parent = self._messages_of(message_ids=[message_id])
@@ -415,6 +502,7 @@ class MaildeskClient(models.AbstractModel):
         if account not in accounts:
             account = accounts[:1]
         values = {"accounts": options, "account_id": account.id, "mode": mode, "to": "", "cc": "", "bcc": "",
+                  "undo_send_seconds": self.env["maildesk.outbox"]._undo_seconds(),
                   "subject": "", "attachments": [], "parent_id": parent.id, "draft_id": False}
         body = ""
         if parent:
@@ -476,10 +564,67 @@ class MaildeskClient(models.AbstractModel):
                 "body_html": values.get("body_html") or "", "attachment_ids": [(6, 0, attachments.ids)]}
 
     @api.model
-    def send(self, values):
-        """Send through the account's provider; the message is in Sent and in its thread at once."""
+    def send(self, values, delay=None):
+        """Send through the account's provider; the message is in Sent and in its thread at once.
+
+        With a ``delay`` (seconds, also accepted as ``values["delay"]``; at most UNDO_MAX) the
+        message waits in the outbox: returns ``{"outbox_id", "send_at"}`` and leaves when the
+        client calls ``dispatch_outbox`` or the cron finds it due; ``cancel_send`` stops it.
+        """
+        values = dict(values or {})
+        delay = values.pop("delay", None) if delay is None else delay
+        try:
+            delay = max(0, min(UNDO_MAX, int(delay or 0)))
+        except (TypeError, ValueError):
+            delay = 0
+        if not delay:
+            return self._send_now(values)
+        vals = self._compose_vals(values)  # checked now: a wrong value is said before the wait
+        if not (vals["email_to"] or vals["email_cc"] or vals["email_bcc"]):
+            raise UserError(_("Add at least one recipient."))
+        if values.get("draft_id"):
+            self.discard_draft(values["draft_id"])
+        values["draft_id"] = False
+        row = self.env["maildesk.outbox"]._queue(values, delay)
+        return {"outbox_id": row.id, "send_at": _dt(row.send_at)}
+
+    def _send_now(self, values):
         result = self.env["maildesk.compose"].create(self._compose_vals(values)).action_send()
         if values.get("draft_id"):
             self.discard_draft(values["draft_id"])
         message = self.env["maildesk.message"].browse(result["infos"]["message_id"])
         return {"message_id": message.id, "thread_id": message.thread_id.id}
+
+    def _restore_draft(self, values):
+        """A draft of the user's from the compose values (undo send, failed delayed send)."""
+        return self.env["maildesk.draft"].create(self._compose_vals(values))
+
+    def _own_outbox(self, outbox_id):
+        row = self.env["maildesk.outbox"].search([("id", "=", int(outbox_id or 0))])  # own rows only (rule)
+        if not row:
+            raise UserError(_("This message is no longer waiting to be sent."))
+        locked = row._lock_own()
+        if not locked:
+            raise UserError(_("This message is being sent right now."))
+        return locked
+
+    @api.model
+    def dispatch_outbox(self, outbox_id):
+        """Send a waiting message now that its undo delay is over (called by the page that sent it)."""
+        row = self._own_outbox(outbox_id)
+        if row.state == "sent":
+            return {"message_id": row.message_id.id, "thread_id": row.message_id.thread_id.id}
+        if row.state != "queued":
+            return {"error": row.error or _("This message was not sent.")}
+        return row._dispatch()
+
+    @api.model
+    def cancel_send(self, outbox_id):
+        """Undo send: the message stays here, back in a draft; returns the values to reopen it."""
+        row = self._own_outbox(outbox_id)
+        if row.state != "queued":
+            raise UserError(_("Too late to undo: the message was already sent."))
+        values = dict(row.values or {})
+        draft = self._restore_draft(values)
+        row.unlink()
+        return dict(draft._client_values(), mode=values.get("mode") or "new")

@@ -2,6 +2,7 @@
 from odoo import api, fields, models
 
 from .maildesk_account_oauth import CALLBACK, ENDPOINT_PARAMS, PARAM
+from .maildesk_outbox import UNDO_DEFAULT, UNDO_MAX, UNDO_PARAM
 
 
 class ResConfigSettings(models.TransientModel):
@@ -18,6 +19,9 @@ class ResConfigSettings(models.TransientModel):
                                             default="common",
                                             help="'common' for any work or personal account, 'organizations', "
                                                  "or your directory (tenant) id.")
+    maildesk_undo_send_seconds = fields.Integer("Undo send (seconds)", config_parameter=UNDO_PARAM,
+                                                default=UNDO_DEFAULT,
+                                                help=f"0 to {UNDO_MAX}: how long a sent message can still be undone.")
     maildesk_google_redirect_uri = fields.Char("Google Redirect URI", compute="_compute_redirect_uris")
     maildesk_microsoft_redirect_uri = fields.Char("Microsoft Redirect URI", compute="_compute_redirect_uris")
     maildesk_endpoint_help = fields.Char(compute="_compute_redirect_uris")

@@ -119,6 +119,25 @@ export class ThreadList extends Component {
         return name || displayName(thread.from || thread.participants || "");
     }
 
+    /** The row Tab lands on: the focused one, else the first. */
+    isTabStop(index) {
+        return this.store.focusIndex >= 0 ? index === this.store.focusIndex : index === 0;
+    }
+
+    /** Arrow keys move the focus in the list without opening; Enter / o open (client shortcuts). */
+    onKeydown(ev) {
+        if (!["ArrowDown", "ArrowUp"].includes(ev.key) || ev.target.closest("input")) {
+            return;
+        }
+        ev.preventDefault();
+        const step = ev.key === "ArrowDown" ? 1 : -1;
+        const index = Math.min(this.store.total - 1, Math.max(0, this.store.focusIndex + step));
+        this.store.focusIndex = index;
+        this.store.loadPage(Math.floor(index / PAGE_SIZE));
+        // After the render that moved the tab stop: give the row the keyboard focus.
+        setTimeout(() => this.scrollRef.el?.querySelector(`.o_maildesk_thread[tabindex="0"]`)?.focus());
+    }
+
     open(thread, index) {
         this.store.focusIndex = index;
         this.store.openThreadById(thread.id);

@@ -97,4 +97,4 @@ class MaildeskOutbox(models.Model):
                 if not _is_testing():
                     self.env.cr.commit()  # cron only: each sent message is final, whatever follows
         done = fields.Datetime.now() - timedelta(days=1)
-        self.sudo().search([("state", "=", "sent"), ("send_at", "<", done)]).unlink()
+        self.sudo().search([("state", "=", "sent"), ("write_date", "<", done)]).unlink()

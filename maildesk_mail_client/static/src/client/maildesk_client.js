@@ -95,6 +95,11 @@ export class MaildeskClient extends Component {
             return;
         }
         ev.preventDefault();
+        // Enter / o on a row that has the keyboard focus: that row, whatever focusIndex says.
+        const row = command === "open" && target.closest && target.closest(".o_maildesk_thread[data-index]");
+        if (row) {
+            this.store.focusIndex = Number(row.dataset.index);
+        }
         this.runCommand(command);
     }
 

@@ -131,7 +131,9 @@ export class ThreadList extends Component {
         }
         ev.preventDefault();
         const step = ev.key === "ArrowDown" ? 1 : -1;
-        const index = Math.min(this.store.total - 1, Math.max(0, this.store.focusIndex + step));
+        const current = ev.target.closest(".o_maildesk_thread[data-index]");
+        const from = current ? Number(current.dataset.index) : this.store.focusIndex;
+        const index = Math.min(this.store.total - 1, Math.max(0, from + step));
         this.store.focusIndex = index;
         this.store.loadPage(Math.floor(index / PAGE_SIZE));
         // After the render that moved the tab stop: give the row the keyboard focus.

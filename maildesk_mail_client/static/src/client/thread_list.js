@@ -136,8 +136,16 @@ export class ThreadList extends Component {
         const index = Math.min(this.store.total - 1, Math.max(0, from + step));
         this.store.focusIndex = index;
         this.store.loadPage(Math.floor(index / PAGE_SIZE));
-        // After the render that moved the tab stop: give the row the keyboard focus.
-        setTimeout(() => this.scrollRef.el?.querySelector(`.o_maildesk_thread[tabindex="0"]`)?.focus());
+        // Give that row the keyboard focus (a row scrolled out of view is rendered shortly).
+        const focusRow = (tries) => {
+            const el = this.scrollRef.el?.querySelector(`.o_maildesk_thread[data-index="${index}"]`);
+            if (el) {
+                el.focus();
+            } else if (tries) {
+                setTimeout(() => focusRow(tries - 1), 50);
+            }
+        };
+        focusRow(20);
     }
 
     open(thread, index) {

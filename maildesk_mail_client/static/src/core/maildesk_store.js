@@ -380,7 +380,12 @@ export class MaildeskStore {
             return;
         }
         const count = threadIds.length;
-        const what = count === 1 ? "this conversation" : `these ${count} conversations`;
+        // Name the conversation: the question must say what it is about.
+        const single = count === 1 && (this.loadedThreads.find((row) => row.id === threadIds[0]) ||
+            (this.openThread && this.openThread.thread.id === threadIds[0] && this.openThread.thread));
+        const what = count === 1
+            ? (single ? `this conversation ("${single.subject || "(no subject)"}")` : "this conversation")
+            : `these ${count} conversations`;
         if (operation === "delete") {
             const confirmed = await ask(this.dialog, this.inTrash ? {
                 title: "Delete for good?",

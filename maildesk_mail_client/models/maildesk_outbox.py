@@ -40,6 +40,7 @@ class MaildeskOutbox(models.Model):
     @api.model
     def _undo_seconds(self):
         """Seconds a sent message waits (Settings ▸ MailDesk ▸ Undo send); 0 sends at once."""
+        # sudo: a setting every sender needs; system parameters are admin-only to read.
         raw = self.env["ir.config_parameter"].sudo().get_param(UNDO_PARAM, UNDO_DEFAULT)
         try:
             return max(0, min(UNDO_MAX, int(raw)))
@@ -67,6 +68,8 @@ class MaildeskOutbox(models.Model):
         if not self.env.cr.fetchone():
             return self.browse()
         self.invalidate_recordset()
+        # sudo: the row is the caller's own (checked in the query above); users have no write
+        # access to the outbox, only this code changes its state.
         return self.sudo()
 
     def _dispatch(self):
@@ -89,6 +92,7 @@ class MaildeskOutbox(models.Model):
     @api.model
     def _cron_send_due(self):
         """Send what is due and was not sent by the page that queued it (closed meanwhile)."""
+        # sudo: the cron sends every user's due rows, each one as its user (_lock_own, _dispatch).
         due = self.sudo().search([("state", "=", "queued"), ("send_at", "<=", fields.Datetime.now())])
         for row in due:
             locked = row.with_user(row.user_id)._lock_own()

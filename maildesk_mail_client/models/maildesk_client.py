@@ -210,18 +210,27 @@ class MaildeskClient(models.AbstractModel):
         else the conversation's newest message (search orders by that)."""
         if not thread_ids:
             return []
-        # The ids come from the rule-filtered query above: reading their summaries is safe.
+        # The ids come from the rule-filtered message query; the threads are checked again (a
+        # conversation the user may not read is never listed, whatever its messages say), and
+        # only then are their summaries read with elevated rights.
+        allowed = set(self.env["maildesk.thread"].browse(thread_ids)._filter_access_rules("read").ids)
+        thread_ids = [i for i in thread_ids if i in allowed]
+        if not thread_ids:
+            return []
         threads = self.env["maildesk.thread"].sudo().browse(thread_ids)
         cr = self.env.cr
+        # Raw SQL: only the messages of each thread's own mailbox, only the caller's own tags.
         cr.execute("""
-            SELECT DISTINCT ON (thread_id) thread_id, email_from, email_to, direction
-              FROM maildesk_message WHERE thread_id = ANY(%s)
-             ORDER BY thread_id, date DESC NULLS LAST, id DESC""", (thread_ids,))
+            SELECT DISTINCT ON (m.thread_id) m.thread_id, m.email_from, m.email_to, m.direction
+              FROM maildesk_message m JOIN maildesk_thread t ON t.id = m.thread_id AND t.account_id = m.account_id
+             WHERE m.thread_id = ANY(%s)
+             ORDER BY m.thread_id, m.date DESC NULLS LAST, m.id DESC""", (thread_ids,))
         last = {row[0]: row[1:] for row in cr.fetchall()}
         cr.execute("""
             SELECT m.thread_id, array_agg(DISTINCT rel.tag_id)
               FROM maildesk_message_tag_rel rel JOIN maildesk_message m ON m.id = rel.message_id
-             WHERE m.thread_id = ANY(%s) GROUP BY m.thread_id""", (thread_ids,))
+              JOIN maildesk_tag tag ON tag.id = rel.tag_id AND tag.user_id = %s
+             WHERE m.thread_id = ANY(%s) GROUP BY m.thread_id""", (self.env.uid, thread_ids))
         tags = dict(cr.fetchall())
         rows = []
         for thread in threads:

@@ -9,6 +9,7 @@ class MaildeskDraft(models.Model):
     """
 
     _name = "maildesk.draft"
+    _inherit = ["maildesk.guard.mixin"]
     _description = "Mail Draft"
     _order = "write_date desc, id desc"
     _rec_name = "subject"
@@ -25,6 +26,18 @@ class MaildeskDraft(models.Model):
     subject = fields.Char()
     body_html = fields.Html(sanitize_style=True)
     attachment_ids = fields.Many2many("ir.attachment", string="Attachments")
+
+    # Always the author's own; mailbox, parent and files checked readable (maildesk.guard.mixin).
+    _md_owner_field = "user_id"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._md_guard(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._md_guard([vals])
+        return super().write(vals)
 
     def _client_values(self):
         self.ensure_one()

@@ -7,6 +7,7 @@ BACKFILL_BATCH = 2000  # messages per folder per backfill run
 
 class MaildeskFolder(models.Model):
     _name = "maildesk.folder"
+    _inherit = ["maildesk.guard.mixin"]
     _description = "Mail Folder"
     _order = "account_id, sequence, path"
     _parent_store = False
@@ -27,7 +28,20 @@ class MaildeskFolder(models.Model):
     message_count = fields.Integer(compute="_compute_counts")
     unread_count = fields.Integer(compute="_compute_counts")
 
+    # Folders mirror the server's list (sync); a Mailbox Admin may only rename, reorder or
+    # re-role one (a server without special-use flags).
+    _md_user_fields = ("name", "sequence", "role")
+
     _sql_constraints = [("path_uniq", "unique(account_id, path)", "A folder path is unique per mailbox.")]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._md_guard(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._md_guard([vals])
+        return super().write(vals)
 
     @api.depends("sync_cursor")
     def _compute_sync_state(self):

@@ -9,7 +9,13 @@ that failed to parse, so nothing is ever lost.
 Two-way: a change of ``is_read`` / ``is_starred`` and the move / archive / delete
 actions go to the server first; the local record changes only when the server said yes,
 so local and remote state never diverge silently. Writes coming from the sync carry the
-context key ``maildesk_from_sync`` and are not pushed back.
+context key ``maildesk_from_sync`` and are not pushed back; the key counts only on the
+sync's own privileged paths (superuser or ``trusted_ingest``), never from an RPC caller.
+
+What users write: only the reader's own state (read, starred, tags, contact, show
+images); everything else comes from the server (``maildesk.guard.mixin``). Stored bodies
+are sanitized whatever the context; only the sync's ingest, inside ``trusted_ingest()``,
+passes the engine's already-sanitized bodies through as they are.
 """
 import logging
 from collections import defaultdict
@@ -22,6 +28,7 @@ from ..engine import mime, sanitize
 from ..engine import threads as threading_keys
 from ..engine.errors import ProviderError
 from ..engine.provider import FlagState, RemoteMessage
+from .maildesk_guard import is_trusted_ingest, trusted_ingest
 
 _logger = logging.getLogger(__name__)
 
@@ -31,6 +38,7 @@ THREAD_SUMMARY_FIELDS = {"thread_id", "date", "is_read", "is_starred", "email_fr
 
 class MaildeskMessage(models.Model):
     _name = "maildesk.message"
+    _inherit = ["maildesk.guard.mixin"]
     _description = "Mail Message"
     _order = "date desc, id desc"
     _rec_name = "subject"
@@ -79,6 +87,9 @@ class MaildeskMessage(models.Model):
     authentication_results = fields.Text(readonly=True)
     return_path = fields.Char(readonly=True)
 
+    # The reader's own state; every other field comes from the server (see the module docstring).
+    _md_user_fields = ("is_read", "is_starred", "tag_ids", "partner_id", "remote_images_allowed")
+
     _sql_constraints = [
         ("remote_uniq", "unique(folder_id, remote_id)", "This message is already stored in this folder."),
     ]
@@ -124,26 +135,35 @@ class MaildeskMessage(models.Model):
         return True
 
     # -- CRUD -------------------------------------------------------------------------
+    def _from_sync(self):
+        """A write of the sync itself (not pushed back to the server); never true for an RPC caller."""
+        return bool(self.env.context.get(FROM_SYNC)) and self._md_privileged()
+
+    @api.model
+    def _sanitize_vals(self, vals):
+        if vals.get("body_html") and not is_trusted_ingest():
+            vals["body_html"] = sanitize.sanitize_html(vals["body_html"])[0]
+
     @api.model_create_multi
     def create(self, vals_list):
+        self._md_guard(vals_list)
         for vals in vals_list:
-            if vals.get("body_html") and not self.env.context.get(FROM_SYNC):
-                vals["body_html"] = sanitize.sanitize_html(vals["body_html"])[0]
+            self._sanitize_vals(vals)
         records = super().create(vals_list)
         records.thread_id.sudo()._refresh_summary()
         return records
 
     def write(self, vals):
-        if not self.env.context.get(FROM_SYNC):
-            if vals.get("body_html"):
-                vals["body_html"] = sanitize.sanitize_html(vals["body_html"])[0]
+        self._md_guard([vals])
+        self._sanitize_vals(vals)
+        if not self._from_sync():
             flags = {k: vals[k] for k in ("is_read", "is_starred") if k in vals}
             if flags:
                 self._push_flags(**flags)
         touched = self.thread_id if THREAD_SUMMARY_FIELDS & set(vals) else None
         result = super().write(vals)
         if touched is not None:
-            # sudo: the summary is derived data of threads the user may already write.
+            # sudo: the summary is derived data of the threads of messages the user may write.
             (touched | self.thread_id).sudo()._refresh_summary()
             (touched - self.thread_id).sudo()._drop_if_empty()
         return result
@@ -184,6 +204,8 @@ class MaildeskMessage(models.Model):
 
     def action_fetch_body(self):
         """Download the body of a message that was listed with headers only."""
+        self.check_access_rights("read")
+        self.check_access_rule("read")
         for folder, messages in self._by_folder().items():
             account = folder.account_id
             with account.sudo()._get_provider() as provider:
@@ -194,7 +216,9 @@ class MaildeskMessage(models.Model):
                 if remote and remote.raw:
                     vals, attachments, _keys = self._prepare_from_remote(account, folder, remote)
                     vals.pop("thread_id", None)
-                    message.with_context(**{FROM_SYNC: True}).write(vals)
+                    # Trusted: the values come from the server, parsed and sanitized by the engine.
+                    with trusted_ingest():
+                        message.with_context(**{FROM_SYNC: True}).write(vals)
                     self._create_attachments([(message, attachments, vals)])
 
     def action_reply(self):
@@ -259,7 +283,9 @@ class MaildeskMessage(models.Model):
         mapping = {}
         for folder_map in results.values():
             mapping.update(folder_map)
-        synced = self.with_context(**{FROM_SYNC: True})
+        # sudo: folder and remote id are the server's fields; _remote_call checked the user may
+        # write these messages and the server has moved them.
+        synced = self.sudo().with_context(**{FROM_SYNC: True})
         for message in synced.filtered(lambda m: m in movable):
             new_id = mapping.get(message.remote_id)
             if message.remote_id and not new_id:
@@ -358,7 +384,8 @@ class MaildeskMessage(models.Model):
             return 0
         self._link_partners(account, [p[0] for p in prepared])
         self.env["maildesk.thread"]._assign_threads(account, [(p[0], p[2], p[3]) for p in prepared])
-        records = self.create([p[0] for p in prepared])
+        with trusted_ingest():  # bodies parsed and sanitized by the engine
+            records = self.create([p[0] for p in prepared])
         self._create_attachments([(rec, p[1], p[0]) for rec, p in zip(records, prepared)])
         records._on_messages_stored()
         return len(records)
@@ -437,8 +464,10 @@ class MaildeskMessage(models.Model):
                 cids[record][content_id] = f"/web/image/{attachment.id}"
         for record, mapping in cids.items():
             if record.body_html and "cid:" in record.body_html:
-                record.with_context(**{FROM_SYNC: True}).write(
-                    {"body_html": Markup(sanitize.rewrite_cid(str(record.body_html), mapping))})
+                # Trusted: a sanitized body with its cid: sources pointing at its own attachments.
+                with trusted_ingest():
+                    record.with_context(**{FROM_SYNC: True}).write(
+                        {"body_html": Markup(sanitize.rewrite_cid(str(record.body_html), mapping))})
 
     # -- sending --------------------------------------------------------------------------
     @api.model
@@ -453,7 +482,8 @@ class MaildeskMessage(models.Model):
         vals["remote_id"] = result.sent_remote_id or False
         synced._link_partners(account, [vals])
         self.env["maildesk.thread"].sudo()._assign_threads(account, [(vals, keys, result.provider_thread_id)])
-        record = synced.create(vals)
+        with trusted_ingest():  # the body was parsed and sanitized by the engine, as for synced mail
+            record = synced.create(vals)
         synced._create_attachments([(record, attachments, vals)])
         record._on_messages_stored()
         return record

@@ -11,6 +11,8 @@ from pathlib import Path
 from odoo.tests import new_test_user
 from odoo.tests.common import TransactionCase
 
+from ..models.maildesk_account import TEST_LIMITER
+
 _REPO_TESTS = Path(__file__).resolve().parents[2] / "tests"
 if _REPO_TESTS.is_dir() and str(_REPO_TESTS) not in sys.path:
     sys.path.insert(0, str(_REPO_TESTS))
@@ -60,6 +62,11 @@ class MaildeskCase(TransactionCase):
                                           groups="maildesk_mail_client.group_maildesk_user")
         cls.user_admin = new_test_user(cls.env, login="md_admin", groups="maildesk_mail_client.group_maildesk_admin")
         cls.user_internal = new_test_user(cls.env, login="md_internal", groups="base.group_user")
+
+    def setUp(self):
+        super().setUp()
+        TEST_LIMITER.reset()  # the connection-test rate limit is per process: each test starts afresh
+        self.addCleanup(TEST_LIMITER.reset)
 
     @classmethod
     def make_account(cls, **kwargs):

@@ -254,7 +254,7 @@ class TestClientScreenshots(ClientTourCase):
         cls.server.append(login, password, "INBOX", generated)
         cls.work._sync()
         for index, (name, color) in enumerate([("Customers", 10), ("Finance", 2), ("Follow-up", 3)]):
-            tag = cls.env["maildesk.tag"].create({"name": name, "color": color})
+            tag = cls.env["maildesk.tag"].with_user(cls.alice).create({"name": name, "color": color})
             threads = cls.env["maildesk.message"].search([("account_id", "=", cls.work.id)], limit=4,
                                                          offset=index * 7, order="date desc")
             threads.write({"tag_ids": [(4, tag.id)]})

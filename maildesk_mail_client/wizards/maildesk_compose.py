@@ -9,7 +9,11 @@ from ..engine import compose
 
 
 class MaildeskCompose(models.TransientModel):
+    """Private to its creator (record rule on create_uid); mailbox, parent and files are
+    checked readable by the sender (maildesk.guard.mixin)."""
+
     _name = "maildesk.compose"
+    _inherit = ["maildesk.guard.mixin"]
     _description = "Compose Mail"
 
     account_id = fields.Many2one("maildesk.account", string="From", required=True,
@@ -23,6 +27,15 @@ class MaildeskCompose(models.TransientModel):
     subject = fields.Char()
     body_html = fields.Html("Body", sanitize_style=True)
     attachment_ids = fields.Many2many("ir.attachment", string="Attachments")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._md_guard(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._md_guard([vals])
+        return super().write(vals)
 
     @api.model
     def _default_account(self):
@@ -41,8 +54,13 @@ class MaildeskCompose(models.TransientModel):
     def _prepare_from_parent(self, parent, mode):
         """Recipients, subject, quote and attachments for a reply or forward of ``parent``."""
         own = (parent.account_id.email or "").lower()
-        quote = _("On %(date)s, %(sender)s wrote:", date=parent.date, sender=parent.email_from)
-        body = f"<p><br/></p><p>{quote}</p><blockquote>{parent.body_html or ''}</blockquote>"
+        if mode == "forward":
+            body = compose.quote_html(_("---------- Forwarded message ----------"), parent.body_html, [
+                (_("From"), parent.email_from), (_("Date"), parent.date), (_("Subject"), parent.subject),
+                (_("To"), parent.email_to)])
+        else:
+            body = compose.quote_html(_("On %(date)s, %(sender)s wrote:", date=parent.date,
+                                        sender=parent.email_from or ""), parent.body_html)
         vals = {"account_id": parent.account_id.id, "body_html": body}
         if mode == "forward":
             vals["subject"] = compose.forward_subject(parent.subject or "")

@@ -42,3 +42,14 @@ def test_unreachable_smtp_is_network_error():
     """A closed SMTP port raises NetworkError."""
     with pytest.raises(NetworkError):
         send_raw(SmtpConfig(host="127.0.0.1", port=1, security="none", timeout=5), b"x", "a@x", ["b@x"])
+
+
+def test_quote_escapes_every_header_value():
+    """A display name or subject with markup stays text in the reply / forward quote."""
+    name = '"<img src=https://evil.test/p.png>" <a@evil.test>'
+    html = compose.quote_html(f"On Monday, {name} wrote:", "<p>body</p>",
+                      [("From", name), ("Subject", "<b>bold</b> & co")])
+    assert "<img" not in html and "<b>bold" not in html
+    assert "&lt;img src=https://evil.test/p.png&gt;" in html
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in html
+    assert html.endswith("<blockquote><p>body</p></blockquote>")

@@ -26,6 +26,8 @@ export class ComposeDialog extends Component {
         accountId: { type: [Number, Boolean], optional: true },
         draftId: { type: [Number, Boolean], optional: true },
         to: { type: String, optional: true },
+        // Values to start from (an undone send without a draft): {account_id, mode, to, cc, ...}
+        values: { type: Object, optional: true },
         onSent: { type: Function, optional: true },
     };
     static defaultProps = { mode: "new" };
@@ -51,13 +53,15 @@ export class ComposeDialog extends Component {
         // Never Send, so `r` then Enter types a new line instead of sending an empty reply.
         onMounted(() => this.focusStart());
         onWillStart(async () => {
+            const given = this.props.values;
             const values = await this.orm.call("maildesk.client", "compose_defaults", [], {
-                mode: this.props.mode === "draft" ? "new" : this.props.mode,
+                mode: this.props.mode === "draft" || given ? "new" : this.props.mode,
                 message_id: this.props.messageId || false,
-                account_id: this.props.accountId || false,
+                account_id: (given && given.account_id) || this.props.accountId || false,
                 draft_id: this.props.draftId || false,
             });
-            this.applyDefaults(values);
+            // An undone send comes back exactly as it was written (its signature included).
+            this.applyDefaults(given ? { ...values, ...given, draft_id: given.draft_id || false } : values);
         });
         this.timer = setInterval(() => this.autosave(), AUTOSAVE_DELAY);
         onWillUnmount(() => {
@@ -100,7 +104,8 @@ export class ComposeDialog extends Component {
         state.parentId = values.parent_id || false;
         state.draftId = values.draft_id || state.draftId;
         state.mode = values.mode && this.props.mode === "draft" ? values.mode : this.props.mode;
-        state.undoSeconds = values.undo_send_seconds || 0;
+        // null: the server did not say; it applies its own Undo delay (send_at tells how long).
+        state.undoSeconds = values.undo_send_seconds ?? null;
         this.initialBody = state.body;
         state.loaded = true;
     }
@@ -110,7 +115,8 @@ export class ComposeDialog extends Component {
      * unless the server's defaults already carry one (drafts being resumed do).
      */
     withSignature(body, account) {
-        if (!account || !account.signature || body.includes("o_maildesk_signature") || this.props.draftId) {
+        if (!account || !account.signature || body.includes("o_maildesk_signature") || this.props.draftId ||
+            this.props.values) {
             return body;
         }
         return `<p><br></p><div class="o_maildesk_signature">${account.signature}</div>${body}`;
@@ -341,9 +347,8 @@ export class ComposeDialog extends Component {
         }
         state.sending = true;
         try {
-            const result = await this.orm.call("maildesk.client", "send", [this.values], {
-                delay: state.undoSeconds,
-            });
+            const result = await this.orm.call("maildesk.client", "send", [this.values],
+                state.undoSeconds === null ? {} : { delay: state.undoSeconds });
             state.dirty = false;
             if (result && result.outbox_id) {
                 offerUndoSend(this.env, result, state.undoSeconds, this.props.onSent);
@@ -370,7 +375,10 @@ function announceSent(env, result, onSent) {
  */
 function offerUndoSend(env, queued, seconds, onSent) {
     const { notification, orm } = env.services;
-    const wait = seconds * 1000; // this page's own clock: the server's may differ a little
+    // The delay as asked (this page's clock may differ a little from the server's), else
+    // what send_at says, within the server's limit.
+    const untilSendAt = luxon.DateTime.fromSQL(queued.send_at, { zone: "utc" }).diffNow().as("milliseconds");
+    const wait = seconds !== null ? seconds * 1000 : Math.min(60000, Math.max(0, untilSendAt || 0));
     let undone = false;
     let timer;
     const close = notification.add("Sending…", {
@@ -383,7 +391,9 @@ function offerUndoSend(env, queued, seconds, onSent) {
                 undone = true;
                 const values = await orm.call("maildesk.client", "cancel_send", [queued.outbox_id]);
                 notification.add("Not sent: the message is back in the composer.", { type: "info" });
-                openCompose(env, env.services.dialog, { mode: "draft", draftId: values.draft_id, onSent });
+                openCompose(env, env.services.dialog, values.draft_id
+                    ? { mode: "draft", draftId: values.draft_id, onSent }
+                    : { mode: "draft", values, onSent });
             },
         }],
     });

@@ -1,8 +1,9 @@
 """Mailboxes (accounts) and the sync orchestration that runs them.
 
 A sync run for one account: take the account's advisory lock (one worker per account,
-cron and "Sync now" never race), list the remote folders, and for every folder feed the
-provider's ``SyncBatch`` stream into ``maildesk.message._apply_batch`` storing the
+cron and "Sync now" never race; it lasts until the work is committed, see
+``_try_lock``), list the remote folders, and for every folder feed the provider's
+``SyncBatch`` stream into ``maildesk.message._apply_batch`` storing the
 folder cursor in the same transaction. In cron context every batch is committed; a
 crash therefore loses at most the batch in flight, and the unique key on
 ``(folder_id, remote_id)`` makes re-applying it harmless.
@@ -183,6 +184,25 @@ class MaildeskAccount(models.Model):
                 raise AccessError(_("Only a Mailbox Admin can change the owner of a mailbox."))
             self._check_secret_destination(vals)
         return super().write(vals)
+
+    def unlink(self):
+        """A deleted mailbox takes the files of its mail with it.
+
+        Folders, conversations and messages go by database cascade; their ir.attachment
+        rows would not (they point at messages by res_model/res_id only).
+        """
+        self.check_access_rights("unlink")
+        self.check_access_rule("unlink")
+        # Raw SQL: a mailbox holds up to hundreds of thousands of messages; only their ids are needed.
+        self.env["maildesk.message"].flush_model(["account_id"])
+        self.env.cr.execute("SELECT id FROM maildesk_message WHERE account_id = ANY(%s)", (self.ids,))
+        message_ids = [row[0] for row in self.env.cr.fetchall()]
+        if message_ids:
+            # sudo: the attachments of the mailbox's mail, whoever created them; the right to
+            # delete the mailbox was checked above.
+            self.env["ir.attachment"].sudo().search(
+                [("res_model", "=", "maildesk.message"), ("res_id", "in", message_ids)]).unlink()
+        return super().unlink()
 
     def _is_mailbox_admin(self):
         return self.env.su or self.env.user.has_group("maildesk_mail_client.group_maildesk_admin")
@@ -371,13 +391,24 @@ class MaildeskAccount(models.Model):
                            backfill_cap=self.backfill_cap)
 
     # -- sync -------------------------------------------------------------------------------
-    def _try_lock(self):
-        """Session-level advisory lock: survives the per-batch commits of a cron run."""
-        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.id))
+    def _try_lock(self, commit=True):
+        """The account's advisory lock, held exactly as long as the work it covers is pending.
+
+        ``commit=True`` (cron: every batch commits): a session-level lock, which survives
+        those commits and is released by ``_unlock`` after the run's last commit.
+        ``commit=False`` ("Sync now", backfill and reset from the UI): the work commits with
+        the request's transaction, after this method's caller returned, so the lock is
+        transaction-level and PostgreSQL releases it at that commit or rollback. A session
+        lock released before the commit let a cron run sync the same mail again in the gap,
+        hit the unique key and leave the account in error.
+        """
+        function = "pg_try_advisory_lock" if commit else "pg_try_advisory_xact_lock"
+        self.env.cr.execute(f"SELECT {function}(%s, %s)", (LOCK_NAMESPACE, self.id))
         return self.env.cr.fetchone()[0]
 
-    def _unlock(self):
-        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.id))
+    def _unlock(self, commit=True):
+        if commit:  # a transaction-level lock ends with its transaction, not here
+            self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.id))
 
     def _sync(self, commit=False, backfill=False, deadline=None):
         """Sync each account; one failing account never stops the others."""
@@ -385,7 +416,7 @@ class MaildeskAccount(models.Model):
         for account in self:
             if deadline and time.monotonic() > deadline:
                 break
-            if not account._try_lock():
+            if not account._try_lock(commit=commit):
                 _logger.info("MailDesk: %s is already being synced by another worker", account.name)
                 continue
             try:
@@ -399,7 +430,7 @@ class MaildeskAccount(models.Model):
                 if commit:
                     self.env.cr.commit()  # cron only: keep the error visible
             finally:
-                account._unlock()
+                account._unlock(commit=commit)
 
     def _sync_one(self, commit=False, backfill=False):
         started = time.monotonic()
@@ -418,8 +449,13 @@ class MaildeskAccount(models.Model):
             if commit:
                 self.env.cr.commit()  # cron only: keep the error visible while others sync
             return False
-        self.write({"state": "connected", "sync_error": False, "last_sync_at": fields.Datetime.now(),
-                    "next_sync_at": False, "error_count": 0})
+        if not backfill:
+            self.write({"state": "connected", "sync_error": False, "last_sync_at": fields.Datetime.now(),
+                        "next_sync_at": False, "error_count": 0})
+        elif self.state == "new":
+            self.write({"state": "connected"})
+        # A backfill run that worked says nothing about new mail: an error of the incremental
+        # sync stays visible (state, message, back-off) until an incremental sync succeeds.
         self._notify_clients(kind="status")  # the open pages drop a cleared error, tick "Synced"
         if any(totals.values()):
             self._log("backfill" if backfill else "sync", "info",
@@ -507,4 +543,9 @@ class MaildeskAccount(models.Model):
         except ProviderError as exc:
             self.sudo()._log("send", "error", str(exc))
             raise UserError(_("The message was not sent: %s", exc)) from exc
-        return self.env["maildesk.message"]._store_sent(self.sudo(), sent, raw, result)
+        # Sent, possibly not to everyone: the copy is filed either way (a re-send would
+        # duplicate it for those who got it); who was refused is on the message and logged.
+        message = self.env["maildesk.message"]._store_sent(self.sudo(), sent, raw, result)
+        if result.refused:
+            self.sudo()._log("send", "warning", message.delivery_error)
+        return message

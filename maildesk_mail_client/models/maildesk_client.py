@@ -361,10 +361,29 @@ class MaildeskClient(models.AbstractModel):
         return {"undo": self._undo_moves(before)}
 
     @api.model
-    def delete(self, thread_ids):
+    def delete(self, thread_ids, folder_id=False, permanent=False):
+        """Delete conversations: their copies outside Trash move to Trash (recoverable).
+
+        Copies already in Trash are erased from the server only with ``permanent=True``,
+        which the client sends after the user confirmed (deleting while viewing Trash);
+        with ``folder_id`` only the copies in that Trash folder are erased. A plain delete
+        never touches what is in Trash.
+        """
         messages = self._messages_of(thread_ids)
-        before = self._locations(messages.filtered(lambda m: m.folder_id.role != "trash"))
-        messages.action_delete_mail()
+        if permanent:
+            in_trash = messages.filtered(lambda m: m.folder_id.role == "trash")
+            if folder_id:
+                in_trash = in_trash.filtered(lambda m: m.folder_id.id == int(folder_id))
+            if not in_trash:
+                raise UserError(_("Only mail in Trash can be deleted for good."))
+            in_trash.action_delete_permanently()
+            return True  # nothing to undo: the user confirmed it is gone for good
+        outside = messages.filtered(lambda m: m.folder_id.role != "trash")
+        if not outside:
+            raise UserError(_("These conversations are already in Trash. Deleting them from Trash erases "
+                              "them for good and must be confirmed."))
+        before = self._locations(outside)
+        outside.action_delete_mail()
         return {"undo": self._undo_moves(before)}
 
     @staticmethod
@@ -397,7 +416,14 @@ class MaildeskClient(models.AbstractModel):
         return True
 
     @api.model
-    def move(self, thread_ids, folder_id):
+    def move(self, thread_ids, folder_id, from_folder_id=False, from_role=False):
+        """Move the conversations' copies that are in the list being viewed.
+
+        ``from_folder_id`` (a folder) or ``from_role`` (the unified views, e.g. every inbox)
+        name that list; only the copies filed there move. Copies in Sent and Drafts stay
+        put unless that list is Sent or Drafts itself, as Archive does: moving a
+        conversation never pulls your own replies out of Sent.
+        """
         target = self.env["maildesk.folder"].browse(int(folder_id)).exists()
         if not target:
             raise UserError(_("That folder no longer exists."))
@@ -405,9 +431,17 @@ class MaildeskClient(models.AbstractModel):
         messages = self._messages_of(thread_ids).filtered(lambda m: m.account_id == target.account_id)
         if not messages:
             raise UserError(_("Messages can only be moved to a folder of their own mailbox."))
-        moving = messages.filtered(lambda m: m.folder_id != target)
-        before = self._locations(moving)
-        moving.action_move(target.id)
+        if from_folder_id:
+            messages = messages.filtered(lambda m: m.folder_id.id == int(from_folder_id))
+        elif from_role:
+            messages = messages.filtered(lambda m: m.folder_id.role == from_role)
+        viewed_role = messages[:1].folder_id.role if (from_folder_id or from_role) else False
+        if viewed_role not in ("sent", "drafts"):
+            messages = messages.filtered(lambda m: m.folder_id.role not in ("sent", "drafts"))
+        messages = messages.filtered(lambda m: m.folder_id != target)
+        before = self._locations(messages)
+        if messages:
+            messages.action_move(target.id)
         return {"undo": self._undo_moves(before)}
 
     @api.model
@@ -602,7 +636,8 @@ class MaildeskClient(models.AbstractModel):
         if values.get("draft_id"):
             self.discard_draft(values["draft_id"])
         message = self.env["maildesk.message"].browse(result["infos"]["message_id"])
-        return {"message_id": message.id, "thread_id": message.thread_id.id}
+        return {"message_id": message.id, "thread_id": message.thread_id.id,
+                "delivery_error": message.delivery_error or False}
 
     def _restore_draft(self, values):
         """A draft of the user's from the compose values (undo send, failed delayed send)."""

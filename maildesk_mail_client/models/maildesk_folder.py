@@ -68,6 +68,21 @@ class MaildeskFolder(models.Model):
             folder.message_count = totals.get(folder, 0)
             folder.unread_count = unread.get(folder, 0)
 
+    def unlink(self):
+        """A folder leaves with its mail removed through ``maildesk.message._remove_local``.
+
+        The database cascade would skip what keeps conversations right: threads left with
+        zero messages, counts that include the deleted mail, attachments left behind.
+        Subfolders (cascaded by ``parent_id``) are handled the same way.
+        """
+        # sudo: folders are removed by the sync (the server deleted them) or by an admin;
+        # rights on the folders themselves are checked by super().unlink() below.
+        self.check_access_rights("unlink")
+        self.check_access_rule("unlink")
+        folders = self.sudo().with_context(active_test=False).search([("id", "child_of", self.ids)])
+        self.env["maildesk.message"].sudo().search([("folder_id", "in", folders.ids)])._remove_local()
+        return super().unlink()
+
     # -- sync ---------------------------------------------------------------------------
     @api.model
     def _sync_remote_folders(self, account, remote_folders):
@@ -85,7 +100,7 @@ class MaildeskFolder(models.Model):
                 folder.write(vals)
         if to_create:
             self.create(to_create)
-        # A folder deleted on the server takes its local mail with it.
+        # A folder deleted on the server takes its local mail with it (see unlink).
         gone = [f for path, f in existing.items() if path not in seen]
         if gone:
             self.browse([f.id for f in gone]).unlink()

@@ -363,7 +363,14 @@ export class ComposeDialog extends Component {
 }
 
 function announceSent(env, result, onSent) {
-    env.services.notification.add("Message sent.", { type: "success" });
+    if (result && result.delivery_error) {
+        // Delivered to the others and filed in Sent: say who did not get it.
+        env.services.notification.add(result.delivery_error, {
+            title: "Sent, but not to everyone", type: "warning", sticky: true,
+        });
+    } else {
+        env.services.notification.add("Message sent.", { type: "success" });
+    }
     env.services.maildesk.notifyChanged({ thread_ids: result && result.thread_id ? [result.thread_id] : [] });
     onSent && onSent(result);
 }

@@ -27,16 +27,20 @@
  *       attachments: [{id, name, mimetype, size, checksum}]}], notice: false|string}
  *       (oldest first; marks read; `notice` says why the server was not told)
  *   mark(thread_ids, {read?, starred?}), set_tags(thread_ids, {add_ids, remove_ids}),
- *   archive(thread_ids) / delete(thread_ids) / move(thread_ids, folder_id) -> {undo: [[folder_id,
+ *   archive(thread_ids), delete(thread_ids, {folder_id, permanent}) (moves to Trash;
+ *       `permanent` erases the copies in Trash, sent only after the user confirmed),
+ *   move(thread_ids, folder_id, {from_folder_id, from_role}) (only the copies in the list
+ *       being viewed move); archive, delete (to Trash) and move -> {undo: [[folder_id,
  *       [message ids]]]}; undo_move(undo) puts them back,
  *   create_tag(name, {color}) -> {id, name, color}, sync_now(account_id)
  *   compose_defaults({mode, message_id, account_id, draft_id}) -> {accounts: [{id, name,
  *       email, signature}], account_id, to, cc, bcc, subject, body_html, attachments,
  *       parent_id, draft_id}
  *   save_draft(values) -> {draft_id}; discard_draft(draft_id); list_drafts({limit})
- *       -> [{id, subject, date}]; send(values, {delay}) -> {message_id, thread_id} or, delayed,
- *       {outbox_id, send_at}; dispatch_outbox(outbox_id) -> {message_id, thread_id}|{error, draft_id};
- *       cancel_send(outbox_id) -> the draft's values (draft_id, ...) to reopen the composer
+ *       -> [{id, subject, date}]; send(values, {delay}) -> {message_id, thread_id, delivery_error}
+ *       (delivery_error: false, or who the server refused while the others got it) or, delayed,
+ *       {outbox_id, send_at}; dispatch_outbox(outbox_id) -> the same as an immediate send, or
+ *       {error, draft_id}; cancel_send(outbox_id) -> the values (draft_id, ...) to reopen it
  *   mailbox_view_action(account_id) -> the gear's window action (read-only for members)
  *   search_contacts(query, {limit}) -> [{name, email}]
  *   create_partner_from_sender(message_id) -> {id, name};
@@ -106,6 +110,14 @@ export class MaildeskStore {
 
     accountById(id) {
         return this.accounts.find((account) => account.id === id);
+    }
+
+    /** The role of the list being viewed: its folder's role, or the unified view's role. */
+    get viewedRole() {
+        if (this.location.folderId) {
+            return this.folderById(this.location.folderId)?.role || false;
+        }
+        return this.location.role || false;
     }
 
     get locationLabel() {
@@ -342,13 +354,17 @@ export class MaildeskStore {
         if (!threadIds.length) {
             return;
         }
+        const from = { from_folder_id: this.location.folderId || false, from_role: this.location.role || false };
+        const inTrash = this.inTrash; // runAction asked first: Trash erases for good
         const calls = {
             read: () => this.orm.call(MODEL, "mark", [threadIds], { read: true }),
             unread: () => this.orm.call(MODEL, "mark", [threadIds], { read: false }),
             star: () => this.orm.call(MODEL, "mark", [threadIds], { starred: args.value }),
             archive: () => this.orm.call(MODEL, "archive", [threadIds]),
-            delete: () => this.orm.call(MODEL, "delete", [threadIds]),
-            move: () => this.orm.call(MODEL, "move", [threadIds, args.folderId]),
+            delete: () => this.orm.call(MODEL, "delete", [threadIds], {
+                folder_id: this.location.folderId || false, permanent: inTrash,
+            }),
+            move: () => this.orm.call(MODEL, "move", [threadIds, args.folderId], from),
             tags: () => this.orm.call(MODEL, "set_tags", [threadIds], {
                 add_ids: args.add || [], remove_ids: args.remove || [],
             }),
@@ -367,8 +383,7 @@ export class MaildeskStore {
 
     /** The list shows a Trash folder (its own or the unified one). */
     get inTrash() {
-        const folder = this.location.folderId && this.folderById(this.location.folderId);
-        return folder ? folder.role === "trash" : !this.location.folderId && this.location.role === "trash";
+        return this.viewedRole === "trash";
     }
 
     /**
@@ -389,7 +404,7 @@ export class MaildeskStore {
         if (operation === "delete") {
             const confirmed = await ask(this.dialog, this.inTrash ? {
                 title: "Delete for good?",
-                body: `Delete ${what} for good? Messages already in Trash are removed from the mail server; this cannot be undone.`,
+                body: `Delete ${what} for good? The copies in Trash are erased from the mail server and cannot be restored.`,
                 confirmLabel: "Delete for good", danger: true,
             } : {
                 title: "Move to Trash?",

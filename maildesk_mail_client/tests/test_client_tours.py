@@ -99,8 +99,8 @@ class ClientTourCase(HttpCase):
         cls.sink.start()
         cls.addClassCleanup(cls.sink.stop)
         cls.env["ir.config_parameter"].sudo().set_param("maildesk_mail_client.ssl_verify", "0")
-        # Undo send: a short wait keeps the tours quick (the default is 10 s).
-        cls.env["ir.config_parameter"].sudo().set_param("maildesk_mail_client.undo_send_seconds", "2")
+        # Undo send: a short wait keeps the tours quick (the default is 5 s).
+        cls.env["ir.config_parameter"].sudo().set_param("maildesk_mail_client.send_delay", "2")
         cls.credentials = {}
         group = "maildesk_mail_client.group_maildesk_user"
         cls.alice = new_test_user(cls.env, login="md_tour_alice", groups=group,
@@ -154,6 +154,8 @@ class TestClientTours(ClientTourCase):
 
     def test_reply_with_attachment(self):
         """A reply with an uploaded attachment is sent over SMTP and shows in the thread."""
+        # This tour checks the reply in the thread right after Send: no Undo delay here.
+        self.env["ir.config_parameter"].sudo().set_param("maildesk_mail_client.send_delay", "0")
         self.tour("maildesk_tour_reply", self.alice.login)
         self.assertEqual(len(self.sink.messages), 1)
         _sender, _recipients, raw = self.sink.messages[0]

@@ -410,7 +410,10 @@ function offerUndoSend(env, queued, seconds, onSent) {
             return;
         }
         const result = await orm.call("maildesk.client", "dispatch_outbox", [queued.outbox_id]);
-        if (result.error) {
+        if (result.pending) {
+            notification.add("Not sent yet: the mail server could not be reached. MailDesk tries again in a few minutes.",
+                             { type: "warning", sticky: true });
+        } else if (result.error) {
             notification.add(result.error, { type: "danger", sticky: true });
             env.services.maildesk.notifyChanged({});
         } else {

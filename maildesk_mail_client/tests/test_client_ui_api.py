@@ -82,7 +82,7 @@ class TestClientUiApi(MaildeskCase):
     def test_each_message_names_its_folder(self):
         messages = self.client().get_thread(self.question.thread_id.id)["messages"]
         self.assertEqual([(m["folder_name"], m["folder_role"]) for m in messages],
-                         [("INBOX", "inbox"), ("INBOX", "inbox"), ("Sent", "sent")])
+                         [("Inbox", "inbox"), ("Inbox", "inbox"), ("Sent", "sent")])
 
     # -- undo archive / delete / move --------------------------------------------------------
     def test_undo_archive_delete_move(self):

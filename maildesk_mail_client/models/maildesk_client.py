@@ -267,8 +267,11 @@ class MaildeskClient(models.AbstractModel):
             thread_ids, total, capped = self._search_page(query, offset, limit)
         else:
             thread_ids, total, capped, dates = self._list_page(query, offset, limit)
-        result = {"total": total, "total_capped": capped, "offset": offset,
-                  "threads": self._thread_rows(thread_ids, dates)}
+        rows = self._thread_rows(thread_ids)
+        for row in rows if dates else ():
+            # The list is ordered by the newest message in this view: show that date.
+            row["date"] = _dt(dates.get(row["id"])) or row["date"]
+        result = {"total": total, "total_capped": capped, "offset": offset, "threads": rows}
         if not offset and not any(search.values()):
             # Drafts folder: the user's autosaved drafts first (open them with compose_defaults(draft_id=)).
             result["drafts"] = self._local_drafts(account_id, folder_id, role)
@@ -317,9 +320,9 @@ class MaildeskClient(models.AbstractModel):
         total = cr.fetchone()[0]
         return thread_ids, min(total, window), total > window
 
-    def _thread_rows(self, thread_ids, dates=None):
-        """Row summaries; ``dates`` (thread id -> datetime) is the date the list is ordered by,
-        else the conversation's newest message (search orders by that)."""
+    def _thread_rows(self, thread_ids):
+        """Row summaries; ``date`` is the conversation's newest message (get_threads puts the
+        date the list is ordered by in its place)."""
         if not thread_ids:
             return []
         # The ids come from the rule-filtered message query; the threads are checked again (a
@@ -352,7 +355,7 @@ class MaildeskClient(models.AbstractModel):
             email_from, email_to, direction = last.get(thread.id, ("", "", "incoming"))
             rows.append({
                 "id": thread.id, "subject": thread.subject or "", "snippet": thread.snippet or "",
-                "date": _dt((dates or {}).get(thread.id) or thread.last_message_at),
+                "date": _dt(thread.last_message_at),
                 "from": email_from or "", "to": email_to or "",
                 "direction": direction, "unread": bool(thread.unread_count), "starred": thread.is_starred,
                 "has_attachments": thread.has_attachments, "message_count": thread.message_count,

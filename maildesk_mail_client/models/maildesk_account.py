@@ -313,6 +313,7 @@ class MaildeskAccount(models.Model):
                 _logger.info("MailDesk: %s is already being synced by another worker", account.name)
                 continue
             try:
+                account._sync_started(commit)
                 account._sync_one(commit=commit, backfill=backfill)
             except Exception as exc:  # noqa: BLE001 - one account's bug must not stop the others
                 _logger.exception("MailDesk: unexpected failure while syncing account %s", account.id)
@@ -324,6 +325,10 @@ class MaildeskAccount(models.Model):
                     self.env.cr.commit()  # cron only: keep the error visible
             finally:
                 account._unlock()
+
+    def _sync_started(self, commit):
+        """Called once the account's lock is held, before its sync; override point (real-time marks)."""
+        return None
 
     def _sync_one(self, commit=False, backfill=False):
         started = time.monotonic()

@@ -54,6 +54,7 @@ class MaildeskClient(models.AbstractModel):
                 "unread_count": sum(f["unread_count"] for f in account_folders if f["id"] in inbox_ids),
                 "last_sync_at": _dt(account.last_sync_at), "sync_error": account.sync_error or False,
                 "sync": self._sync_status(account, account_folders),
+                "realtime_mode": account.realtime_mode,  # polling | idle | push
                 "folders": account_folders,
             })
         return {

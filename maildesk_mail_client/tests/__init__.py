@@ -7,3 +7,4 @@ from . import test_two_way
 from . import test_client_api
 from . import test_client_tours
 from . import test_oauth
+from . import test_realtime

@@ -38,6 +38,7 @@ import json
 import random
 import re
 import threading
+import time
 from email import message_from_bytes
 from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
@@ -113,7 +114,7 @@ class GmailEmulator(EmulatorServer):
         self.watches = {}  # email -> {"topic", "labels", "expiration"}
         self.push = None  # {"url", "auth", "audience", "service_account"}
         self._sender = PushSender()
-        self._push_ids = itertools.count(9_000_000_000)
+        self._push_ids = itertools.count(time.time_ns() // 1000)  # unique like Pub/Sub's
 
     # -- push --------------------------------------------------------------------------------
     @property
@@ -157,7 +158,7 @@ class GmailEmulator(EmulatorServer):
         if not str(body.get("topicName", "")).startswith("projects/"):
             return google_error(400, "Invalid topicName", "invalidArgument", "INVALID_ARGUMENT")
         box = self.mailbox(request.user)
-        expiration = int(__import__("time").time() * 1000) + 7 * 24 * 3600 * 1000
+        expiration = int(time.time() * 1000) + 7 * 24 * 3600 * 1000
         self.watches[box.email] = {"topic": body["topicName"], "labels": body.get("labelIds") or [],
                                    "expiration": expiration}
         return 200, {"historyId": str(box.history_id), "expiration": str(expiration)}

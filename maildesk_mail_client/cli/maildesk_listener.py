@@ -79,7 +79,9 @@ class ListenerService:
             by_db.setdefault(db, []).append(account_id)
         for db, ids in by_db.items():
             with odoo.registry(db).cursor() as cr:
-                # Never wait long behind a sync holding the row: the coalescer retries.
+                # READ COMMITTED: a mark row a sync just cleared is marked again instead of
+                # failing with a serialization error; never wait long (the coalescer retries).
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                 cr.execute("SET LOCAL lock_timeout = '5s'")
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 env["maildesk.account"]._realtime_request_sync(ids, source="idle")
@@ -112,6 +114,7 @@ class ListenerService:
                 continue
             try:
                 with odoo.registry(db).cursor() as cr:
+                    cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                     cr.execute("SET LOCAL lock_timeout = '2s'")
                     api.Environment(cr, SUPERUSER_ID, {})["maildesk.account"]._idle_report(states)
             except Exception:  # noqa: BLE001 - the report is informative; the next round retries

@@ -309,6 +309,7 @@ class MaildeskAccount(models.Model):
         for account in self:
             if deadline and time.monotonic() > deadline:
                 break
+            self._sync_between(commit)
             if not account._try_lock():
                 _logger.info("MailDesk: %s is already being synced by another worker", account.name)
                 continue
@@ -325,6 +326,10 @@ class MaildeskAccount(models.Model):
                     self.env.cr.commit()  # cron only: keep the error visible
             finally:
                 account._unlock()
+
+    def _sync_between(self, commit):
+        """Called before each account of a sync run; override point (real-time wake-ups go first)."""
+        return None
 
     def _sync_started(self, commit):
         """Called once the account's lock is held, before its sync; override point (real-time marks)."""

@@ -8,6 +8,11 @@ That cron runs the normal, crash-safe ``_sync`` of the marked mailboxes only. A 
 mailbox syncs is kept and triggers one more sync. ``_sync`` clears the mark of every
 mailbox it locks (the regular one-minute cron too: it stays the safety net).
 
+The marks and the listener's reports live in their own table (``maildesk.account.realtime``),
+never in ``maildesk_account``: a sync runs in a REPEATABLE READ cron transaction and writes
+its account row at the end; a wake-up that updated that row meanwhile would make the sync
+fail with a serialization error.
+
 Sources
 -------
 - IMAP: the ``maildesk-listener`` command (``cli/maildesk_listener.py``) reads
@@ -42,6 +47,7 @@ GRAPH_LIFETIME = timedelta(minutes=4230)  # ~70 h, well under the 10,080 min cap
 GRAPH_RENEW_BEFORE = timedelta(hours=24)
 RETRIGGER_SECONDS = 5  # a marked mailbox that another worker is syncing is retried after this
 MARK_STALE = timedelta(seconds=60)  # a mark this old re-triggers (its trigger may have been lost)
+REALTIME_FIELDS = ["sync_requested_at", "idle_state", "idle_checked_at", "realtime_mode"]
 REALTIME_MODES = [("polling", "Polling"), ("idle", "Live (IMAP IDLE)"), ("push", "Live (push)")]
 
 
@@ -52,7 +58,7 @@ def _is_testing():
 class MaildeskAccount(models.Model):
     _inherit = "maildesk.account"
 
-    sync_requested_at = fields.Datetime(readonly=True, copy=False,
+    sync_requested_at = fields.Datetime(compute="_compute_realtime_state",
                                         help="A push or IDLE wake-up asked for a sync at this time.")
     live_folder_ids = fields.Many2many(
         "maildesk.folder", "maildesk_account_live_folder_rel", "account_id", "folder_id", string="Live Folders",
@@ -61,17 +67,25 @@ class MaildeskAccount(models.Model):
     realtime_mode = fields.Selection(REALTIME_MODES, compute="_compute_realtime_mode", string="New Mail",
                                      help="Live: the server tells MailDesk about new mail within seconds. "
                                           "Polling: new mail appears with the next scheduled sync.")
-    idle_state = fields.Char(readonly=True, copy=False, help="What the IMAP listener reported last.")
-    idle_checked_at = fields.Datetime(readonly=True, copy=False)
-    push_history_id = fields.Char(readonly=True, copy=False, help="Gmail: historyId of the last push taken.")
+    idle_state = fields.Char(compute="_compute_realtime_state", help="What the IMAP listener reported last.")
+    idle_checked_at = fields.Datetime(compute="_compute_realtime_state")
     gmail_watch_expires_at = fields.Datetime(readonly=True, copy=False)
     gmail_watch_renewed_at = fields.Datetime(readonly=True, copy=False)
     graph_subscription_id = fields.Char(groups="base.group_system", copy=False, readonly=True)
     graph_subscription_expires_at = fields.Datetime(readonly=True, copy=False)
     graph_client_state_encrypted = fields.Char(groups="base.group_system", copy=False)
 
-    @api.depends("provider", "idle_state", "idle_checked_at", "gmail_watch_expires_at",
-                 "graph_subscription_expires_at", "state", "active")
+    def _compute_realtime_state(self):
+        # sudo: derived state of the account, readable by whoever reads the account.
+        rows = {row.account_id.id: row for row in self.env["maildesk.account.realtime"].sudo().search(
+            [("account_id", "in", self.ids)])}
+        for account in self:
+            row = rows.get(account.id)
+            account.sync_requested_at = row.sync_requested_at if row else False
+            account.idle_state = row.idle_state if row else False
+            account.idle_checked_at = row.idle_checked_at if row else False
+
+    @api.depends("provider", "gmail_watch_expires_at", "graph_subscription_expires_at", "state", "active")
     def _compute_realtime_mode(self):
         now = fields.Datetime.now()
         for account in self:
@@ -102,11 +116,13 @@ class MaildeskAccount(models.Model):
             return []
         cr = self.env.cr
         cr.execute("""
-            UPDATE maildesk_account
-               SET sync_requested_at = (now() AT TIME ZONE 'UTC')
-             WHERE id = ANY(%s) AND active AND state != 'needs_reauth'
-               AND (sync_requested_at IS NULL OR sync_requested_at < (now() AT TIME ZONE 'UTC') - %s)
-         RETURNING id""", (ids, MARK_STALE))
+            INSERT INTO maildesk_account_realtime (account_id, sync_requested_at)
+                 SELECT id, now() AT TIME ZONE 'UTC' FROM maildesk_account
+                  WHERE id = ANY(%s) AND active AND state != 'needs_reauth'
+            ON CONFLICT (account_id) DO UPDATE SET sync_requested_at = EXCLUDED.sync_requested_at
+                  WHERE maildesk_account_realtime.sync_requested_at IS NULL
+                     OR maildesk_account_realtime.sync_requested_at < EXCLUDED.sync_requested_at - %s
+              RETURNING account_id""", (ids, MARK_STALE))
         marked = [row[0] for row in cr.fetchall()]
         cr.execute("SELECT id FROM maildesk_account WHERE id = ANY(%s) AND active AND state != 'needs_reauth'",
                    (ids,))
@@ -114,31 +130,60 @@ class MaildeskAccount(models.Model):
         ignored = set(ids) - valid
         if ignored:
             _logger.info("MailDesk %s wake-up ignored for unknown or inactive mailboxes %s", source, sorted(ignored))
-        self.invalidate_model(["sync_requested_at"])
+        self.env["maildesk.account.realtime"].invalidate_model()
+        self.invalidate_model(REALTIME_FIELDS)
         if marked:
             # sudo: the caller is a listener or a webhook, not a user; triggering is harmless.
             self.env.ref("maildesk_mail_client.ir_cron_maildesk_sync_requested").sudo()._trigger()
             _logger.debug("MailDesk %s wake-up: sync requested for %s", source, marked)
         return marked
 
+    def _sync_between(self, commit):
+        """Inside a long cron run (the minute sync, the backfill) serve wake-ups first.
+
+        A cron thread busy with a 50-second run would otherwise hold a pushed mailbox back
+        until it is done; this keeps the push latency independent of the other crons.
+        """
+        super()._sync_between(commit)
+        if not commit or self.env.context.get("maildesk_serving_wakeups"):
+            return
+        requested = self._requested_ids()
+        if requested:
+            self.browse(requested).exists().with_context(maildesk_serving_wakeups=True)._sync(commit=True)
+
     def _sync_started(self, commit):
         """Called by ``_sync`` once it holds the account's lock: the coming sync covers the mark."""
         super()._sync_started(commit)
-        self.env.cr.execute("UPDATE maildesk_account SET sync_requested_at = NULL "
-                            "WHERE id = %s AND sync_requested_at IS NOT NULL", (self.id,))
-        if commit and self.env.cr.rowcount:
-            self.env.cr.commit()  # cron only: a wake-up during this sync must see the cleared mark
-        self.invalidate_recordset(["sync_requested_at"])
+        query = ("UPDATE maildesk_account_realtime SET sync_requested_at = NULL "
+                 "WHERE account_id = %s AND sync_requested_at IS NOT NULL")
+        if commit:
+            # Its own short transaction (cron only): the cron's snapshot may predate a newer
+            # mark, and a wake-up during this sync must find the mark cleared and set it again.
+            with self.env.registry.cursor() as cr:
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                cr.execute(query, (self.id,))
+            # cron only: end the snapshot taken before the lock. Another cron may have synced
+            # (and written) this account meanwhile; writing it from an older snapshot would
+            # fail with a serialization error. The advisory lock is session-level: it stays.
+            self.env.cr.commit()
+        else:
+            self.env.cr.execute(query, (self.id,))
+        self.env["maildesk.account.realtime"].invalidate_model()
+        self.invalidate_model(REALTIME_FIELDS)
+
+    @api.model
+    def _requested_ids(self):
+        self.env.cr.execute("SELECT account_id FROM maildesk_account_realtime WHERE sync_requested_at IS NOT NULL "
+                            "ORDER BY sync_requested_at, account_id")
+        return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
     def _cron_sync_requested(self):
         """Sync the mailboxes a push or IDLE wake-up marked; nothing else."""
         deadline = time.monotonic() + CRON_TIME_BUDGET
-        accounts = self.search([("sync_requested_at", "!=", False)], order="sync_requested_at, id")
-        accounts._sync(commit=True, deadline=deadline)
-        self.invalidate_model(["sync_requested_at"])
-        left = self.search_count([("sync_requested_at", "!=", False)])
-        if left:
+        accounts = self.browse(self._requested_ids()).exists()
+        accounts.with_context(maildesk_serving_wakeups=True)._sync(commit=True, deadline=deadline)
+        if self._requested_ids():
             # Locked by another worker (its sync started before the wake-up), or out of time.
             cron = self.env.ref("maildesk_mail_client.ir_cron_maildesk_sync_requested")
             cron._trigger(fields.Datetime.now() + timedelta(seconds=RETRIGGER_SECONDS))
@@ -177,14 +222,17 @@ class MaildeskAccount(models.Model):
     def _idle_report(self, states):
         """Store the listener's view: ``{account_id: state}``, state 'idle' when every folder is."""
         now = fields.Datetime.now()
-        by_state = {}
-        for account_id, state in states.items():
-            by_state.setdefault(state, []).append(account_id)
-        for state, ids in by_state.items():
-            # Raw SQL: one statement per state every few seconds, no ORM write side effects.
-            self.env.cr.execute("UPDATE maildesk_account SET idle_state = %s, idle_checked_at = %s "
-                                "WHERE id = ANY(%s)", (state, now, ids))
-        self.invalidate_model(["idle_state", "idle_checked_at"])
+        ids = list(states)
+        # Raw SQL: one statement every few seconds, on the side table (see the module docstring).
+        self.env.cr.execute("""
+            INSERT INTO maildesk_account_realtime (account_id, idle_state, idle_checked_at)
+                 SELECT a.id, s.state, %s FROM maildesk_account a
+                   JOIN unnest(%s::int[], %s::varchar[]) AS s(id, state) ON s.id = a.id
+            ON CONFLICT (account_id) DO UPDATE SET idle_state = EXCLUDED.idle_state,
+                                                   idle_checked_at = EXCLUDED.idle_checked_at""",
+                            (now, ids, [states[i] for i in ids]))
+        self.env["maildesk.account.realtime"].invalidate_model()
+        self.invalidate_model(REALTIME_FIELDS)
 
     # -- push settings -----------------------------------------------------------------------------
     @api.model
@@ -320,17 +368,21 @@ class MaildeskAccount(models.Model):
     def _push_gmail(self, email, history_id):
         """A verified Gmail push: mark the mailbox unless the push is older than one already taken."""
         accounts = self.sudo().search([("provider", "=", "gmail"), ("email", "=ilike", email)])
-        fresh = []
-        for account in accounts:
-            last = int(account.push_history_id or 0)
-            if history_id <= last:
-                _logger.info("MailDesk Gmail push for mailbox %s ignored: historyId %s not newer than %s",
-                             account.id, history_id, last)
-                continue
-            account.push_history_id = str(history_id)
-            fresh.append(account.id)
         if not accounts:
             _logger.info("MailDesk Gmail push for an unknown mailbox ignored")
+            return []
+        # Only a push newer than the last one taken counts (replays and stale pushes do not).
+        self.env.cr.execute("""
+            INSERT INTO maildesk_account_realtime (account_id, push_history_id)
+                 SELECT unnest(%s::int[]), %s
+            ON CONFLICT (account_id) DO UPDATE SET push_history_id = EXCLUDED.push_history_id
+                  WHERE coalesce(maildesk_account_realtime.push_history_id, '0')::numeric
+                        < EXCLUDED.push_history_id::numeric
+              RETURNING account_id""", (accounts.ids, str(history_id)))
+        fresh = [row[0] for row in self.env.cr.fetchall()]
+        if len(fresh) < len(accounts):
+            _logger.info("MailDesk Gmail push ignored for %s: historyId %s not newer than the last one",
+                         sorted(set(accounts.ids) - set(fresh)), history_id)
         return self._realtime_request_sync(fresh, source="gmail")
 
     @api.model
@@ -389,3 +441,19 @@ class MaildeskAccount(models.Model):
     def unlink(self):
         self._push_stop()
         return super().unlink()
+
+
+class MaildeskAccountRealtime(models.Model):
+    """Wake-up marks and listener reports, one row per mailbox (see the module docstring)."""
+
+    _name = "maildesk.account.realtime"
+    _description = "Mailbox live-update state"
+    _log_access = False
+
+    account_id = fields.Many2one("maildesk.account", required=True, ondelete="cascade", index=True)
+    sync_requested_at = fields.Datetime()
+    idle_state = fields.Char()
+    idle_checked_at = fields.Datetime()
+    push_history_id = fields.Char("Gmail historyId of the last push taken")  # uint64 at Google: compared as numeric
+
+    _sql_constraints = [("account_uniq", "unique(account_id)", "One live-update state per mailbox.")]

@@ -133,9 +133,9 @@ class TestIdleWakeUp(TriggerMixin, ImapCase):
         Account._idle_report({self.account.id: IDLE})
         self.account.invalidate_recordset()
         self.assertEqual(self.account.realtime_mode, "idle")
-        self.env.cr.execute("UPDATE maildesk_account SET idle_checked_at = idle_checked_at - interval '10 minutes' "
-                            "WHERE id = %s", (self.account.id,))
-        self.account.invalidate_recordset()
+        self.env.cr.execute("UPDATE maildesk_account_realtime SET idle_checked_at = idle_checked_at "
+                            "- interval '10 minutes' WHERE account_id = %s", (self.account.id,))
+        self.env.invalidate_all()
         self.assertEqual(self.account.realtime_mode, "polling")
 
 

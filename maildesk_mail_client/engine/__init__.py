@@ -12,6 +12,7 @@ here, so it can be tested with pytest on any machine against real servers:
 - ``threads``    JWZ threading keys (Message-ID / In-Reply-To / References, subject)
 - ``compose``    outgoing MIME (replies carry In-Reply-To / References)
 - ``secrets``    symmetric encryption of stored passwords and tokens
+- ``ratelimit``  sliding-window rate limit per key (connection tests)
 
 Modules here use relative imports only: the same code runs as
 ``maildesk_mail_client.engine`` under pytest and ``odoo.addons.maildesk_mail_client.engine``

@@ -29,6 +29,7 @@ Rules
   the most recent ones, as RFC 5322 3.6.4 suggests), ``reply_subject`` / ``forward_subject``
   add "Re: " / "Fwd: " once.
 """
+import html
 import re
 from datetime import datetime, timezone
 from email.message import EmailMessage
@@ -122,6 +123,21 @@ def reply_headers(parent_message_id, parent_references=()):
     if len(refs) > MAX_REFERENCES:
         refs = refs[:1] + refs[-(MAX_REFERENCES - 1):]
     return parent_message_id or None, refs
+
+
+def quote_html(intro, body_html, headers=()):
+    """The quoted part of a reply or forward, as HTML.
+
+    ``intro`` ("On <date>, <sender> wrote:") and the ``(label, value)`` header lines are
+    text taken from the mail: escaped here, so a display name like ``<img src=...>`` stays
+    text. ``body_html`` is the parent's stored body, sanitized at ingest.
+    """
+    lines = [f"<p>{html.escape(str(intro))}</p>"] if intro else []
+    if headers:
+        rows = "<br/>".join(f"{html.escape(str(label))}: {html.escape(str(value or ''))}"
+                            for label, value in headers)
+        lines.append(f"<p>{rows}</p>")
+    return "<p><br/></p>" + "".join(lines) + f"<blockquote>{body_html or ''}</blockquote>"
 
 
 def _domain(address):

@@ -534,8 +534,8 @@ class ImapProvider(MailProvider):
     def send(self, raw, sender, recipients, sent_folder):
         if not self.smtp_config:
             raise SendError("No outgoing (SMTP) server is configured for this account.")
-        smtp.send_raw(self.smtp_config, raw, sender, recipients)
-        result = SendResult(message_id=message_key_from_headers(raw))
+        refused = smtp.send_raw(self.smtp_config, raw, sender, recipients)
+        result = SendResult(message_id=message_key_from_headers(raw), refused=refused)
         if sent_folder and not self.config.server_saves_sent:
             try:
                 result.sent_remote_id = self.append(sent_folder, raw)

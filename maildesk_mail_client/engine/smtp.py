@@ -3,6 +3,11 @@
 ``send_raw(config, raw, sender, recipients)`` delivers bytes that ``compose`` built and
 maps every smtplib / socket failure to a ``errors`` class with a message a user can act
 on. Nothing is retried here: a failed send raises and the caller keeps the draft.
+
+A partial delivery (the server accepted the message for some recipients and refused
+others) is a send: it returns the refused recipients so the caller files the Sent copy
+and tells the user who did not get it. Raising there would report "not sent" for mail
+that went out, and a re-send would duplicate it for everyone who already had it.
 """
 import dataclasses
 import smtplib
@@ -69,7 +74,11 @@ def test_connection(config):
 
 
 def send_raw(config, raw, sender, recipients):
-    """Deliver ``raw`` to ``recipients``; raises ``SendError`` if any recipient was refused."""
+    """Deliver ``raw`` to ``recipients``; returns ``{address: reason}`` of the refused ones.
+
+    An empty dict: everyone got it. Raises ``SendError`` when nobody did (every recipient
+    refused, or the message itself refused).
+    """
     if not recipients:
         raise SendError("The message has no recipient.")
     with _guard(config):
@@ -78,11 +87,12 @@ def send_raw(config, raw, sender, recipients):
             refused = client.sendmail(sender, list(recipients), raw)
         finally:
             _quit(client)
-    if refused:
-        # sendmail raises only when *all* recipients fail; a partial refusal must not
-        # pass silently either.
-        detail = ", ".join(f"{addr} ({code} {msg.decode(errors='replace')})" for addr, (code, msg) in refused.items())
-        raise SendError(f"The server refused some recipients: {detail}")
+    # sendmail raises only when *all* recipients fail; the others were accepted.
+    return {addr: f"{code} {_text(msg)}" for addr, (code, msg) in (refused or {}).items()}
+
+
+def _text(value):
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _quit(client):

@@ -1,3 +1,4 @@
+from . import maildesk_guard
 from . import maildesk_tag
 from . import maildesk_account
 from . import maildesk_folder

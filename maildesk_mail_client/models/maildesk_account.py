@@ -1,8 +1,9 @@
 """Mailboxes (accounts) and the sync orchestration that runs them.
 
 A sync run for one account: take the account's advisory lock (one worker per account,
-cron and "Sync now" never race), list the remote folders, and for every folder feed the
-provider's ``SyncBatch`` stream into ``maildesk.message._apply_batch`` storing the
+cron and "Sync now" never race; it lasts until the work is committed, see
+``_try_lock``), list the remote folders, and for every folder feed the provider's
+``SyncBatch`` stream into ``maildesk.message._apply_batch`` storing the
 folder cursor in the same transaction. In cron context every batch is committed; a
 crash therefore loses at most the batch in flight, and the unique key on
 ``(folder_id, remote_id)`` makes re-applying it harmless.
@@ -25,6 +26,7 @@ from ..engine import compose, secrets
 from ..engine.errors import AuthError, NetworkError, ProviderError, ThrottledError
 from ..engine.imap import ImapConfig, ImapProvider
 from ..engine.provider import DEFAULT_BACKFILL_CAP, DEFAULT_BOOTSTRAP, SyncOptions
+from ..engine.ratelimit import RateLimiter
 from ..engine.smtp import SmtpConfig
 
 _logger = logging.getLogger(__name__)
@@ -35,14 +37,31 @@ BACKOFF_MAX_MINUTES = 60
 SYNC_LOG_RETENTION_DAYS = 30
 FOLDER_ORDER = {"inbox": 0, "sent": 1, "drafts": 2, "archive": 3, "custom": 4, "spam": 5, "trash": 6}
 SECURITY = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None (unencrypted)")]
+# Where each stored secret is sent: changing one of these needs the secret typed again.
+SECRET_DESTINATIONS = {
+    "imap": ("imap_host", "imap_port", "imap_security"),
+    "smtp": ("smtp_host", "smtp_port", "smtp_security"),
+}
+# Connection tests (Test Connection, the setup wizard) per user per minute: a test is a
+# connection to any host and port the user types, so it must not scan a network.
+TEST_LIMIT = 6
+TEST_LIMITER = RateLimiter(TEST_LIMIT, 60)
 
 
 def _is_testing():
     return getattr(threading.current_thread(), "testing", False)
 
 
+def cannot_connect_message():
+    """The one answer to every connection failure of a test (refused, timed out, TLS, not a
+    mail server...): the difference would tell which ports are open on the server's network."""
+    return _("Cannot connect to the mail server with these settings. Check the server names and ports, the "
+             "security, and that this Odoo server may reach them.")
+
+
 class MaildeskAccount(models.Model):
     _name = "maildesk.account"
+    _inherit = ["maildesk.guard.mixin"]
     _description = "Mailbox"
     _order = "name, id"
 
@@ -98,6 +117,11 @@ class MaildeskAccount(models.Model):
     sync_log_ids = fields.One2many("maildesk.sync.log", "account_id")
     message_count = fields.Integer(compute="_compute_message_count")
 
+    # Sync state is the sync's; folders and logs come from the server (maildesk.guard.mixin).
+    _md_system_fields = ("state", "last_sync_at", "next_sync_at", "error_count", "sync_error", "folder_ids",
+                         "sync_log_ids", "imap_password_encrypted", "smtp_password_encrypted",
+                         "oauth_refresh_token_encrypted", "oauth_access_token_encrypted", "oauth_expires_at")
+
     _sql_constraints = [
         ("bootstrap_positive", "CHECK(bootstrap_size >= 0)", "The bootstrap size cannot be negative."),
         ("backfill_cap_positive", "CHECK(backfill_cap >= 0)", "The backfill cap cannot be negative."),
@@ -143,25 +167,84 @@ class MaildeskAccount(models.Model):
     # -- CRUD -------------------------------------------------------------------------
     @api.model_create_multi
     def create(self, vals_list):
-        if not self.env.user.has_group("maildesk_mail_client.group_maildesk_admin"):
+        self._md_guard(vals_list)
+        if not self._is_mailbox_admin():
             for vals in vals_list:
                 if vals.get("owner_id", self.env.uid) != self.env.uid:
                     raise AccessError(_("Only a Mailbox Admin can create a mailbox for another user."))
         return super().create(vals_list)
 
     def write(self, vals):
-        if "owner_id" in vals and not self.env.user.has_group("maildesk_mail_client.group_maildesk_admin"):
-            raise AccessError(_("Only a Mailbox Admin can change the owner of a mailbox."))
+        self._md_guard([vals])
+        if not self._is_mailbox_admin():
+            # Rules first: who may not edit the mailbox at all hears that, not the password rule.
+            self.check_access_rights("write")
+            self.check_access_rule("write")
+            if "owner_id" in vals:
+                raise AccessError(_("Only a Mailbox Admin can change the owner of a mailbox."))
+            self._check_secret_destination(vals)
         return super().write(vals)
+
+    def unlink(self):
+        """A deleted mailbox takes the files of its mail with it.
+
+        Folders, conversations and messages go by database cascade; their ir.attachment
+        rows would not (they point at messages by res_model/res_id only).
+        """
+        self.check_access_rights("unlink")
+        self.check_access_rule("unlink")
+        # Raw SQL: a mailbox holds up to hundreds of thousands of messages; only their ids are needed.
+        self.env["maildesk.message"].flush_model(["account_id"])
+        self.env.cr.execute("SELECT id FROM maildesk_message WHERE account_id = ANY(%s)", (self.ids,))
+        message_ids = [row[0] for row in self.env.cr.fetchall()]
+        if message_ids:
+            # sudo: the attachments of the mailbox's mail, whoever created them; the right to
+            # delete the mailbox was checked above.
+            self.env["ir.attachment"].sudo().search(
+                [("res_model", "=", "maildesk.message"), ("res_id", "in", message_ids)]).unlink()
+        return super().unlink()
+
+    def _is_mailbox_admin(self):
+        return self.env.su or self.env.user.has_group("maildesk_mail_client.group_maildesk_admin")
+
+    def _check_secret_destination(self, vals):
+        """A stored password goes only where it was typed for: moving it needs it typed again.
+
+        Otherwise whoever may edit the mailbox (its owner) could point the server (or the
+        security, to none) at a host of theirs and press Test Connection or Sync to receive
+        a password they can never read. SMTP falls back to the IMAP password.
+        """
+        for account in self:
+            stored = account.sudo()  # sudo: only whether a secret is stored, never its value
+            for kind, destination in SECRET_DESTINATIONS.items():
+                if not any(name in vals and (vals[name] or False) != (account[name] or False)
+                           for name in destination):
+                    continue
+                if kind == "imap":
+                    secret_stored, retyped = stored.imap_password_encrypted, vals.get("imap_password")
+                elif stored.smtp_password_encrypted:
+                    secret_stored, retyped = True, vals.get("smtp_password")
+                else:
+                    secret_stored = stored.imap_password_encrypted
+                    retyped = vals.get("smtp_password") or vals.get("imap_password")
+                if secret_stored and not retyped:
+                    raise UserError(_("Type the %(kind)s password again to change the server, port or security of "
+                                      "%(name)s: the stored password is only sent where it was entered for.",
+                                      kind=kind.upper(), name=account.name))
 
     # -- actions ----------------------------------------------------------------------
     def action_test_connection(self):
         self.ensure_one()
         self._check_can_operate()
+        self._check_test_rate()
         try:
             with self._get_provider() as provider:
                 info = provider.test_connection()
         except ProviderError as exc:
+            if not isinstance(exc, AuthError):
+                # Readable details of a refused connection stay in the server log only.
+                _logger.info("MailDesk: connection test of account %s failed: %s", self.id, exc)
+                exc = (NetworkError if isinstance(exc, NetworkError) else ProviderError)(cannot_connect_message())
             self.sudo()._record_failure(exc, kind="test")
             raise UserError(_("Connection failed: %s", exc)) from exc
         message = _("Connected. %(folders)s folders found.", folders=info.get("folders", 0))
@@ -214,6 +297,12 @@ class MaildeskAccount(models.Model):
         users = (self.owner_id | self.user_ids | admins).filtered("active")
         payload = {"account_id": self.id, "folder_ids": list(folder_ids)}
         self.env["bus.bus"].sudo()._sendmany([(user.partner_id, "maildesk.update", payload) for user in users])
+
+    @api.model
+    def _check_test_rate(self):
+        """At most TEST_LIMIT connection tests per user per minute (no port scans from here)."""
+        if not TEST_LIMITER.hit((self.env.cr.dbname, self.env.uid)):
+            raise UserError(_("Too many connection tests. Wait a minute and try again."))
 
     # -- access -------------------------------------------------------------------------
     def _check_can_operate(self):
@@ -295,13 +384,24 @@ class MaildeskAccount(models.Model):
                            backfill_cap=self.backfill_cap)
 
     # -- sync -------------------------------------------------------------------------------
-    def _try_lock(self):
-        """Session-level advisory lock: survives the per-batch commits of a cron run."""
-        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.id))
+    def _try_lock(self, commit=True):
+        """The account's advisory lock, held exactly as long as the work it covers is pending.
+
+        ``commit=True`` (cron: every batch commits): a session-level lock, which survives
+        those commits and is released by ``_unlock`` after the run's last commit.
+        ``commit=False`` ("Sync now", backfill and reset from the UI): the work commits with
+        the request's transaction, after this method's caller returned, so the lock is
+        transaction-level and PostgreSQL releases it at that commit or rollback. A session
+        lock released before the commit let a cron run sync the same mail again in the gap,
+        hit the unique key and leave the account in error.
+        """
+        function = "pg_try_advisory_lock" if commit else "pg_try_advisory_xact_lock"
+        self.env.cr.execute(f"SELECT {function}(%s, %s)", (LOCK_NAMESPACE, self.id))
         return self.env.cr.fetchone()[0]
 
-    def _unlock(self):
-        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.id))
+    def _unlock(self, commit=True):
+        if commit:  # a transaction-level lock ends with its transaction, not here
+            self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.id))
 
     def _sync(self, commit=False, backfill=False, deadline=None):
         """Sync each account; one failing account never stops the others."""
@@ -310,7 +410,7 @@ class MaildeskAccount(models.Model):
             if deadline and time.monotonic() > deadline:
                 break
             self._sync_between(commit)
-            if not account._try_lock():
+            if not account._try_lock(commit=commit):
                 _logger.info("MailDesk: %s is already being synced by another worker", account.name)
                 continue
             try:
@@ -325,7 +425,7 @@ class MaildeskAccount(models.Model):
                 if commit:
                     self.env.cr.commit()  # cron only: keep the error visible
             finally:
-                account._unlock()
+                account._unlock(commit=commit)
 
     def _sync_between(self, commit):
         """Called before each account of a sync run; override point (real-time wake-ups go first)."""
@@ -352,8 +452,13 @@ class MaildeskAccount(models.Model):
             if commit:
                 self.env.cr.commit()  # cron only: keep the error visible while others sync
             return False
-        self.write({"state": "connected", "sync_error": False, "last_sync_at": fields.Datetime.now(),
-                    "next_sync_at": False, "error_count": 0})
+        if not backfill:
+            self.write({"state": "connected", "sync_error": False, "last_sync_at": fields.Datetime.now(),
+                        "next_sync_at": False, "error_count": 0})
+        elif self.state == "new":
+            self.write({"state": "connected"})
+        # A backfill run that worked says nothing about new mail: an error of the incremental
+        # sync stays visible (state, message, back-off) until an incremental sync succeeds.
         if any(totals.values()):
             self._log("backfill" if backfill else "sync", "info",
                       _("%(created)s new, %(updated)s updated, %(removed)s removed.", **totals),
@@ -439,4 +544,9 @@ class MaildeskAccount(models.Model):
         except ProviderError as exc:
             self.sudo()._log("send", "error", str(exc))
             raise UserError(_("The message was not sent: %s", exc)) from exc
-        return self.env["maildesk.message"]._store_sent(self.sudo(), sent, raw, result)
+        # Sent, possibly not to everyone: the copy is filed either way (a re-send would
+        # duplicate it for those who got it); who was refused is on the message and logged.
+        message = self.env["maildesk.message"]._store_sent(self.sudo(), sent, raw, result)
+        if result.refused:
+            self.sudo()._log("send", "warning", message.delivery_error)
+        return message

@@ -188,18 +188,27 @@ class MaildeskClient(models.AbstractModel):
     def _thread_rows(self, thread_ids):
         if not thread_ids:
             return []
-        # The ids come from the rule-filtered query above: reading their summaries is safe.
+        # The ids come from the rule-filtered message query; the threads are checked again (a
+        # conversation the user may not read is never listed, whatever its messages say), and
+        # only then are their summaries read with elevated rights.
+        allowed = set(self.env["maildesk.thread"].browse(thread_ids)._filter_access_rules("read").ids)
+        thread_ids = [i for i in thread_ids if i in allowed]
+        if not thread_ids:
+            return []
         threads = self.env["maildesk.thread"].sudo().browse(thread_ids)
         cr = self.env.cr
+        # Raw SQL: only the messages of each thread's own mailbox, only the caller's own tags.
         cr.execute("""
-            SELECT DISTINCT ON (thread_id) thread_id, email_from, email_to, direction
-              FROM maildesk_message WHERE thread_id = ANY(%s)
-             ORDER BY thread_id, date DESC NULLS LAST, id DESC""", (thread_ids,))
+            SELECT DISTINCT ON (m.thread_id) m.thread_id, m.email_from, m.email_to, m.direction
+              FROM maildesk_message m JOIN maildesk_thread t ON t.id = m.thread_id AND t.account_id = m.account_id
+             WHERE m.thread_id = ANY(%s)
+             ORDER BY m.thread_id, m.date DESC NULLS LAST, m.id DESC""", (thread_ids,))
         last = {row[0]: row[1:] for row in cr.fetchall()}
         cr.execute("""
             SELECT m.thread_id, array_agg(DISTINCT rel.tag_id)
               FROM maildesk_message_tag_rel rel JOIN maildesk_message m ON m.id = rel.message_id
-             WHERE m.thread_id = ANY(%s) GROUP BY m.thread_id""", (thread_ids,))
+              JOIN maildesk_tag tag ON tag.id = rel.tag_id AND tag.user_id = %s
+             WHERE m.thread_id = ANY(%s) GROUP BY m.thread_id""", (self.env.uid, thread_ids))
         tags = dict(cr.fetchall())
         rows = []
         for thread in threads:
@@ -315,12 +324,39 @@ class MaildeskClient(models.AbstractModel):
         return True
 
     @api.model
-    def delete(self, thread_ids):
-        self._messages_of(thread_ids).action_delete_mail()
+    def delete(self, thread_ids, folder_id=False, permanent=False):
+        """Delete conversations: their copies outside Trash move to Trash (recoverable).
+
+        Copies already in Trash are erased from the server only with ``permanent=True``,
+        which the client sends after the user confirmed (deleting while viewing Trash);
+        with ``folder_id`` only the copies in that Trash folder are erased. A plain delete
+        never touches what is in Trash.
+        """
+        messages = self._messages_of(thread_ids)
+        if permanent:
+            in_trash = messages.filtered(lambda m: m.folder_id.role == "trash")
+            if folder_id:
+                in_trash = in_trash.filtered(lambda m: m.folder_id.id == int(folder_id))
+            if not in_trash:
+                raise UserError(_("Only mail in Trash can be deleted for good."))
+            in_trash.action_delete_permanently()
+            return True
+        outside = messages.filtered(lambda m: m.folder_id.role != "trash")
+        if not outside:
+            raise UserError(_("These conversations are already in Trash. Deleting them from Trash erases "
+                              "them for good and must be confirmed."))
+        outside.action_delete_mail()
         return True
 
     @api.model
-    def move(self, thread_ids, folder_id):
+    def move(self, thread_ids, folder_id, from_folder_id=False, from_role=False):
+        """Move the conversations' copies that are in the list being viewed.
+
+        ``from_folder_id`` (a folder) or ``from_role`` (the unified views, e.g. every inbox)
+        name that list; only the copies filed there move. Copies in Sent and Drafts stay
+        put unless that list is Sent or Drafts itself, as Archive does: moving a
+        conversation never pulls your own replies out of Sent.
+        """
         target = self.env["maildesk.folder"].browse(int(folder_id)).exists()
         if not target:
             raise UserError(_("That folder no longer exists."))
@@ -328,7 +364,16 @@ class MaildeskClient(models.AbstractModel):
         messages = self._messages_of(thread_ids).filtered(lambda m: m.account_id == target.account_id)
         if not messages:
             raise UserError(_("Messages can only be moved to a folder of their own mailbox."))
-        messages.filtered(lambda m: m.folder_id != target).action_move(target.id)
+        if from_folder_id:
+            messages = messages.filtered(lambda m: m.folder_id.id == int(from_folder_id))
+        elif from_role:
+            messages = messages.filtered(lambda m: m.folder_id.role == from_role)
+        viewed_role = messages[:1].folder_id.role if (from_folder_id or from_role) else False
+        if viewed_role not in ("sent", "drafts"):
+            messages = messages.filtered(lambda m: m.folder_id.role not in ("sent", "drafts"))
+        messages = messages.filtered(lambda m: m.folder_id != target)
+        if messages:
+            messages.action_move(target.id)
         return True
 
     @api.model
@@ -483,4 +528,5 @@ class MaildeskClient(models.AbstractModel):
         if values.get("draft_id"):
             self.discard_draft(values["draft_id"])
         message = self.env["maildesk.message"].browse(result["infos"]["message_id"])
-        return {"message_id": message.id, "thread_id": message.thread_id.id}
+        return {"message_id": message.id, "thread_id": message.thread_id.id,
+                "delivery_error": message.delivery_error or False}

@@ -6,9 +6,14 @@ class MaildeskDraft(models.Model):
 
     Drafts are personal (a record rule limits them to their author), local to Odoo and
     restorable from the systray until they are sent or discarded.
+
+    They are never deleted behind the user's back, however old: a draft is the user's own
+    unsent text, and only the user (send or discard) ends it. There is deliberately no
+    autovacuum for them (an earlier one dropped drafts untouched for 90 days silently).
     """
 
     _name = "maildesk.draft"
+    _inherit = ["maildesk.guard.mixin"]
     _description = "Mail Draft"
     _order = "write_date desc, id desc"
     _rec_name = "subject"
@@ -26,6 +31,18 @@ class MaildeskDraft(models.Model):
     body_html = fields.Html(sanitize_style=True)
     attachment_ids = fields.Many2many("ir.attachment", string="Attachments")
 
+    # Always the author's own; mailbox, parent and files checked readable (maildesk.guard.mixin).
+    _md_owner_field = "user_id"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._md_guard(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._md_guard([vals])
+        return super().write(vals)
+
     def _client_values(self):
         self.ensure_one()
         return {
@@ -34,12 +51,6 @@ class MaildeskDraft(models.Model):
             "subject": self.subject or "", "body_html": str(self.body_html or ""), "draft_id": self.id,
             "attachments": self.attachment_ids.read(["name", "mimetype", "file_size"]),
         }
-
-    @api.autovacuum
-    def _gc_old_drafts(self):
-        """Drafts untouched for 90 days go away (the autovacuum cron)."""
-        limit = fields.Datetime.subtract(fields.Datetime.now(), days=90)
-        self.sudo().search([("write_date", "<", limit)]).unlink()
 
     @api.depends("subject")
     def _compute_display_name(self):

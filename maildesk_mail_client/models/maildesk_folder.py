@@ -7,6 +7,7 @@ BACKFILL_BATCH = 2000  # messages per folder per backfill run
 
 class MaildeskFolder(models.Model):
     _name = "maildesk.folder"
+    _inherit = ["maildesk.guard.mixin"]
     _description = "Mail Folder"
     _order = "account_id, sequence, path"
     _parent_store = False
@@ -27,7 +28,20 @@ class MaildeskFolder(models.Model):
     message_count = fields.Integer(compute="_compute_counts")
     unread_count = fields.Integer(compute="_compute_counts")
 
+    # Folders mirror the server's list (sync); a Mailbox Admin may only rename, reorder or
+    # re-role one (a server without special-use flags).
+    _md_user_fields = ("name", "sequence", "role")
+
     _sql_constraints = [("path_uniq", "unique(account_id, path)", "A folder path is unique per mailbox.")]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._md_guard(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._md_guard([vals])
+        return super().write(vals)
 
     @api.depends("sync_cursor")
     def _compute_sync_state(self):
@@ -54,6 +68,21 @@ class MaildeskFolder(models.Model):
             folder.message_count = totals.get(folder, 0)
             folder.unread_count = unread.get(folder, 0)
 
+    def unlink(self):
+        """A folder leaves with its mail removed through ``maildesk.message._remove_local``.
+
+        The database cascade would skip what keeps conversations right: threads left with
+        zero messages, counts that include the deleted mail, attachments left behind.
+        Subfolders (cascaded by ``parent_id``) are handled the same way.
+        """
+        # sudo: folders are removed by the sync (the server deleted them) or by an admin;
+        # rights on the folders themselves are checked by super().unlink() below.
+        self.check_access_rights("unlink")
+        self.check_access_rule("unlink")
+        folders = self.sudo().with_context(active_test=False).search([("id", "child_of", self.ids)])
+        self.env["maildesk.message"].sudo().search([("folder_id", "in", folders.ids)])._remove_local()
+        return super().unlink()
+
     # -- sync ---------------------------------------------------------------------------
     @api.model
     def _sync_remote_folders(self, account, remote_folders):
@@ -71,7 +100,7 @@ class MaildeskFolder(models.Model):
                 folder.write(vals)
         if to_create:
             self.create(to_create)
-        # A folder deleted on the server takes its local mail with it.
+        # A folder deleted on the server takes its local mail with it (see unlink).
         gone = [f for path, f in existing.items() if path not in seen]
         if gone:
             self.browse([f.id for f in gone]).unlink()

@@ -9,19 +9,34 @@ that failed to parse, so nothing is ever lost.
 Two-way: a change of ``is_read`` / ``is_starred`` and the move / archive / delete
 actions go to the server first; the local record changes only when the server said yes,
 so local and remote state never diverge silently. Writes coming from the sync carry the
-context key ``maildesk_from_sync`` and are not pushed back.
+context key ``maildesk_from_sync`` and are not pushed back; the key counts only on the
+sync's own privileged paths (superuser or ``trusted_ingest``), never from an RPC caller.
+
+What users write: only the reader's own state (read, starred, tags, contact, show
+images); everything else comes from the server (``maildesk.guard.mixin``). Stored bodies
+are sanitized whatever the context; only the sync's ingest, inside ``trusted_ingest()``,
+passes the engine's already-sanitized bodies through as they are.
+
+Deleting: mail is never deleted only in Odoo. ``unlink`` runs only with superuser rights
+(never reachable over RPC, whatever the caller's groups or context); the sync and the
+two-way actions reach it through ``_remove_local`` after the server removed the mail.
+Delete moves to Trash; erasing for good is ``action_delete_permanently``, for mail that
+is in Trash only, and the user confirms it first.
 """
 import logging
+import os
+import threading
 from collections import defaultdict
 
 from markupsafe import Markup
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..engine import mime, sanitize
 from ..engine import threads as threading_keys
 from ..engine.errors import ProviderError
 from ..engine.provider import FlagState, RemoteMessage
+from .maildesk_guard import is_trusted_ingest, trusted_ingest
 
 _logger = logging.getLogger(__name__)
 
@@ -31,6 +46,7 @@ THREAD_SUMMARY_FIELDS = {"thread_id", "date", "is_read", "is_starred", "email_fr
 
 class MaildeskMessage(models.Model):
     _name = "maildesk.message"
+    _inherit = ["maildesk.guard.mixin"]
     _description = "Mail Message"
     _order = "date desc, id desc"
     _rec_name = "subject"
@@ -62,6 +78,7 @@ class MaildeskMessage(models.Model):
     has_attachments = fields.Boolean(readonly=True)
     is_read = fields.Boolean("Read", index=True)
     is_starred = fields.Boolean("Starred")
+    folder_role = fields.Selection(related="folder_id.role", string="Folder Role")
     direction = fields.Selection([("incoming", "Incoming"), ("outgoing", "Outgoing")], default="incoming",
                                  required=True, index=True)
     tag_ids = fields.Many2many("maildesk.tag", "maildesk_message_tag_rel", "message_id", "tag_id", string="Tags")
@@ -70,6 +87,8 @@ class MaildeskMessage(models.Model):
     body_state = fields.Selection([("full", "Complete"), ("partial", "Headers only"), ("error", "Unreadable")],
                                   default="full", required=True, readonly=True)
     parse_error = fields.Text(readonly=True)
+    delivery_error = fields.Text(readonly=True, help="Sent mail: the recipients the server refused (the others "
+                                                     "got it).")
     # Headers stored at ingest for the upper addons: automation tells auto-generated mail
     # from human mail (RFC 3834, list mail), pro's security scan reads the sender checks.
     auto_submitted = fields.Char("Auto-Submitted", readonly=True)
@@ -78,6 +97,9 @@ class MaildeskMessage(models.Model):
     list_unsubscribe = fields.Char("List-Unsubscribe", readonly=True)
     authentication_results = fields.Text(readonly=True)
     return_path = fields.Char(readonly=True)
+
+    # The reader's own state; every other field comes from the server (see the module docstring).
+    _md_user_fields = ("is_read", "is_starred", "tag_ids", "partner_id", "remote_images_allowed")
 
     _sql_constraints = [
         ("remote_uniq", "unique(folder_id, remote_id)", "This message is already stored in this folder."),
@@ -124,36 +146,64 @@ class MaildeskMessage(models.Model):
         return True
 
     # -- CRUD -------------------------------------------------------------------------
+    def _from_sync(self):
+        """A write of the sync itself (not pushed back to the server); never true for an RPC caller."""
+        return bool(self.env.context.get(FROM_SYNC)) and self._md_privileged()
+
+    @api.model
+    def _sanitize_vals(self, vals):
+        if vals.get("body_html") and not is_trusted_ingest():
+            vals["body_html"] = sanitize.sanitize_html(vals["body_html"])[0]
+
     @api.model_create_multi
     def create(self, vals_list):
+        self._md_guard(vals_list)
         for vals in vals_list:
-            if vals.get("body_html") and not self.env.context.get(FROM_SYNC):
-                vals["body_html"] = sanitize.sanitize_html(vals["body_html"])[0]
+            self._sanitize_vals(vals)
         records = super().create(vals_list)
         records.thread_id.sudo()._refresh_summary()
         return records
 
     def write(self, vals):
-        if not self.env.context.get(FROM_SYNC):
-            if vals.get("body_html"):
-                vals["body_html"] = sanitize.sanitize_html(vals["body_html"])[0]
+        self._md_guard([vals])
+        self._sanitize_vals(vals)
+        if not self._from_sync():
             flags = {k: vals[k] for k in ("is_read", "is_starred") if k in vals}
             if flags:
                 self._push_flags(**flags)
         touched = self.thread_id if THREAD_SUMMARY_FIELDS & set(vals) else None
         result = super().write(vals)
         if touched is not None:
-            # sudo: the summary is derived data of threads the user may already write.
+            # sudo: the summary is derived data of the threads of messages the user may write.
             (touched | self.thread_id).sudo()._refresh_summary()
             (touched - self.thread_id).sudo()._drop_if_empty()
         return result
 
     def unlink(self):
+        """Only the sync and the two-way actions delete mail (``_remove_local``).
+
+        A delete made only in Odoo (backend list, RPC ``unlink``) would leave the server copy
+        in place, never to come back: refused for every user, admins included. ``env.su`` is
+        the gate because no RPC caller can set it (a context key could be).
+        """
+        if not self.env.su:
+            raise AccessError(_("Mail cannot be deleted only in Odoo: use Delete in the mail client, which moves "
+                                "it to Trash on the mail server first."))
         threads = self.thread_id
         result = super().unlink()
         threads.sudo()._refresh_summary()
         threads.sudo()._drop_if_empty()
         return result
+
+    def _remove_local(self):
+        """Remove these local copies: the server no longer has them (sync) or just removed them.
+
+        The one route to ``unlink``: threads stay right (summary refreshed, emptied ones go)
+        and the messages' attachments go with them (the ORM's unlink removes them).
+        """
+        # sudo: deleting mail is reserved to this internal route; the callers (sync, two-way
+        # actions after the server said yes) checked the user's access first.
+        return self.sudo().unlink()
 
     # -- two-way actions ------------------------------------------------------------------
     def action_mark_read(self):
@@ -171,12 +221,16 @@ class MaildeskMessage(models.Model):
         self._move_to_role("archive")
 
     def action_delete_mail(self):
-        """Move to Trash; mail already in Trash is deleted from the server for good."""
-        in_trash = self.filtered(lambda m: m.folder_id.role == "trash")
-        (self - in_trash)._move_to_role("trash")
-        if in_trash:
-            in_trash._remote_call(lambda provider, folder, ids: provider.delete(folder._remote(), ids))
-            in_trash.with_context(**{FROM_SYNC: True}).unlink()
+        """Move to Trash (recoverable). Copies already in Trash are left as they are: erasing
+        them is ``action_delete_permanently``, which the user confirms."""
+        self.filtered(lambda m: m.folder_id.role != "trash")._move_to_role("trash")
+
+    def action_delete_permanently(self):
+        """Erase mail that is in Trash: on the server first, then here. Nothing else."""
+        if any(m.folder_id.role != "trash" for m in self):
+            raise UserError(_("Only mail in Trash can be deleted for good. Delete moves other mail to Trash."))
+        self._remote_call(lambda provider, folder, ids: provider.delete(folder._remote(), ids))
+        self._remove_local()
 
     def action_move(self, folder_id):
         target = self.env["maildesk.folder"].browse(folder_id)
@@ -184,6 +238,8 @@ class MaildeskMessage(models.Model):
 
     def action_fetch_body(self):
         """Download the body of a message that was listed with headers only."""
+        self.check_access_rights("read")
+        self.check_access_rule("read")
         for folder, messages in self._by_folder().items():
             account = folder.account_id
             with account.sudo()._get_provider() as provider:
@@ -194,7 +250,9 @@ class MaildeskMessage(models.Model):
                 if remote and remote.raw:
                     vals, attachments, _keys = self._prepare_from_remote(account, folder, remote)
                     vals.pop("thread_id", None)
-                    message.with_context(**{FROM_SYNC: True}).write(vals)
+                    # Trusted: the values come from the server, parsed and sanitized by the engine.
+                    with trusted_ingest():
+                        message.with_context(**{FROM_SYNC: True}).write(vals)
                     self._create_attachments([(message, attachments, vals)])
 
     def action_reply(self):
@@ -259,13 +317,15 @@ class MaildeskMessage(models.Model):
         mapping = {}
         for folder_map in results.values():
             mapping.update(folder_map)
-        synced = self.with_context(**{FROM_SYNC: True})
+        # sudo: folder and remote id are the server's fields; _remote_call checked the user may
+        # write these messages and the server has moved them.
+        synced = self.sudo().with_context(**{FROM_SYNC: True})
         for message in synced.filtered(lambda m: m in movable):
             new_id = mapping.get(message.remote_id)
             if message.remote_id and not new_id:
                 # The server did not say where the copy went: the next sync of the
                 # target folder brings it back; drop this stale copy now.
-                message.unlink()
+                message._remove_local()
             else:
                 message.write({"folder_id": target.id, "remote_id": new_id or message.remote_id})
 
@@ -282,11 +342,11 @@ class MaildeskMessage(models.Model):
             stale = synced.search([("folder_id", "=", folder.id), ("remote_id", "!=", False)]).filtered(
                 lambda m: m.remote_id not in keep)
             counts["removed"] += len(stale)
-            stale.unlink()
+            stale._remove_local()
         if batch.vanished:
             gone = synced.search([("folder_id", "=", folder.id), ("remote_id", "in", batch.vanished)])
             counts["removed"] += len(gone)
-            gone.unlink()
+            gone._remove_local()
         flags = {f.remote_id: f for f in batch.flags}
         new_messages = []
         if batch.messages:
@@ -358,7 +418,8 @@ class MaildeskMessage(models.Model):
             return 0
         self._link_partners(account, [p[0] for p in prepared])
         self.env["maildesk.thread"]._assign_threads(account, [(p[0], p[2], p[3]) for p in prepared])
-        records = self.create([p[0] for p in prepared])
+        with trusted_ingest():  # bodies parsed and sanitized by the engine
+            records = self.create([p[0] for p in prepared])
         self._create_attachments([(rec, p[1], p[0]) for rec, p in zip(records, prepared)])
         records._on_messages_stored()
         return len(records)
@@ -430,6 +491,7 @@ class MaildeskMessage(models.Model):
                 owners.append((record, content_id))
         if not vals_list:
             return
+        self._write_files([vals["raw"] for vals in vals_list])
         created = self.env["ir.attachment"].sudo().create(vals_list)
         cids = defaultdict(dict)
         for attachment, (record, content_id) in zip(created, owners):
@@ -437,8 +499,59 @@ class MaildeskMessage(models.Model):
                 cids[record][content_id] = f"/web/image/{attachment.id}"
         for record, mapping in cids.items():
             if record.body_html and "cid:" in record.body_html:
-                record.with_context(**{FROM_SYNC: True}).write(
-                    {"body_html": Markup(sanitize.rewrite_cid(str(record.body_html), mapping))})
+                # Trusted: a sanitized body with its cid: sources pointing at its own attachments.
+                with trusted_ingest():
+                    record.with_context(**{FROM_SYNC: True}).write(
+                        {"body_html": Markup(sanitize.rewrite_cid(str(record.body_html), mapping))})
+
+    @api.model
+    def _write_files(self, payloads):
+        """Put each payload whole into the filestore before ``ir.attachment`` looks for it.
+
+        Odoo's ``_file_write`` opens the file under the content's sha1, then writes: a kill
+        in between leaves an empty or partial file there. Every later write of the same
+        content then meets that file in ``_get_path``, which refuses it ("The attachment
+        collides with an existing file"): the batch rolls back on every retry, the folder's
+        cursor never moves and later mail is never stored. Here a file is written aside and
+        renamed into place, so a kill leaves no torn file (at worst a stray ``.tmp``), and a
+        torn file already in place (shorter or longer than the content its name is the hash
+        of) is replaced by the whole content. ``ir.attachment`` then finds the file complete
+        and only adds its row.
+        """
+        # sudo: filestore plumbing of attachments created with sudo right after.
+        Attachment = self.env["ir.attachment"].sudo()
+        if Attachment._storage() != "file":
+            return
+        for data in {p for p in payloads if p}:
+            checksum = Attachment._compute_checksum(data)
+            fname = f"{checksum[:2]}/{checksum}"
+            full_path = Attachment._full_path(fname)
+            legacy_path = Attachment._full_path(f"{checksum[:3]}/{checksum}")  # where _get_path looks first
+            present = False
+            for path in (legacy_path, full_path):
+                if os.path.isfile(path):
+                    present = True
+                    if os.path.getsize(path) != len(data):
+                        _logger.warning("MailDesk: replacing torn filestore file %s (%s of %s bytes)",
+                                        path, os.path.getsize(path), len(data))
+                        self._replace_file(path, data)
+            if not present:
+                os.makedirs(os.path.dirname(full_path), exist_ok=True)
+                self._replace_file(full_path, data)
+                # If this transaction aborts, the filestore GC removes the unreferenced file.
+                Attachment._mark_for_gc(fname)
+
+    @staticmethod
+    def _replace_file(path, data):
+        """Write ``data`` to ``path`` atomically: aside, then rename over it."""
+        tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     # -- sending --------------------------------------------------------------------------
     @api.model
@@ -451,12 +564,21 @@ class MaildeskMessage(models.Model):
         vals, attachments, keys = synced._prepare_from_remote(account, folder, remote)
         vals["direction"] = "outgoing"
         vals["remote_id"] = result.sent_remote_id or False
+        vals["delivery_error"] = self._refused_text(result.refused)
         synced._link_partners(account, [vals])
         self.env["maildesk.thread"].sudo()._assign_threads(account, [(vals, keys, result.provider_thread_id)])
-        record = synced.create(vals)
+        with trusted_ingest():  # the body was parsed and sanitized by the engine, as for synced mail
+            record = synced.create(vals)
         synced._create_attachments([(record, attachments, vals)])
         record._on_messages_stored()
         return record
+
+    @staticmethod
+    def _refused_text(refused):
+        """'Not delivered to: a@x (550 user unknown), …' or False when everyone got it."""
+        if not refused:
+            return False
+        return _("Not delivered to: %s", ", ".join(f"{address} ({reason})" for address, reason in refused.items()))
 
     # -- the hook of the upper addons -----------------------------------------------------------
     def _on_messages_stored(self):

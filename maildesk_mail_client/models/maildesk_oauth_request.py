@@ -72,8 +72,9 @@ class MaildeskOAuthRequest(models.Model):
         if request.used:
             raise OAuthStateError(_("This sign-in answer was already used. Start the connection again."))
         if request.user_id != self.env.user:
-            raise OAuthStateError(_("This sign-in was started by another user. Sign in to Odoo as %s and "
-                                    "start again.", request.user_id.name))
+            # Who started it is not said: the page must not name another user to whoever holds the link.
+            raise OAuthStateError(_("This sign-in was started by another Odoo user. Sign in to Odoo as the "
+                                    "user who clicked Connect, or start the connection again."))
         if request.create_date < fields.Datetime.now() - LIFETIME:
             raise OAuthStateError(_("This sign-in request expired. Start the connection again."))
         request.used = True

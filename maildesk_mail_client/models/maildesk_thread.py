@@ -14,6 +14,7 @@ from ..engine import threads as threading_keys
 
 class MaildeskThread(models.Model):
     _name = "maildesk.thread"
+    _inherit = ["maildesk.guard.mixin"]
     _description = "Mail Conversation"
     _order = "last_message_at desc, id desc"
 
@@ -31,6 +32,18 @@ class MaildeskThread(models.Model):
     is_starred = fields.Boolean(readonly=True)
     has_attachments = fields.Boolean(readonly=True)
     snippet = fields.Char(readonly=True)
+
+    # Everything here is derived from the mail by the sync: no user writes a conversation.
+    _md_user_fields = ()
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._md_guard(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._md_guard([vals])
+        return super().write(vals)
 
     def _refresh_summary(self):
         """Recompute the summary columns of these threads from their messages.

@@ -5,13 +5,25 @@ class MaildeskTrustedSender(models.Model):
     """Senders whose remote images a user chose to always show (per user)."""
 
     _name = "maildesk.trusted.sender"
+    _inherit = ["maildesk.guard.mixin"]
     _description = "Sender with remote images allowed"
 
     user_id = fields.Many2one("res.users", required=True, default=lambda self: self.env.user, index=True,
                               ondelete="cascade")
     email = fields.Char(required=True)
 
+    _md_owner_field = "user_id"
+
     _sql_constraints = [("user_email_uniq", "unique(user_id, email)", "This sender is already trusted.")]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._md_guard(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._md_guard([vals])
+        return super().write(vals)
 
     @api.model
     def _addresses(self):

@@ -11,6 +11,8 @@ from pathlib import Path
 from odoo.tests import new_test_user
 from odoo.tests.common import TransactionCase
 
+from ..models.maildesk_account import TEST_LIMITER
+
 _REPO_TESTS = Path(__file__).resolve().parents[2] / "tests"
 if _REPO_TESTS.is_dir() and str(_REPO_TESTS) not in sys.path:
     sys.path.insert(0, str(_REPO_TESTS))
@@ -61,6 +63,11 @@ class MaildeskCase(TransactionCase):
         cls.user_admin = new_test_user(cls.env, login="md_admin", groups="maildesk_mail_client.group_maildesk_admin")
         cls.user_internal = new_test_user(cls.env, login="md_internal", groups="base.group_user")
 
+    def setUp(self):
+        super().setUp()
+        TEST_LIMITER.reset()  # the connection-test rate limit is per process: each test starts afresh
+        self.addCleanup(TEST_LIMITER.reset)
+
     @classmethod
     def make_account(cls, **kwargs):
         vals = {"name": "Test mailbox", "email": "owner@example.com", "owner_id": cls.user_owner.id,
@@ -71,15 +78,20 @@ class MaildeskCase(TransactionCase):
 
     @classmethod
     def make_message(cls, account, **kwargs):
-        folder = cls.env["maildesk.folder"].search([("account_id", "=", account.id), ("role", "=", "inbox")], limit=1) \
-            or cls.env["maildesk.folder"].create({"account_id": account.id, "name": "INBOX", "path": "INBOX",
-                                                  "role": "inbox"})
-        thread = cls.env["maildesk.thread"].create({"account_id": account.id, "subject": kwargs.get("subject", "Hi")})
-        vals = {"account_id": account.id, "folder_id": folder.id, "thread_id": thread.id, "subject": "Hi",
-                "message_id": f"<m{len(thread.ids)}-{thread.id}@example.com>", "email_from": "a@example.com",
-                "body_html": "<p>Hello</p>"}
-        vals.update(kwargs)
-        return cls.env["maildesk.message"].with_context(maildesk_from_sync=True).create(vals)
+        return create_message(cls.env, account, **kwargs)
+
+
+def create_message(env, account, **kwargs):
+    """A stored message (as the sync would store it) in the account's INBOX, in its own thread."""
+    Folder = env["maildesk.folder"]
+    folder = Folder.search([("account_id", "=", account.id), ("role", "=", "inbox")], limit=1) \
+        or Folder.create({"account_id": account.id, "name": "INBOX", "path": "INBOX", "role": "inbox"})
+    thread = env["maildesk.thread"].create({"account_id": account.id, "subject": kwargs.get("subject", "Hi")})
+    vals = {"account_id": account.id, "folder_id": folder.id, "thread_id": thread.id, "subject": "Hi",
+            "message_id": f"<m{len(thread.ids)}-{thread.id}@example.com>", "email_from": "a@example.com",
+            "body_html": "<p>Hello</p>"}
+    vals.update(kwargs)
+    return env["maildesk.message"].with_context(maildesk_from_sync=True).create(vals)
 
 
 class ImapCase(MaildeskCase):

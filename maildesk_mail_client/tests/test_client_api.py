@@ -125,7 +125,7 @@ class TestClientApi(MaildeskCase):
     def test_search_fields(self):
         """Body words (prefix), sender, recipient, subject, dates, tags, account."""
         client = self.as_user(self.user_owner)
-        tag = self.env["maildesk.tag"].create({"name": "Finance"})
+        tag = self.env["maildesk.tag"].with_user(self.user_owner).create({"name": "Finance"})
         self.invoice.tag_ids = [(4, tag.id)]
         cases = [({"text": "quarter"}, {"Quarterly report"}),
                  ({"body": "sushi"}, {"Lunch on Friday"}),

@@ -174,6 +174,22 @@ class TestClientTours(ClientTourCase):
         finally:
             client.logout()
 
+    def test_delete_from_trash_asks_first(self):
+        """Delete moves to Trash at once; deleting from Trash asks, Cancel keeps it, Delete erases it."""
+        def cleanup_mail(me):
+            return [mail("Old newsletter", "News <news@example.org>", me, "Last year's news.", timedelta(days=30),
+                         "<old-news@tour.test>")]
+        account = self.make_mailbox("Cleanup", self.alice, cleanup_mail, folders=())
+        self.tour("maildesk_tour_delete_from_trash", self.alice.login)
+        client = self.server.connect(*self.credentials[account.id])
+        try:
+            for folder in ("INBOX", "Trash"):
+                client.select_folder(folder)
+                self.assertEqual(client.search("ALL"), [], folder)
+        finally:
+            client.logout()
+        self.assertFalse(self.env["maildesk.message"].search([("account_id", "=", account.id)]))
+
     def test_switch_account_and_unified_inbox(self):
         """The unified inbox mixes mailboxes; each account's folders narrow to it."""
         self.tour("maildesk_tour_accounts", self.alice.login)
@@ -198,7 +214,7 @@ class TestClientScreenshots(ClientTourCase):
         cls.server.append(login, password, "INBOX", generated)
         cls.work._sync()
         for index, (name, color) in enumerate([("Customers", 10), ("Finance", 2), ("Follow-up", 3)]):
-            tag = cls.env["maildesk.tag"].create({"name": name, "color": color})
+            tag = cls.env["maildesk.tag"].with_user(cls.alice).create({"name": name, "color": color})
             threads = cls.env["maildesk.message"].search([("account_id", "=", cls.work.id)], limit=4,
                                                          offset=index * 7, order="date desc")
             threads.write({"tag_ids": [(4, tag.id)]})

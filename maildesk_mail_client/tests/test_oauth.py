@@ -156,7 +156,10 @@ class TestOAuthCallbackFailures(OAuthCase):
     def test_state_of_another_user(self):
         account = self.make_account("gmail")
         path = self.consent(self.start(account))
-        self.assert_page(self.callback(path, login="oa_other"), "started by another user")
+        response = self.callback(path, login="oa_other")
+        self.assert_page(response, "started by another Odoo user")
+        for leak in (self.owner.name, self.owner.login):
+            self.assertNotIn(leak, response.text, "the page must not name who started the sign-in")
         self.assert_nothing_stored(account)
 
     def test_denied_consent(self):

@@ -1,9 +1,11 @@
+import os
 import re
 import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
 
+import odoo
 from odoo.tests import tagged
 from odoo.tests.common import BaseCase
 
@@ -37,14 +39,35 @@ print("ok")
 """
 
 
+def odoo_env():
+    """The environment of a child interpreter that imports the Odoo running these tests.
+
+    Odoo started from a source checkout (odoo-bin) is importable only because odoo-bin's
+    folder is on its sys.path, not in site-packages: a fresh interpreter finds it through
+    PYTHONPATH pointing at the running Odoo's location.
+    """
+    env = dict(os.environ)
+    root = str(Path(odoo.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
 @tagged("post_install", "-at_install", "maildesk")
 class TestRequirements(BaseCase):
     def test_openssl_still_imports(self):
         """With our requirements installed, Odoo's TLS stack still works in a fresh interpreter."""
         result = subprocess.run([sys.executable, "-W", "ignore", "-c", CHECK], capture_output=True, text=True,
-                                timeout=120, check=False)
+                                timeout=120, check=False, env=odoo_env())
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("ok", result.stdout)
+
+    def test_child_interpreter_finds_the_running_odoo(self):
+        """Without site-packages (as when Odoo runs from a checkout), the child still finds this Odoo."""
+        code = "import importlib.util; print(importlib.util.find_spec('odoo').origin)"
+        result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60,
+                                check=False, env=odoo_env())
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(Path(result.stdout.strip()).resolve(), Path(odoo.__file__).resolve())
 
     def test_requirements_are_installed(self):
         """Every line of requirements.txt is satisfied in the interpreter that runs Odoo."""

@@ -4,12 +4,16 @@ For the non-technical user: the preset (or the address's domain) fills the serve
 Connection says in plain words what is wrong and stays on the form, Connect creates the
 mailbox and starts its first sync in the background.
 """
+import logging
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..engine import secrets
-from ..engine.errors import AuthError, NetworkError, ProviderError
-from ..models.maildesk_account import SECURITY
+from ..engine.errors import AuthError, ProviderError
+from ..models.maildesk_account import SECURITY, cannot_connect_message
+
+_logger = logging.getLogger(__name__)
 
 # preset -> (label, imap host, port, security, smtp host, port, security, hint, address domains)
 PRESETS = {
@@ -35,7 +39,12 @@ PRESETS = {
 
 
 class MaildeskAccountSetup(models.TransientModel):
+    """Private to its creator (record rule on create_uid). The typed password is kept
+    encrypted in a column no user can read or write: the wizard never decrypts a value a
+    client supplied (a ciphertext lifted from a database dump stays useless)."""
+
     _name = "maildesk.account.setup"
+    _inherit = ["maildesk.guard.mixin"]
     _description = "Connect a Mailbox"
 
     preset = fields.Selection([(key, value[0]) for key, value in PRESETS.items()] + [("custom", "Other (IMAP)")],
@@ -44,7 +53,7 @@ class MaildeskAccountSetup(models.TransientModel):
     name = fields.Char("Mailbox Name", help="How the mailbox is called in the client; defaults to the address.")
     password = fields.Char(compute="_compute_password", inverse="_inverse_password",
                            help="Kept encrypted while you set up; stored encrypted in the mailbox.")
-    password_encrypted = fields.Char()
+    password_encrypted = fields.Char(groups="base.group_system", copy=False)
     is_shared = fields.Boolean("Shared Mailbox")
     imap_host = fields.Char("IMAP Server")
     imap_port = fields.Integer("IMAP Port", default=993)
@@ -60,6 +69,17 @@ class MaildeskAccountSetup(models.TransientModel):
                                   default="untested", readonly=True)
     test_message = fields.Text(readonly=True)
 
+    _md_system_fields = ("password_encrypted", "test_state", "test_message")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._md_guard(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._md_guard([vals])
+        return super().write(vals)
+
     # -- password: never stored in clear, even in this short-lived table -----------------
     def _compute_password(self):
         self.password = False
@@ -68,13 +88,19 @@ class MaildeskAccountSetup(models.TransientModel):
         key = self.env["maildesk.account"]._get_encryption_key()
         for wizard in self:
             if wizard.password:
-                wizard.password_encrypted = secrets.encrypt(key, wizard.password)
+                # sudo: the user sets a password they may never read back (admin-only column).
+                wizard.sudo().password_encrypted = secrets.encrypt(key, wizard.password)
         self.invalidate_recordset(["password"])
 
+    def _password_encrypted(self):
+        # sudo: read only to hand the secret to the engine; only this wizard's code wrote it.
+        return self.sudo().password_encrypted
+
     def _password(self):
-        if not self.password_encrypted:
+        encrypted = self._password_encrypted()
+        if not encrypted:
             return ""
-        return secrets.decrypt(self.env["maildesk.account"]._get_encryption_key(), self.password_encrypted)
+        return secrets.decrypt(self.env["maildesk.account"]._get_encryption_key(), encrypted)
 
     # -- presets ---------------------------------------------------------------------------
     @api.depends("preset")
@@ -117,44 +143,52 @@ class MaildeskAccountSetup(models.TransientModel):
                 "views": [(False, "form")], "target": "new", "name": _("Connect a Mailbox")}
 
     def _check_filled(self):
-        missing = [label for label, value in ((_("address"), self.email), (_("password"), self.password_encrypted),
+        missing = [label for label, value in ((_("address"), self.email), (_("password"), self._password_encrypted()),
                                               (_("IMAP server"), self.imap_host)) if not value]
         if missing:
             raise UserError(_("Fill in the %s first.", ", ".join(missing)))
 
     def _provider(self):
         """The provider the mailbox will get, from the account's own config code on unsaved values."""
-        vals = dict(self._account_vals(with_password=False), imap_password_encrypted=self.password_encrypted)
+        vals = dict(self._account_vals(with_password=False), imap_password_encrypted=self._password_encrypted())
         return self.env["maildesk.account"].new(vals)._get_provider()
 
     def _explain(self, exc):
-        """The engine's message plus what to try next, in plain words."""
-        advice = ""
+        """What failed and what to try next, in plain words.
+
+        A refused login (the server answered) reads as it is, with the provider's hint; every
+        other failure reads the same, so the form cannot tell which ports are open.
+        """
         if isinstance(exc, AuthError):
             advice = self.hint or _("Check the address, the login and the password.")
-        elif isinstance(exc, NetworkError):
-            advice = _("Check the server names and ports, and that this server may reach them.")
-        return f"{exc}\n{advice}".strip()
+            return f"{exc}\n{advice}".strip()
+        _logger.info("MailDesk: connection test of the setup wizard %s failed: %s", self.id, exc)
+        return cannot_connect_message()
 
     def action_test(self):
         """Log in to IMAP (and SMTP when set) with these settings; the result shows on the form."""
         self.ensure_one()
+        self.check_access_rule("write")  # the creator's own wizard only (also the record rule)
         self._check_filled()
+        self.env["maildesk.account"]._check_test_rate()
         try:
             with self._provider() as provider:
                 info = provider.test_connection()
         except ProviderError as exc:
-            self.write({"test_state": "failed", "test_message": self._explain(exc)})
+            result = {"test_state": "failed", "test_message": self._explain(exc)}
         else:
             parts = [_("Connected. %s folders found.", info.get("folders", 0))]
             if self.smtp_host:
                 parts.append(_("Sending works."))
-            self.write({"test_state": "ok", "test_message": " ".join(parts)})
+            result = {"test_state": "ok", "test_message": " ".join(parts)}
+        # sudo: the test's outcome is the wizard's own state, not a value users may set.
+        self.sudo().write(result)
         return self._reopen()
 
     def action_connect(self):
         """Create the mailbox (after a successful test) and start its first sync in the background."""
         self.ensure_one()
+        self.check_access_rule("write")
         if self.test_state != "ok":
             self.action_test()
             if self.test_state != "ok":

@@ -9,7 +9,11 @@ from ..engine import compose
 
 
 class MaildeskCompose(models.TransientModel):
+    """Private to its creator (record rule on create_uid); mailbox, parent and files are
+    checked readable by the sender (maildesk.guard.mixin)."""
+
     _name = "maildesk.compose"
+    _inherit = ["maildesk.guard.mixin"]
     _description = "Compose Mail"
 
     account_id = fields.Many2one("maildesk.account", string="From", required=True,
@@ -23,6 +27,15 @@ class MaildeskCompose(models.TransientModel):
     subject = fields.Char()
     body_html = fields.Html("Body", sanitize_style=True)
     attachment_ids = fields.Many2many("ir.attachment", string="Attachments")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._md_guard(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._md_guard([vals])
+        return super().write(vals)
 
     @api.model
     def _default_account(self):
@@ -41,8 +54,13 @@ class MaildeskCompose(models.TransientModel):
     def _prepare_from_parent(self, parent, mode):
         """Recipients, subject, quote and attachments for a reply or forward of ``parent``."""
         own = (parent.account_id.email or "").lower()
-        quote = _("On %(date)s, %(sender)s wrote:", date=parent.date, sender=parent.email_from)
-        body = f"<p><br/></p><p>{quote}</p><blockquote>{parent.body_html or ''}</blockquote>"
+        if mode == "forward":
+            body = compose.quote_html(_("---------- Forwarded message ----------"), parent.body_html, [
+                (_("From"), parent.email_from), (_("Date"), parent.date), (_("Subject"), parent.subject),
+                (_("To"), parent.email_to)])
+        else:
+            body = compose.quote_html(_("On %(date)s, %(sender)s wrote:", date=parent.date,
+                                        sender=parent.email_from or ""), parent.body_html)
         vals = {"account_id": parent.account_id.id, "body_html": body}
         if mode == "forward":
             vals["subject"] = compose.forward_subject(parent.subject or "")
@@ -83,4 +101,11 @@ class MaildeskCompose(models.TransientModel):
             body_html=str(self.body_html or ""),
             attachments=[(a.name, base64.b64decode(a.datas or b""), a.mimetype) for a in self.attachment_ids],
             parent=self.parent_id if self.mode != "forward" else None)
-        return {"type": "ir.actions.act_window_close", "infos": {"message_id": message.id}}
+        close = {"type": "ir.actions.act_window_close", "infos": {"message_id": message.id}}
+        if not message.delivery_error:
+            return close
+        # Sent to the others and filed in Sent: say plainly who did not get it.
+        return {"type": "ir.actions.client", "tag": "display_notification",
+                "params": {"title": _("Sent, but not to everyone"), "message": message.delivery_error,
+                           "type": "warning", "sticky": True, "next": close},
+                "infos": {"message_id": message.id, "delivery_error": message.delivery_error}}

@@ -116,3 +116,23 @@ def test_attachments_and_inline_images_are_decoded():
         assert parsed.attachments
         for attachment in parsed.attachments:
             assert attachment.data and attachment.filename
+
+
+def test_headers_for_the_upper_addons_are_read():
+    """Auto-Submitted, Precedence, List-*, every Authentication-Results and Return-Path are kept."""
+    raw = (b'From: "A" <a@x.org>\r\nTo: b@y.org\r\nSubject: hi\r\nReturn-Path: <Bounce@X.org>\r\n'
+           b"Authentication-Results: mx.y.org; spf=pass smtp.mailfrom=x.org\r\n"
+           b"Authentication-Results: mx2.y.org;\r\n dkim=fail header.d=x.org\r\n"
+           b"Auto-Submitted: auto-replied\r\nPrecedence: bulk\r\nList-Id: Foo <foo.x.org>\r\n"
+           b"List-Unsubscribe: <mailto:u@x.org>\r\n\r\nbody\r\n")
+    parsed = mime.parse_message(raw)
+    assert parsed.auto_submitted == "auto-replied"
+    assert parsed.precedence == "bulk"
+    assert parsed.list_id == "Foo <foo.x.org>"
+    assert parsed.list_unsubscribe == "<mailto:u@x.org>"
+    assert parsed.authentication_results.splitlines() == [
+        "mx.y.org; spf=pass smtp.mailfrom=x.org", "mx2.y.org; dkim=fail header.d=x.org"]
+    assert parsed.return_path == "bounce@x.org"
+    assert mime.parse_message(b"Return-Path: <>\r\nFrom: a@b.org\r\n\r\nx").return_path == ""
+    plain = mime.parse_message(b"From: a@b.org\r\n\r\nx")
+    assert (plain.auto_submitted, plain.precedence, plain.list_id, plain.authentication_results) == ("", "", "", "")

@@ -11,4 +11,5 @@ from . import maildesk_client
 from . import maildesk_oauth_request
 from . import maildesk_account_oauth
 from . import maildesk_realtime
+from . import maildesk_message_prefetch
 from . import res_config_settings

@@ -139,6 +139,35 @@ class TestIdleWakeUp(TriggerMixin, ImapCase):
         self.assertEqual(self.account.realtime_mode, "polling")
 
 
+@tagged("post_install", "-at_install", "maildesk")
+class TestBodyPrefetch(ImapCase):
+    def test_headers_only_mail_gets_its_body_newest_first(self):
+        """Mail over the body limit is listed headers-only; the prefetch cron fills bodies, newest first."""
+        from unittest.mock import patch
+
+        from ..engine.provider import SyncOptions
+
+        big = "x" * 3000
+        self.append([raw(f"Big {i}").replace(b"hello", big.encode()).replace(b"10:00:00", f"1{i}:00:00".encode())
+                     for i in range(3)])
+        self.append([raw("Small")])
+        with patch.object(type(self.account), "_get_sync_options",
+                          lambda account: SyncOptions(bootstrap=100, max_body_bytes=2000)):
+            self.account._sync()
+        partial = self.messages(body_state="partial")
+        self.assertEqual(len(partial), 3)
+        self.assertEqual(self.messages(subject="Small").body_state, "full")
+        Message = self.env["maildesk.message"]
+        with patch("odoo.addons.maildesk_mail_client.models.maildesk_message_prefetch.PREFETCH_RUN_MESSAGES", 2):
+            self.assertEqual(Message._cron_prefetch_bodies(), 2)
+        left = self.messages(body_state="partial")
+        self.assertEqual(len(left), 1)
+        self.assertEqual(left.subject, "Big 0", "newest first: the oldest waits for the next run")
+        self.assertEqual(Message._cron_prefetch_bodies(), 1)
+        self.assertFalse(self.messages(body_state="partial"))
+        self.assertIn(big[:100], self.messages(subject="Big 1").body_text)
+
+
 class PushCase(TriggerMixin, OAuthCase):
     @classmethod
     def setUpClass(cls):

@@ -14,7 +14,7 @@ import smtplib
 import socket
 import ssl
 
-from .errors import AuthError, NetworkError, SendError
+from .errors import AuthError, NetworkError, SendError, UnreachableError, unreachable_message
 
 SMTP_TIMEOUT = 60
 SECURITIES = ("ssl", "starttls", "none")
@@ -81,8 +81,11 @@ def send_raw(config, raw, sender, recipients):
     """
     if not recipients:
         raise SendError("The message has no recipient.")
-    with _guard(config):
+    # Failing to connect means nothing left: UnreachableError, which an outbox may retry.
+    # Past that point a broken connection may or may not have delivered: NetworkError.
+    with _guard(config, connecting=True):
         client = _connect(config)
+    with _guard(config):
         try:
             refused = client.sendmail(sender, list(recipients), raw)
         finally:
@@ -105,8 +108,9 @@ def _quit(client):
 class _guard:
     """Translate smtplib/socket exceptions into engine errors with readable text."""
 
-    def __init__(self, config):
+    def __init__(self, config, connecting=False):
         self.config = config
+        self.connecting = connecting
 
     def __enter__(self):
         return self
@@ -130,8 +134,10 @@ class _guard:
         if isinstance(exc, ssl.SSLError):
             raise NetworkError(f"TLS with the SMTP server {where} failed: {exc.reason or exc}. "
                                "Check the security setting and port.") from exc
+        if self.connecting and isinstance(exc, (OSError, smtplib.SMTPServerDisconnected)):
+            raise UnreachableError(unreachable_message("SMTP", self.config.host, self.config.port, exc)) from exc
         if isinstance(exc, socket.timeout):
             raise NetworkError(f"The SMTP server {where} did not answer in time.") from exc
         if isinstance(exc, OSError):
-            raise NetworkError(f"Could not reach the SMTP server {where}: {exc.strerror or exc}.") from exc
+            raise NetworkError(unreachable_message("SMTP", self.config.host, self.config.port, exc)) from exc
         raise SendError(f"Sending through {where} failed: {exc}") from exc

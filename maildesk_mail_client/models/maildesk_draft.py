@@ -1,5 +1,7 @@
 from odoo import _, api, fields, models
 
+from ..engine.sanitize import html_to_text
+
 
 class MaildeskDraft(models.Model):
     """A message being written in the web client, saved every few seconds.
@@ -51,6 +53,11 @@ class MaildeskDraft(models.Model):
             "subject": self.subject or "", "body_html": str(self.body_html or ""), "draft_id": self.id,
             "attachments": self.attachment_ids.read(["name", "mimetype", "file_size"]),
         }
+
+    def _snippet(self):
+        """The start of the text, for the Drafts list."""
+        self.ensure_one()
+        return " ".join(html_to_text(str(self.body_html or "")).split())[:200]
 
     @api.depends("subject")
     def _compute_display_name(self):

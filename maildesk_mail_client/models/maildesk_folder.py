@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
 
 from ..engine.provider import ROLES, LocalView, RemoteFolder
 
@@ -33,6 +33,18 @@ class MaildeskFolder(models.Model):
     _md_user_fields = ("name", "sequence", "role")
 
     _sql_constraints = [("path_uniq", "unique(account_id, path)", "A folder path is unique per mailbox.")]
+
+    @api.depends("name", "role")
+    def _compute_display_name(self):
+        for folder in self:
+            folder.display_name = folder._label()
+
+    def _label(self):
+        """The name people read: servers call the inbox "INBOX", people call it "Inbox"."""
+        self.ensure_one()
+        if self.role == "inbox" and (self.name or "").upper() == "INBOX":
+            return _("Inbox")
+        return self.name or ""
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -8,7 +8,9 @@ that failed to parse, so nothing is ever lost.
 
 Two-way: a change of ``is_read`` / ``is_starred`` and the move / archive / delete
 actions go to the server first; the local record changes only when the server said yes,
-so local and remote state never diverge silently. Writes coming from the sync carry the
+so local and remote state never diverge silently. When the server cannot be reached the
+change is made here and queued (``maildesk.pending.action``, replayed in order by the next
+sync), and the messages carry ``pending_sync`` until it is. Writes coming from the sync carry the
 context key ``maildesk_from_sync`` and are not pushed back; the key counts only on the
 sync's own privileged paths (superuser or ``trusted_ingest``), never from an RPC caller.
 
@@ -34,13 +36,15 @@ from odoo.exceptions import AccessError, UserError
 
 from ..engine import mime, sanitize
 from ..engine import threads as threading_keys
-from ..engine.errors import ProviderError
+from ..engine.errors import NetworkError, ProviderError
 from ..engine.provider import FlagState, RemoteMessage
+from .maildesk_account import MailServerUnreachable
 from .maildesk_guard import is_trusted_ingest, trusted_ingest
 
 _logger = logging.getLogger(__name__)
 
 FROM_SYNC = "maildesk_from_sync"
+QUEUED = object()  # _remote_call's result for a folder whose change was queued
 THREAD_SUMMARY_FIELDS = {"thread_id", "date", "is_read", "is_starred", "email_from", "has_attachments", "snippet"}
 
 
@@ -97,6 +101,8 @@ class MaildeskMessage(models.Model):
     list_unsubscribe = fields.Char("List-Unsubscribe", readonly=True)
     authentication_results = fields.Text(readonly=True)
     return_path = fields.Char(readonly=True)
+    pending_sync = fields.Boolean(readonly=True, help="A change of this message waits for the mail server "
+                                                      "(it could not be reached); it is sent when it answers.")
 
     # The reader's own state; every other field comes from the server (see the module docstring).
     _md_user_fields = ("is_read", "is_starred", "tag_ids", "partner_id", "remote_images_allowed")
@@ -109,18 +115,21 @@ class MaildeskMessage(models.Model):
     # recipients and body, prefix-matched. A stored generated column, so a search never
     # recomputes a vector (a common word matches most rows: recomputing cost 17 s at 100k
     # messages); the body is capped so one huge message cannot make a row unindexable.
-    _SEARCH_VECTOR = ("to_tsvector('simple', coalesce(subject, '') || ' ' || coalesce(email_from, '') || ' ' || "
-                      "coalesce(email_to, '') || ' ' || left(coalesce(body_text, ''), 100000))")
+    # Addresses are indexed whole (the parser keeps "ann@example.org" as one word) and in
+    # parts ("ann", "example", "org") so a half-typed address finds them too. Accents are
+    # removed on both sides when PostgreSQL's unaccent can be had ("zurich" finds
+    # "Zürich"); maildesk_unaccent() is the immutable wrapper a generated column needs.
+    _SEARCH_VECTOR = ("to_tsvector('simple', maildesk_unaccent(coalesce(subject, '') || ' ' || "
+                      "coalesce(email_from, '') || ' ' || coalesce(email_to, '') || ' ' || coalesce(email_cc, '') "
+                      "|| ' ' || translate(coalesce(email_from, '') || ' ' || coalesce(email_to, '') || ' ' || "
+                      "coalesce(email_cc, ''), '@.<>\"', '     ') || ' ' || left(coalesce(body_text, ''), 100000)))")
+    _SEARCH_VERSION = "maildesk search v2"
 
     def init(self):
         cr = self.env.cr
         # Superseded by the ones below (an expression index, a non-covering index).
         cr.execute("DROP INDEX IF EXISTS maildesk_message_search_idx, maildesk_message_folder_date_idx")
-        cr.execute(f"""
-            ALTER TABLE maildesk_message ADD COLUMN IF NOT EXISTS search_vector tsvector
-                  GENERATED ALWAYS AS ({self._SEARCH_VECTOR}) STORED""")
-        cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_search_vector_idx
-                          ON maildesk_message USING gin (search_vector)""")
+        self._init_search_vector()
         # The thread list of a folder: an index-only scan gives its conversations and
         # dates, the record rules' columns included (tests/bench/bench_client.py).
         cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_folder_thread_idx
@@ -133,17 +142,51 @@ class MaildeskMessage(models.Model):
 
     def _ensure_trigram(self):
         """pg_trgm is in PostgreSQL's contrib; creating it needs rights the DB user may lack."""
+        return self._ensure_extension("pg_trgm")
+
+    def _ensure_extension(self, name):
+        """Create a contrib extension when possible; False (and a log line) when it cannot be."""
         cr = self.env.cr
-        cr.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+        cr.execute("SELECT 1 FROM pg_extension WHERE extname = %s", (name,))
         if cr.fetchone():
             return True
         try:
             with cr.savepoint(flush=False):
-                cr.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        except Exception:  # noqa: BLE001 - missing contrib or rights: substring search stays a scan
-            _logger.info("MailDesk: pg_trgm unavailable; sender/subject substring search is not indexed")
+                cr.execute(f'CREATE EXTENSION IF NOT EXISTS "{name}"')
+        except Exception:  # noqa: BLE001 - missing contrib or rights: the feature degrades, see README
+            _logger.info("MailDesk: PostgreSQL extension %s unavailable (see the README, Search)", name)
             return False
         return True
+
+    def _init_search_vector(self):
+        """(Re)build the search column when its definition or the unaccent state changed."""
+        cr = self.env.cr
+        unaccent = self._ensure_extension("unaccent")
+        if unaccent:
+            cr.execute("""SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                           WHERE e.extname = 'unaccent'""")
+            schema = cr.fetchone()[0]
+            # Schema-qualified dictionary: the result must not depend on search_path (immutable).
+            body = f"SELECT \"{schema}\".unaccent('\"{schema}\".unaccent'::regdictionary, $1)"
+        else:
+            body = "SELECT $1"
+        version = f"{self._SEARCH_VERSION}, unaccent {'on' if unaccent else 'off'}"
+        cr.execute("""SELECT col_description('maildesk_message'::regclass, attnum) FROM pg_attribute
+                       WHERE attrelid = 'maildesk_message'::regclass AND attname = 'search_vector'
+                         AND NOT attisdropped""")
+        row = cr.fetchone()
+        if row and row[0] != version:
+            # Another definition (or unaccent appeared / went): the stored vectors are stale.
+            cr.execute("ALTER TABLE maildesk_message DROP COLUMN search_vector")
+            row = None
+        cr.execute(f"""CREATE OR REPLACE FUNCTION maildesk_unaccent(text) RETURNS text
+                       LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$ {body} $$""")
+        if not row:
+            cr.execute(f"""ALTER TABLE maildesk_message ADD COLUMN search_vector tsvector
+                               GENERATED ALWAYS AS ({self._SEARCH_VECTOR}) STORED""")
+            cr.execute("COMMENT ON COLUMN maildesk_message.search_vector IS %s", (version,))
+        cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_search_vector_idx
+                          ON maildesk_message USING gin (search_vector)""")
 
     # -- CRUD -------------------------------------------------------------------------
     def _from_sync(self):
@@ -229,7 +272,10 @@ class MaildeskMessage(models.Model):
         """Erase mail that is in Trash: on the server first, then here. Nothing else."""
         if any(m.folder_id.role != "trash" for m in self):
             raise UserError(_("Only mail in Trash can be deleted for good. Delete moves other mail to Trash."))
-        self._remote_call(lambda provider, folder, ids: provider.delete(folder._remote(), ids))
+        self._remote_call(
+            lambda provider, folder, ids: provider.delete(folder._remote(), ids),
+            queue=lambda folder, messages: self.env["maildesk.pending.action"]._queue(
+                "delete", folder, self.browse(), remote_ids=messages.mapped("remote_id")))
         self._remove_local()
 
     def action_move(self, folder_id):
@@ -242,8 +288,13 @@ class MaildeskMessage(models.Model):
         self.check_access_rule("read")
         for folder, messages in self._by_folder().items():
             account = folder.account_id
-            with account.sudo()._get_provider() as provider:
-                fetched = provider.fetch_messages(folder._remote(), messages.mapped("remote_id"))
+            try:
+                with account.sudo()._get_provider() as provider:
+                    fetched = provider.fetch_messages(folder._remote(), messages.mapped("remote_id"))
+            except NetworkError as exc:
+                raise MailServerUnreachable(_("The full message stays on the server for now: %s", exc)) from exc
+            except ProviderError as exc:
+                raise UserError(_("The server did not give the full message: %s", exc)) from exc
             by_id = {m.remote_id: m for m in fetched}
             for message in messages:
                 remote = by_id.get(message.remote_id)
@@ -276,23 +327,42 @@ class MaildeskMessage(models.Model):
                 groups[message.folder_id] |= message
         return groups
 
-    def _remote_call(self, call):
-        """Run ``call(provider, folder, remote_ids)`` per folder; errors become UserError."""
+    def _remote_call(self, call, queue=None):
+        """Run ``call(provider, folder, remote_ids)`` per folder; errors become UserError.
+
+        With ``queue(folder, messages)``: when the server cannot be reached, or the mailbox
+        already has changes waiting for it, the change is queued instead
+        (``maildesk.pending.action``) and ``results[folder]`` is ``QUEUED``.
+        """
         self.check_access_rights("write")
         self.check_access_rule("write")
+        Pending = self.env["maildesk.pending.action"]
         results = {}
         for folder, messages in self._by_folder().items():
+            if queue and Pending._has_pending(folder.account_id):
+                queue(folder, messages)  # behind the changes already waiting: order kept
+                results[folder] = QUEUED
+                continue
             try:
                 # sudo: credentials are admin-only; the user's access was checked above.
-                with folder.account_id.sudo()._get_provider() as provider:
+                with folder.account_id.sudo()._get_interactive_provider() as provider:
                     results[folder] = call(provider, folder, messages.mapped("remote_id"))
+            except NetworkError as exc:
+                if not queue:
+                    raise MailServerUnreachable(str(exc)) from exc
+                queue(folder, messages)
+                results[folder] = QUEUED
             except ProviderError as exc:
                 raise UserError(_("The mail server did not accept the change: %s", exc)) from exc
         return results
 
     def _push_flags(self, is_read=None, is_starred=None):
-        self._remote_call(lambda provider, folder, ids: provider.set_flags(
-            folder._remote(), ids, is_read=is_read, is_starred=is_starred))
+        values = {k: v for k, v in (("is_read", is_read), ("is_starred", is_starred)) if v is not None}
+        self._remote_call(
+            lambda provider, folder, ids: provider.set_flags(folder._remote(), ids, is_read=is_read,
+                                                             is_starred=is_starred),
+            queue=lambda folder, messages: self.env["maildesk.pending.action"]._queue(
+                "flags", folder, messages, values=values))
 
     def _move_to_role(self, role):
         for account, messages in self._by_account().items():
@@ -312,17 +382,25 @@ class MaildeskMessage(models.Model):
         movable = self.filtered(lambda m: m.folder_id != target)
         if any(m.account_id != target.account_id for m in movable):
             raise UserError(_("Messages can only be moved within their own mailbox."))
-        results = movable._remote_call(lambda provider, folder, ids: provider.move(folder._remote(), ids,
-                                                                                   target._remote()))
-        mapping = {}
-        for folder_map in results.values():
-            mapping.update(folder_map)
+        results = movable._remote_call(
+            lambda provider, folder, ids: provider.move(folder._remote(), ids, target._remote()),
+            queue=lambda folder, messages: self.env["maildesk.pending.action"]._queue(
+                "move", folder, messages, target=target))
+        mapping, queued = {}, self.browse()
+        for folder, folder_map in results.items():
+            if folder_map is QUEUED:
+                queued |= movable.filtered(lambda m, f=folder: m.folder_id == f)
+            else:
+                mapping.update(folder_map)
         # sudo: folder and remote id are the server's fields; _remote_call checked the user may
-        # write these messages and the server has moved them.
+        # write these messages and the server has moved them (or the move is queued).
         synced = self.sudo().with_context(**{FROM_SYNC: True})
         for message in synced.filtered(lambda m: m in movable):
             new_id = mapping.get(message.remote_id)
-            if message.remote_id and not new_id:
+            if message in queued:
+                # Moved here now; the server's id comes when the queued move is replayed.
+                message.write({"folder_id": target.id, "remote_id": False})
+            elif message.remote_id and not new_id:
                 # The server did not say where the copy went: the next sync of the
                 # target folder brings it back; drop this stale copy now.
                 message._remove_local()

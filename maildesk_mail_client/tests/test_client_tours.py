@@ -149,6 +149,8 @@ class TestClientTours(ClientTourCase):
 
     def test_reply_with_attachment(self):
         """A reply with an uploaded attachment is sent over SMTP and shows in the thread."""
+        # This tour checks the reply in the thread right after Send: no Undo delay here.
+        self.env["ir.config_parameter"].sudo().set_param("maildesk_mail_client.send_delay", "0")
         self.tour("maildesk_tour_reply", self.alice.login)
         self.assertEqual(len(self.sink.messages), 1)
         _sender, _recipients, raw = self.sink.messages[0]

@@ -249,7 +249,7 @@ class TestSend(ImapCase):
         # The client API says it too.
         result = self.env["maildesk.client"].send({
             "account_id": self.account.id, "to": "carol@example.com, nobody@example.com", "subject": "Again",
-            "body_html": "<p>y</p>"})
+            "body_html": "<p>y</p>"}, delay=0)  # at once, without the Undo delay of the outbox
         self.assertIn("nobody@example.com", result["delivery_error"])
         self.assertEqual(len(self.messages(subject="Again")), 1)
 

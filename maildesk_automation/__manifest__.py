@@ -6,7 +6,24 @@
     "license": "LGPL-3",
     "author": "MailDesk",
     "website": "https://github.com/maildesk",
-    "depends": ["maildesk_mail_client_pro"],
-    "data": [],
+    # resource: teams' business hours and holidays (resource.calendar).
+    "depends": ["maildesk_mail_client_pro", "resource"],
+    "external_dependencies": {"python": ["regex"]},
+    "data": [
+        "security/maildesk_automation_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
+        "views/maildesk_team_views.xml",
+        "views/maildesk_rule_views.xml",
+        "views/maildesk_automation_menus.xml",
+    ],
+    "assets": {
+        "web.assets_backend": [
+            "maildesk_automation/static/src/**/*",
+        ],
+        "web.assets_tests": [
+            "maildesk_automation/static/tests/tours/**/*",
+        ],
+    },
     "installable": True,
 }

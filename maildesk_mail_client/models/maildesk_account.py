@@ -622,8 +622,11 @@ class MaildeskAccount(models.Model):
             return self.env.user.name or ""
         return name
 
-    def _send_mail(self, to, cc, bcc, subject, body_html, attachments=(), parent=None):
-        """Send from this account and file the message in Sent at once; returns the record."""
+    def _send_mail(self, to, cc, bcc, subject, body_html, attachments=(), parent=None, headers=None):
+        """Send from this account and file the message in Sent at once; returns the record.
+
+        ``headers``: extra headers (automation sends ``Auto-Submitted: auto-replied``).
+        """
         self.ensure_one()
         self._check_can_operate()
         split = compose.split_addresses
@@ -634,7 +637,7 @@ class MaildeskAccount(models.Model):
             raw, _message_id = compose.build_message(
                 from_addr=compose.format_sender(self._get_sender_name(), self.email),
                 to=split(to), cc=split(cc), bcc=split(bcc), subject=subject, body_html=body_html,
-                attachments=attachments, in_reply_to=in_reply_to, references=references)
+                attachments=attachments, in_reply_to=in_reply_to, references=references, headers=headers)
         except ValueError as exc:
             raise UserError(str(exc)) from exc
         recipients = compose.recipients(split(to), split(cc), split(bcc))

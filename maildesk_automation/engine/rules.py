@@ -1,0 +1,354 @@
+"""Rule evaluation: ordered rules, compiled conditions, actions planned as plain data.
+
+How it works
+------------
+A rule (``RuleSpec``) is a trigger, a list of conditions (each a dict ``{"kind", "value",
+"negate", ...}``), ``match`` ``"all"`` or ``"any"``, ordered actions (dicts, kept as they are)
+and ``stop`` (stop processing further rules when it matched). ``compile_rules`` turns every
+condition into a closure once (wildcards and regexes compiled, values split and lowered), so
+evaluating a message is a few attribute reads and string tests per condition, no ORM.
+
+``plan(rules, message, ctx)`` walks the rules of the message's trigger and mailbox in order
+and returns one ``Decision`` per rule that matched: the rule, which conditions matched, and
+its actions. A matched rule with ``stop`` ends the walk.
+
+Conditions the engine cannot decide from the message alone are decided by the caller in one
+query per batch and passed in ``EvalContext.hits``: ``message_domain`` (a custom Odoo domain on
+the message) and ``partner_domain`` (a domain on the sender's contact) map a condition key
+``(rule_id, index)`` to the set of message ids that passed.
+
+Regex bounds
+------------
+A user's pattern runs in the sync, so it must not hang it: patterns are limited to
+``MAX_PATTERN`` characters, the text searched to ``MAX_TEXT`` characters, and each search runs
+with the ``regex`` package's ``timeout=`` (``REGEX_TIMEOUT`` seconds). A pattern that times
+out counts as *not matched* and is reported in ``EvalContext.errors``. Without the ``regex``
+package, patterns with nested quantifiers (the catastrophic kind: ``(a+)+``) are refused.
+"""
+import fnmatch
+import re
+from dataclasses import dataclass, field
+
+from . import hours
+
+try:  # PyPI "regex": same syntax as re, plus a per-call timeout
+    import regex as _regex
+except ImportError:  # pragma: no cover - the addon lists it as a dependency
+    _regex = None
+
+MAX_PATTERN = 300
+MAX_TEXT = 20000
+REGEX_TIMEOUT = 0.05
+
+TRIGGERS = ("received", "sent", "no_reply", "idle", "schedule")
+
+CONDITION_KINDS = (
+    "sender", "sender_domain", "to_contains", "cc_contains", "subject_contains", "subject_regex",
+    "body_contains", "body_regex", "has_attachment", "attachment_type", "position", "state",
+    "tags", "folder", "partner_domain", "message_domain", "business_hours", "security_level",
+    "auto_generated",
+)
+ACTION_KINDS = (
+    "add_tags", "remove_tags", "move", "mark_read", "star", "assign_user", "assign_team", "set_team",
+    "auto_reply", "forward", "notify", "create_record", "ai_classify", "close",
+)
+SECURITY_LEVELS = ("safe", "low", "medium", "high")
+
+
+class RuleError(ValueError):
+    """A rule that cannot be compiled; the message says why in plain words."""
+
+
+@dataclass(slots=True)
+class MessageFacts:
+    """One message as the rules see it (plain values, built by the caller in batch)."""
+    id: int
+    account_id: int = 0
+    thread_id: int = 0
+    folder_id: int = 0
+    direction: str = "incoming"
+    from_address: str = ""
+    reply_to: str = ""
+    to: tuple = ()          # bare lowercase addresses
+    cc: tuple = ()
+    subject: str = ""
+    body: str = ""
+    attachments: tuple = ()  # (filename, mimetype)
+    is_reply: bool = False
+    state: str = ""
+    tag_ids: frozenset = frozenset()
+    partner_id: int = 0
+    team_id: int = 0
+    calendar: object = None  # hours.WorkCalendar of the team, None = always working
+    date: object = None
+    security_level: str = ""
+    is_auto_generated: bool = False
+    auto_submitted: str = ""
+    precedence: str = ""
+    list_id: str = ""
+    message_id: str = ""
+    references: str = ""
+    # Lower-cased subject / body (body cut at MAX_TEXT), made once per message on first use.
+    subject_lc: str = None
+    body_lc: str = None
+
+
+def _lowered(message, attr):
+    """The lower-cased text of ``attr`` (``subject`` / ``body``), cached on the message."""
+    cached = getattr(message, attr + "_lc")
+    if cached is None:
+        cached = getattr(message, attr)[:MAX_TEXT].lower()
+        setattr(message, attr + "_lc", cached)
+    return cached
+
+
+@dataclass
+class RuleSpec:
+    id: int
+    name: str = ""
+    trigger: str = "received"
+    conditions: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    match: str = "all"
+    stop: bool = False
+    account_ids: frozenset = frozenset()
+    sequence: int = 10
+
+
+@dataclass
+class EvalContext:
+    trigger: str = "received"
+    hits: dict = field(default_factory=dict)    # (rule_id, index) -> set of message ids
+    errors: list = field(default_factory=list)  # (rule_id, message) of bounded failures
+
+
+@dataclass
+class Decision:
+    rule_id: int
+    matched: list   # labels of the conditions that matched
+    actions: list   # the rule's action dicts, in order
+
+
+# -- compiling ---------------------------------------------------------------------------------
+def _values(value):
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = value
+    else:
+        items = re.split(r"[,;\n]", str(value or ""))
+    return [str(v).strip().lower() for v in items if str(v).strip()]
+
+
+def _wildcards(patterns):
+    """One case-insensitive regex for shell wildcards (``*@example.com``, ``*.example.*``)."""
+    if not patterns:
+        raise RuleError("Give at least one address or pattern.")
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns), re.IGNORECASE)
+
+
+_NESTED_QUANTIFIER = re.compile(r"\([^)]*[+*][^)]*\)\s*[+*{]")
+
+
+def compile_pattern(pattern):
+    """A bounded, case-insensitive search function ``search(text, lowered)`` for a user pattern.
+
+    A pattern without any upper-case character (so no ``\\W``, ``\\S``, ``[A-Z]``...) is run
+    case-sensitively on the lower-cased text, which is the same match and several times
+    faster than full Unicode case folding; other patterns run with IGNORECASE on the text.
+    """
+    pattern = pattern or ""
+    if not pattern:
+        raise RuleError("The regular expression is empty.")
+    if len(pattern) > MAX_PATTERN:
+        raise RuleError(f"The regular expression is longer than {MAX_PATTERN} characters.")
+    if _regex is not None:
+        lower_only = pattern == pattern.lower()
+        try:
+            compiled = _regex.compile(pattern, _regex.V0 if lower_only else _regex.IGNORECASE | _regex.V0)
+        except _regex.error as exc:
+            raise RuleError(f"The regular expression is not valid: {exc}") from exc
+
+        def search(text, lowered):
+            subject = lowered if lower_only else text[:MAX_TEXT]
+            return compiled.search(subject, timeout=REGEX_TIMEOUT) is not None
+        return search
+    if _NESTED_QUANTIFIER.search(pattern):  # pragma: no cover - fallback without "regex"
+        raise RuleError("Nested repetitions like (a+)+ are not allowed in rules.")
+    try:  # pragma: no cover
+        compiled = re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:  # pragma: no cover
+        raise RuleError(f"The regular expression is not valid: {exc}") from exc
+    return lambda text, lowered: compiled.search(text[:MAX_TEXT]) is not None  # pragma: no cover
+
+
+def _attachment_matcher(types):
+    """Match attachments by extension (``pdf``, ``.docx``) or MIME type (``image/*``)."""
+    exts = {t.lstrip(".") for t in types if "/" not in t}
+    mimes = [t for t in types if "/" in t]
+    mime_re = _wildcards(mimes) if mimes else None
+
+    def test(attachments):
+        for filename, mimetype in attachments:
+            ext = (filename or "").rsplit(".", 1)[-1].lower() if "." in (filename or "") else ""
+            if ext in exts or (mime_re and mime_re.match(mimetype or "")):
+                return True
+        return False
+    return test
+
+
+def _compile_condition(rule_id, index, cond):
+    """A predicate ``(message, ctx) -> bool`` for one condition dict."""
+    kind = cond.get("kind")
+    value = cond.get("value")
+    key = (rule_id, index)
+    if kind == "sender":
+        wild = _wildcards(_values(value))
+        return lambda m, ctx: bool(wild.match(m.from_address))
+    if kind == "sender_domain":
+        wild = _wildcards([v.lstrip("@") for v in _values(value)])
+        return lambda m, ctx: bool(wild.match(m.from_address.rpartition("@")[2]))
+    if kind in ("to_contains", "cc_contains"):
+        needles = _values(value)
+        if not needles:
+            raise RuleError("Give at least one address or part of one.")
+        wild = _wildcards(needles) if any("*" in n or "?" in n for n in needles) else None
+        attr = "to" if kind == "to_contains" else "cc"
+
+        def recipients(m, ctx):
+            for address in getattr(m, attr):
+                if wild is not None and wild.match(address):
+                    return True
+                if any(n in address for n in needles):
+                    return True
+            return False
+        return recipients
+    if kind in ("subject_contains", "body_contains"):
+        needles = _values(value)
+        if not needles:
+            raise RuleError("Give at least one word to look for.")
+        attr = "subject" if kind == "subject_contains" else "body"
+
+        def contains(m, ctx):
+            text = _lowered(m, attr)
+            return any(n in text for n in needles)
+        return contains
+    if kind in ("subject_regex", "body_regex"):
+        search = compile_pattern(value if isinstance(value, str) else "")
+        attr = "subject" if kind == "subject_regex" else "body"
+
+        def bounded(m, ctx):
+            try:
+                return search(getattr(m, attr), _lowered(m, attr))
+            except TimeoutError:
+                ctx.errors.append((rule_id, f"regular expression timed out after {REGEX_TIMEOUT}s "
+                                            f"on message {m.id}: counted as not matching"))
+                return False
+        return bounded
+    if kind == "has_attachment":
+        return lambda m, ctx: bool(m.attachments)
+    if kind == "attachment_type":
+        test = _attachment_matcher(_values(value))
+        if not _values(value):
+            raise RuleError("Give at least one file type (pdf, image/*).")
+        return lambda m, ctx: test(m.attachments)
+    if kind == "position":
+        want_reply = value == "reply"
+        if value not in ("first", "reply"):
+            raise RuleError("Choose first message or reply.")
+        return lambda m, ctx: m.is_reply == want_reply
+    if kind == "state":
+        states = set(_values(value))
+        return lambda m, ctx: (m.state or "") in states
+    if kind == "tags":
+        tag_ids = frozenset(int(t) for t in (cond.get("ids") or ()))
+        if not tag_ids:
+            raise RuleError("Choose at least one tag.")
+        return lambda m, ctx: bool(m.tag_ids & tag_ids)
+    if kind == "folder":
+        folder_ids = frozenset(int(f) for f in (cond.get("ids") or ()))
+        if not folder_ids:
+            raise RuleError("Choose at least one folder.")
+        return lambda m, ctx: m.folder_id in folder_ids
+    if kind in ("partner_domain", "message_domain"):
+        return lambda m, ctx: m.id in ctx.hits.get(key, ())
+    if kind == "business_hours":
+        inside = value != "out"
+        return lambda m, ctx: m.date is not None and hours.is_working(m.calendar, m.date) == inside
+    if kind == "security_level":
+        levels = set(_values(value))
+        return lambda m, ctx: (m.security_level or "") in levels
+    if kind == "auto_generated":
+        return lambda m, ctx: m.is_auto_generated
+    raise RuleError(f"Unknown condition '{kind}'.")
+
+
+def label(cond):
+    """A short readable form of a condition, for the run log."""
+    text = cond.get("kind", "?")
+    if cond.get("value") not in (None, "", False):
+        text += f" {cond['value']}"
+    if cond.get("ids"):
+        text += f" {sorted(cond['ids'])}"
+    return ("not " if cond.get("negate") else "") + text
+
+
+class CompiledRule:
+    __slots__ = ("spec", "predicates", "labels", "match_all")
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.predicates = []
+        self.labels = []
+        for index, cond in enumerate(spec.conditions):
+            predicate = _compile_condition(spec.id, index, cond)
+            if cond.get("negate"):
+                predicate = (lambda p: lambda m, ctx: not p(m, ctx))(predicate)
+            self.predicates.append(predicate)
+            self.labels.append(label(cond))
+        self.match_all = spec.match != "any"
+
+    def evaluate(self, message, ctx):
+        """(matched, labels of the conditions that matched). No conditions = always."""
+        if not self.predicates:
+            return True, []
+        matched = []
+        if self.match_all:
+            for predicate, text in zip(self.predicates, self.labels):
+                if not predicate(message, ctx):
+                    return False, []
+                matched.append(text)
+            return True, matched
+        for predicate, text in zip(self.predicates, self.labels):
+            if predicate(message, ctx):
+                return True, [text]
+        return False, []
+
+
+def compile_rules(specs):
+    """Compiled rules in order (sequence, id). Raises RuleError naming the bad rule."""
+    compiled = []
+    for spec in sorted(specs, key=lambda s: (s.sequence, s.id)):
+        try:
+            compiled.append(CompiledRule(spec))
+        except RuleError as exc:
+            raise RuleError(f"Rule '{spec.name or spec.id}': {exc}") from exc
+    return compiled
+
+
+def plan(rules, message, ctx):
+    """Decisions for one message: matched rules in order, up to the first that stops."""
+    decisions = []
+    for rule in rules:
+        spec = rule.spec
+        if spec.trigger != ctx.trigger or (spec.account_ids and message.account_id not in spec.account_ids):
+            continue
+        try:
+            matched, labels = rule.evaluate(message, ctx)
+        except Exception as exc:  # noqa: BLE001 - one broken rule never stops the others
+            ctx.errors.append((spec.id, f"{type(exc).__name__}: {exc}"))
+            continue
+        if not matched:
+            continue
+        decisions.append(Decision(spec.id, labels, list(spec.actions)))
+        if spec.stop:
+            break
+    return decisions

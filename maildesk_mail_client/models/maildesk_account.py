@@ -484,10 +484,12 @@ class MaildeskAccount(models.Model):
         for account in self:
             if deadline and time.monotonic() > deadline:
                 break
+            self._sync_between(commit)
             if not account._try_lock(commit=commit):
                 _logger.info("MailDesk: %s is already being synced by another worker", account.name)
                 continue
             try:
+                account._sync_started(commit)
                 account._sync_one(commit=commit, backfill=backfill)
             except Exception as exc:  # noqa: BLE001 - one account's bug must not stop the others
                 _logger.exception("MailDesk: unexpected failure while syncing account %s", account.id)
@@ -499,6 +501,14 @@ class MaildeskAccount(models.Model):
                     self.env.cr.commit()  # cron only: keep the error visible
             finally:
                 account._unlock(commit=commit)
+
+    def _sync_between(self, commit):
+        """Called before each account of a sync run; override point (real-time wake-ups go first)."""
+        return None
+
+    def _sync_started(self, commit):
+        """Called once the account's lock is held, before its sync; override point (real-time marks)."""
+        return None
 
     def _sync_one(self, commit=False, backfill=False):
         started = time.monotonic()

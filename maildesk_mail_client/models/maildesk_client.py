@@ -71,6 +71,7 @@ class MaildeskClient(models.AbstractModel):
                 "unread_count": sum(f["unread_count"] for f in account_folders if f["id"] in inbox_ids),
                 "last_sync_at": _dt(account.last_sync_at), "sync_error": account.sync_error or False,
                 "sync": self._sync_status(account, account_folders, counts),
+                "realtime_mode": account.realtime_mode,  # polling | idle | push
                 # Changes made while the server was unreachable, waiting to be replayed.
                 "pending_count": pending.get(account, 0),
                 "folders": account_folders,

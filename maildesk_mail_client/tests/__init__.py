@@ -8,6 +8,7 @@ from . import test_client_api
 from . import test_client_tours
 from . import test_oauth
 from . import test_client_ui_api
+from . import test_realtime
 from . import test_offline
 from . import test_search_setup
 from . import test_server_tours

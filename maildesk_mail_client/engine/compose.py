@@ -25,9 +25,12 @@ Rules
 - Bodies are 7-bit clean (quoted-printable/base64), so relays without 8BITMIME and
   API uploads take them as they are; non-ASCII names and file names are RFC 2047 /
   RFC 2231 encoded by the stdlib ``SMTP`` policy.
-- Replies: ``reply_headers`` keeps References to ``MAX_REFERENCES`` ids (the root plus
+- Replies and forwards: ``reply_headers`` keeps References to ``MAX_REFERENCES`` ids (the root plus
   the most recent ones, as RFC 5322 3.6.4 suggests), ``reply_subject`` / ``forward_subject``
-  add "Re: " / "Fwd: " once.
+  add "Re: " / "Fwd: " once. A forward carries In-Reply-To / References of the original
+  too, so both sides' clients keep it in the conversation.
+- ``format_sender(name, address)``: never ``"addr" <addr>``; an empty Cc never becomes an
+  empty ``Cc:`` header.
 """
 import html
 import re
@@ -44,6 +47,7 @@ POLICY = SMTP.clone(cte_type="7bit")
 _REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|vs|antw|odp|ynt|r)(?:\s*[\[(]\d{1,3}[\])])?\s*[:：]", re.I)
 _FORWARD_PREFIX = re.compile(r"^\s*(?:fwd?|wg|tr|rv|enc|pd|doorst)(?:\s*[\[(]\d{1,3}[\])])?\s*[:：]", re.I)
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 ftext: printable ASCII except ':'
+_NAME_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')  # RFC 5322 specials: such a name is quoted
 _RESERVED_HEADERS = frozenset({"from", "to", "cc", "bcc", "subject", "date", "message-id", "in-reply-to",
                                "references", "mime-version", "content-type", "content-transfer-encoding"})
 
@@ -157,7 +161,24 @@ def _date_header(date):
     return _check(str(date), "date")
 
 
+def format_sender(name, address):
+    """The From value: ``Name <address>``, or the bare address when the name adds nothing.
+
+    A name that is empty or only repeats the address would give ``"a@x" <a@x>``, which
+    some clients show as a spoofing warning.
+    """
+    name = " ".join((name or "").split())
+    address = (address or "").strip()
+    if not name or name.strip('"').lower() == address.lower():
+        return address
+    if _NAME_SPECIALS.search(name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address}>"
+
+
 def _set_address_header(msg, name, values):
+    # Entries without an address ("", " ", ", ") would give an empty "Cc:" header.
+    values = [v for v in values if any("@" in a for _n, a in getaddresses([v]))]
     if not values:
         return
     try:

@@ -19,6 +19,10 @@ class NetworkError(ProviderError):
     """The server could not be reached or the connection broke: retry later."""
 
 
+class UnreachableError(NetworkError):
+    """The server could not be reached at all: nothing was sent, a retry is safe."""
+
+
 class ThrottledError(NetworkError):
     """The provider asked us to slow down; ``retry_after`` is in seconds when known."""
 
@@ -33,3 +37,20 @@ class CursorExpired(ProviderError):
 
 class SendError(ProviderError):
     """A message could not be sent; nothing was delivered."""
+
+
+def unreachable_message(service, host, port, exc=None):
+    """Plain words for a server that cannot be reached, without errno numbers.
+
+    ``service`` is "IMAP" or "SMTP"; the text says what to check, as a person would.
+    """
+    import socket  # local: this module is data only for every other caller
+
+    where = f"{host} on port {port}"
+    if isinstance(exc, socket.gaierror):
+        return (f"Cannot find the {service} server {host}: check the server name "
+                f"(is it spelled right, does this Odoo server reach the internet?).")
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return (f"The {service} server {where} did not answer in time: check the server name and port, "
+                f"or whether a firewall blocks it.")
+    return f"Cannot reach {where}: check the server name and port, or whether a firewall blocks it."

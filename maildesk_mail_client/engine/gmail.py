@@ -11,13 +11,20 @@ Cursor (per folder)::
      "page_token": "…",      # messages.list continues older history here (bootstrap/backfill)
      "bootstrap_left": 0, "complete": False}
 
-- First sync: the profile's historyId is recorded *before* listing, then messages.list
+- First sync: the profile's historyId is recorded *before* listing (read once per
+  connection, i.e. once per account sync, whatever the number of labels: an id from
+  before the first listing is before every later one, and replaying a little history is
+  harmless), then messages.list
   (newest first, up to ``bootstrap``) and batched ``messages.get(format=raw)``, at most
   ``batch_size`` (50) per HTTP batch: 1,000 messages take 2 list pages + 20 batches.
 - Incremental: history.list from ``history_id`` filtered on the label. Every message it
   touched is re-read with ``format=minimal`` (one batch per 50), which gives its labels
   *now*, so the order of events does not matter: in the folder and unknown -> fetched;
-  known -> flags; gone or out of the folder -> vanished.
+  known -> flags; gone or out of the folder -> vanished. The synthetic Archive folder has no
+  label to filter the history on, so it reads the whole mailbox's history; there the labels
+  a message has after its last history record come from the record itself (history is
+  complete and in order), and only messages that are or were in Archive are considered:
+  new ones are fetched, none is re-read (a record without labels is re-read as above).
 - history.list 404 (history expired): the folder is re-listed; unknown ids within the
   window are fetched, known ones get their flags, and a ``drop_unbound`` batch removes what
   Gmail no longer has in the label. Ids are stable, so nothing is downloaded twice.
@@ -121,12 +128,14 @@ class GmailProvider(MailProvider):
         self._http = None
         self._quota = _QuotaBucket(config.quota_units_per_second, config.quota_burst)
         self._labels = None
+        self._start_history_id = None  # the profile's historyId, read once per connection
 
     # -- connection -------------------------------------------------------------------------
     def connect(self):
         from googleapiclient.discovery import build
 
         self._http = _BearerHttp(self.config.token_source, self.config.timeout)
+        self._start_history_id = None
         root = self.config.api_root.rstrip("/") + "/"
         self.service = build("gmail", "v1", http=self._http, static_discovery=True, cache_discovery=False,
                              client_options={"api_endpoint": root})
@@ -214,7 +223,14 @@ class GmailProvider(MailProvider):
         yield from self._walk(folder, cursor, local, options, limit, "backfill")
 
     def _current_history_id(self):
-        return str(self._call("profile", self._users().getProfile(userId="me"))["historyId"])
+        """The mailbox's historyId when this connection first asked: one getProfile per sync.
+
+        Every folder's listing starts after that read, so the id is a valid "history from
+        here" for each of them; at worst a folder replays a few changes it already has.
+        """
+        if self._start_history_id is None:
+            self._start_history_id = str(self._call("profile", self._users().getProfile(userId="me"))["historyId"])
+        return self._start_history_id
 
     def _initial(self, folder, options):
         cursor = {"history_id": self._current_history_id(), "page_token": None,
@@ -256,10 +272,13 @@ class GmailProvider(MailProvider):
             raise
 
     def _incremental(self, folder, cursor, local, options):
-        touched, new_history = self._history(folder, cursor["history_id"])
+        touched, new_history, after = self._history(folder, cursor["history_id"])
         known = set(local.known_remote_ids())
-        if touched:
+        if touched and folder.path == ARCHIVE:
+            touched, states = self._archive_states(folder, touched, after, known)
+        elif touched:
             states = self._minimal(touched)
+        if touched:
             fresh, flags, vanished = [], [], []
             for message_id in touched:
                 state = states.get(message_id)
@@ -280,9 +299,39 @@ class GmailProvider(MailProvider):
         cursor["history_id"] = new_history
         yield SyncBatch(cursor=dict(cursor))
 
+    def _archive_states(self, folder, touched, after, known):
+        """Archive: states of the touched messages that are or were in it, from the history.
+
+        ``after`` maps an id to its labels after its last history record (None: deleted).
+        Messages neither stored here nor in Archive now are dropped without a read (on a
+        busy mailbox, nearly all of them: new inbox mail, flags of inbox mail); only those
+        whose record carried no labels are read with ``format=minimal``.
+        """
+        states, unknown, relevant = {}, [], []
+        for message_id in touched:
+            if message_id not in after:
+                unknown.append(message_id)
+                relevant.append(message_id)
+                continue
+            labels = after[message_id]
+            if labels is None:  # deleted: absent from ``states``, so vanished if stored
+                if message_id in known:
+                    relevant.append(message_id)
+                continue
+            if message_id in known or self._in_folder(folder, labels):
+                states[message_id] = {"labelIds": sorted(labels)}
+                relevant.append(message_id)
+        if unknown:
+            states.update(self._minimal(unknown))
+        return relevant, states
+
     def _history(self, folder, start):
-        """Ids of messages the history since ``start`` mentions for this folder; the new history id."""
-        touched, page_token = [], None
+        """The history since ``start`` for this folder: (touched ids, new history id, labels after).
+
+        ``labels after`` maps each id to its labels after its last record, when the records
+        carry them (``None``: deleted); ids whose records carry none are left out of it.
+        """
+        touched, page_token, after = [], None, {}
         label = None if folder.path == ARCHIVE else folder.path
         while True:
             request = self.service.users().history().list(userId="me", startHistoryId=start, maxResults=PAGE,
@@ -298,9 +347,10 @@ class GmailProvider(MailProvider):
                         message_id = item["message"]["id"]
                         if message_id not in touched:
                             touched.append(message_id)
+                        _note_labels(after, kind, item)
             page_token = body.get("nextPageToken")
             if not page_token:
-                return touched, str(body.get("historyId") or start)
+                return touched, str(body.get("historyId") or start), after
 
     def _resync(self, folder, cursor, local, options):
         """History expired (or the cursor was reset): re-list the label, no duplicates."""
@@ -583,6 +633,26 @@ class _Retryable(ProviderError):
 
 class _NotFound(ProviderError):
     pass
+
+
+def _note_labels(after, kind, item):
+    """Record in ``after`` the labels a message has after this history item (None: deleted)."""
+    message_id = item["message"]["id"]
+    if kind == "messagesDeleted":
+        after[message_id] = None
+        return
+    labels = item["message"].get("labelIds")
+    if labels is None:
+        after.pop(message_id, None)  # unknown from here on: read it
+        return
+    labels = set(labels)
+    changed = set(item.get("labelIds") or ())
+    # Whether a record lists the labels before or after its own change, this gives "after".
+    if kind == "labelsAdded":
+        labels |= changed
+    elif kind == "labelsRemoved":
+        labels -= changed
+    after[message_id] = labels
 
 
 def _error_facts(exc):

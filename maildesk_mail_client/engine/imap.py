@@ -42,7 +42,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.response_parser import parse_fetch_response
 
 from . import smtp
-from .errors import AuthError, NetworkError, ProviderError, SendError
+from .errors import AuthError, NetworkError, ProviderError, SendError, UnreachableError, unreachable_message
 from .mime import message_key_from_headers
 from .provider import FlagState, MailProvider, RemoteFolder, RemoteMessage, SendResult, SyncBatch
 
@@ -534,8 +534,8 @@ class ImapProvider(MailProvider):
     def send(self, raw, sender, recipients, sent_folder):
         if not self.smtp_config:
             raise SendError("No outgoing (SMTP) server is configured for this account.")
-        smtp.send_raw(self.smtp_config, raw, sender, recipients)
-        result = SendResult(message_id=message_key_from_headers(raw))
+        refused = smtp.send_raw(self.smtp_config, raw, sender, recipients)
+        result = SendResult(message_id=message_key_from_headers(raw), refused=refused)
         if sent_folder and not self.config.server_saves_sent:
             try:
                 result.sent_remote_id = self.append(sent_folder, raw)
@@ -568,12 +568,15 @@ class _ImapGuard:
         if isinstance(exc, ssl.SSLError):
             raise NetworkError(f"TLS with the IMAP server {where} failed ({exc.reason or exc}). "
                                "Check the security setting and port.") from exc
+        if self.action == "connect" and isinstance(exc, (OSError, imapclient.exceptions.IMAPClientAbortError)):
+            raise UnreachableError(unreachable_message("IMAP", self.config.host, self.config.port, exc)) from exc
         if isinstance(exc, (socket.timeout, TimeoutError)):
             raise NetworkError(f"The IMAP server {where} did not answer in time ({self.action}).") from exc
         if isinstance(exc, IMAPClientError) and "AUTHENTICATIONFAILED" in str(exc).upper():
             raise AuthError(f"The IMAP server {where} refused the credentials.") from exc
         if isinstance(exc, (OSError, imapclient.exceptions.IMAPClientAbortError)):
-            raise NetworkError(f"Lost the connection to the IMAP server {where} ({self.action}): {exc}") from exc
+            raise NetworkError(f"Lost the connection to the IMAP server {where} ({self.action}). "
+                               "It will be tried again.") from exc
         if isinstance(exc, IMAPClientError):
             raise ProviderError(f"The IMAP server {where} refused to {self.action}: {exc}") from exc
         return False

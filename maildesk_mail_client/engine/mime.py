@@ -42,6 +42,8 @@ fetch (IMAP ``BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM TO SUBJECT)]``): bot
 header block with the same small scanner (``_key_fields``), never with the parser, so
 the two can not drift apart.
 """
+import base64
+import binascii
 import codecs
 import dataclasses
 import email
@@ -52,7 +54,6 @@ import mimetypes
 import re
 import unicodedata
 from datetime import datetime, timezone
-from email.header import decode_header
 from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
@@ -240,34 +241,66 @@ def _unescape_8bit(value):
     return _decode_bytes(value.encode("utf-8", "surrogateescape"))
 
 
-def _decode_unencoded(chunk):
-    # decode_header hands back unencoded text as ``str.encode('raw-unicode-escape')``.
-    try:
-        return chunk.decode("raw-unicode-escape")
-    except (UnicodeDecodeError, ValueError):
-        return chunk.decode("latin-1")
+# An RFC 2047 encoded word: =?charset[*language]?B|Q?text?=
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_Q_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
+
+
+def _encoded_word_bytes(encoding, text):
+    """The bytes of one encoded word's text (B: base64, Q: RFC 2047 4.2); None if broken."""
+    if encoding in "bB":
+        text = "".join(text.split())
+        try:
+            return base64.b64decode(text + "=" * (-len(text) % 4))
+        except (binascii.Error, ValueError):
+            return None
+    data = text.replace("_", " ").encode("ascii", "surrogateescape")
+    return _Q_HEX.sub(lambda m: bytes([int(m.group(1), 16)]), data)
 
 
 def decode_header_value(value):
-    """One header value as single-line text: encoded words and 8-bit bytes decoded."""
+    """One header value as single-line text: encoded words and 8-bit bytes decoded.
+
+    RFC 5322 2.2.3 unfolding removes only the line break of a folded line, never the
+    space after it; RFC 2047 6.2 then drops whitespace *between two adjacent encoded
+    words* only ("=?..?= =?..?=" joins, "=?..?= refund" keeps its space). Adjacent
+    words in one charset are joined as bytes first, so a character split across two
+    base64 words survives. A malformed word stays as it was written.
+    """
     if value is None:
         return ""
     if not isinstance(value, str):
         value = str(value)
-    value = _unescape_8bit(value)
+    value = _unescape_8bit(_FOLD.sub("", value))
     if "=?" in value:
-        try:
-            chunks = decode_header(value)
-        except Exception:  # noqa: BLE001 - malformed encoded words: keep the text as it is
-            chunks = [(value, None)]
         parts = []
-        for chunk, charset in chunks:
-            if isinstance(chunk, str):
-                parts.append(chunk)
-            elif charset is None:
-                parts.append(_decode_unencoded(chunk))
-            else:
-                parts.append(_decode_bytes(chunk, charset))
+        pending, pending_charset = b"", None  # bytes of adjacent encoded words, one charset
+
+        def flush():
+            nonlocal pending, pending_charset
+            if pending_charset is not None:
+                parts.append(_decode_bytes(pending, pending_charset))
+            pending, pending_charset = b"", None
+
+        position, previous_encoded = 0, False
+        for match in _ENCODED_WORD.finditer(value):
+            between = value[position:match.start()]
+            data = _encoded_word_bytes(match.group(2), match.group(3))
+            if data is None:  # broken word: kept as text
+                continue
+            if between and not (previous_encoded and not between.strip(" \t\r\n")):
+                flush()
+                parts.append(between)
+            charset = match.group(1)
+            if pending_charset is not None and (_codec(charset) or charset.lower()) != \
+                    (_codec(pending_charset) or pending_charset.lower()):
+                flush()
+            pending += data
+            pending_charset = charset
+            position, previous_encoded = match.end(), True
+        flush()
+        parts.append(value[position:])
         value = "".join(parts)
     value = _HEADER_CONTROL.sub(" ", value)
     return _clean(" ".join(value.split()))

@@ -125,6 +125,8 @@ class SendResult:
     sent_remote_id: Optional[str] = None  # id of the copy in the Sent folder, when known
     sent_folder_path: Optional[str] = None
     provider_thread_id: Optional[str] = None
+    # Recipients the server refused while it accepted the others: {address: reason}.
+    refused: dict = dataclasses.field(default_factory=dict)
 
 
 class MailProvider:
@@ -182,5 +184,8 @@ class MailProvider:
         raise NotImplementedError
 
     def send(self, raw: bytes, sender: str, recipients: list, sent_folder: Optional[RemoteFolder]) -> SendResult:
-        """Deliver ``raw`` and make sure a copy lands in ``sent_folder``."""
+        """Deliver ``raw`` and make sure a copy lands in ``sent_folder``.
+
+        A partial delivery is not an error: ``SendResult.refused`` names who did not get it.
+        """
         raise NotImplementedError

@@ -3,13 +3,18 @@
 ``send_raw(config, raw, sender, recipients)`` delivers bytes that ``compose`` built and
 maps every smtplib / socket failure to a ``errors`` class with a message a user can act
 on. Nothing is retried here: a failed send raises and the caller keeps the draft.
+
+A partial delivery (the server accepted the message for some recipients and refused
+others) is a send: it returns the refused recipients so the caller files the Sent copy
+and tells the user who did not get it. Raising there would report "not sent" for mail
+that went out, and a re-send would duplicate it for everyone who already had it.
 """
 import dataclasses
 import smtplib
 import socket
 import ssl
 
-from .errors import AuthError, NetworkError, SendError
+from .errors import AuthError, NetworkError, SendError, UnreachableError, unreachable_message
 
 SMTP_TIMEOUT = 60
 SECURITIES = ("ssl", "starttls", "none")
@@ -69,20 +74,28 @@ def test_connection(config):
 
 
 def send_raw(config, raw, sender, recipients):
-    """Deliver ``raw`` to ``recipients``; raises ``SendError`` if any recipient was refused."""
+    """Deliver ``raw`` to ``recipients``; returns ``{address: reason}`` of the refused ones.
+
+    An empty dict: everyone got it. Raises ``SendError`` when nobody did (every recipient
+    refused, or the message itself refused).
+    """
     if not recipients:
         raise SendError("The message has no recipient.")
-    with _guard(config):
+    # Failing to connect means nothing left: UnreachableError, which an outbox may retry.
+    # Past that point a broken connection may or may not have delivered: NetworkError.
+    with _guard(config, connecting=True):
         client = _connect(config)
+    with _guard(config):
         try:
             refused = client.sendmail(sender, list(recipients), raw)
         finally:
             _quit(client)
-    if refused:
-        # sendmail raises only when *all* recipients fail; a partial refusal must not
-        # pass silently either.
-        detail = ", ".join(f"{addr} ({code} {msg.decode(errors='replace')})" for addr, (code, msg) in refused.items())
-        raise SendError(f"The server refused some recipients: {detail}")
+    # sendmail raises only when *all* recipients fail; the others were accepted.
+    return {addr: f"{code} {_text(msg)}" for addr, (code, msg) in (refused or {}).items()}
+
+
+def _text(value):
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _quit(client):
@@ -95,8 +108,9 @@ def _quit(client):
 class _guard:
     """Translate smtplib/socket exceptions into engine errors with readable text."""
 
-    def __init__(self, config):
+    def __init__(self, config, connecting=False):
         self.config = config
+        self.connecting = connecting
 
     def __enter__(self):
         return self
@@ -120,8 +134,10 @@ class _guard:
         if isinstance(exc, ssl.SSLError):
             raise NetworkError(f"TLS with the SMTP server {where} failed: {exc.reason or exc}. "
                                "Check the security setting and port.") from exc
+        if self.connecting and isinstance(exc, (OSError, smtplib.SMTPServerDisconnected)):
+            raise UnreachableError(unreachable_message("SMTP", self.config.host, self.config.port, exc)) from exc
         if isinstance(exc, socket.timeout):
             raise NetworkError(f"The SMTP server {where} did not answer in time.") from exc
         if isinstance(exc, OSError):
-            raise NetworkError(f"Could not reach the SMTP server {where}: {exc.strerror or exc}.") from exc
+            raise NetworkError(unreachable_message("SMTP", self.config.host, self.config.port, exc)) from exc
         raise SendError(f"Sending through {where} failed: {exc}") from exc

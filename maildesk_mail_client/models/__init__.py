@@ -6,6 +6,8 @@ from . import maildesk_thread
 from . import maildesk_message
 from . import maildesk_sync_log
 from . import maildesk_draft
+from . import maildesk_pending_action
+from . import maildesk_outbox
 from . import maildesk_trusted_sender
 from . import maildesk_client
 from . import maildesk_oauth_request

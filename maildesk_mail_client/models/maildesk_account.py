@@ -1,8 +1,9 @@
 """Mailboxes (accounts) and the sync orchestration that runs them.
 
 A sync run for one account: take the account's advisory lock (one worker per account,
-cron and "Sync now" never race), list the remote folders, and for every folder feed the
-provider's ``SyncBatch`` stream into ``maildesk.message._apply_batch`` storing the
+cron and "Sync now" never race; it lasts until the work is committed, see
+``_try_lock``), list the remote folders, and for every folder feed the provider's
+``SyncBatch`` stream into ``maildesk.message._apply_batch`` storing the
 folder cursor in the same transaction. In cron context every batch is committed; a
 crash therefore loses at most the batch in flight, and the unique key on
 ``(folder_id, remote_id)`` makes re-applying it harmless.
@@ -16,15 +17,14 @@ import os
 import threading
 import time
 from datetime import timedelta
-from email.utils import formataddr
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from ..engine import compose, secrets
-from ..engine.errors import AuthError, NetworkError, ProviderError, ThrottledError
+from ..engine import compose, mime, secrets, smtp
+from ..engine.errors import AuthError, NetworkError, ProviderError, SendError, ThrottledError, UnreachableError
 from ..engine.imap import ImapConfig, ImapProvider
-from ..engine.provider import DEFAULT_BACKFILL_CAP, DEFAULT_BOOTSTRAP, SyncOptions
+from ..engine.provider import DEFAULT_BACKFILL_CAP, DEFAULT_BOOTSTRAP, SendResult, SyncOptions
 from ..engine.ratelimit import RateLimiter
 from ..engine.smtp import SmtpConfig
 
@@ -32,7 +32,10 @@ _logger = logging.getLogger(__name__)
 
 LOCK_NAMESPACE = 0x4D44  # "MD": first key of pg_advisory_lock(ns, account_id)
 CRON_TIME_BUDGET = 50  # seconds a cron run may spend before re-triggering itself
+BACKFILL_TIME_BUDGET = 40  # seconds of one backfill run; the next one is triggered right after
+BACKFILL_PAUSE = 5  # seconds between two backfill runs: the incremental sync goes first
 BACKOFF_MAX_MINUTES = 60
+INTERACTIVE_TIMEOUT = 20  # seconds a server may take when a person waits (Test Connection, a click)
 SYNC_LOG_RETENTION_DAYS = 30
 FOLDER_ORDER = {"inbox": 0, "sent": 1, "drafts": 2, "archive": 3, "custom": 4, "spam": 5, "trash": 6}
 SECURITY = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None (unencrypted)")]
@@ -45,6 +48,18 @@ SECRET_DESTINATIONS = {
 # connection to any host and port the user types, so it must not scan a network.
 TEST_LIMIT = 6
 TEST_LIMITER = RateLimiter(TEST_LIMIT, 60)
+
+
+class MailServerUnreachable(UserError):
+    """The mail server cannot be reached right now (an outage, not a mistake of the user).
+
+    The web client shows it as a notification titled "Mail server unreachable"
+    (static/src/core/mail_server_errors.js), never as an "Invalid Operation" dialog.
+    """
+
+
+class NotSentError(MailServerUnreachable):
+    """The outgoing server could not be reached: nothing left, sending again is safe."""
 
 
 def _is_testing():
@@ -72,45 +87,52 @@ class MaildeskAccount(models.Model):
         required=True, default="imap")
     owner_id = fields.Many2one("res.users", required=True, default=lambda self: self.env.user,
                                index=True, ondelete="restrict")
-    is_shared = fields.Boolean("Shared Mailbox", help="A team mailbox; members are listed in Users with Access.")
+    is_shared = fields.Boolean("Shared mailbox", help="A team mailbox; members are listed in Users with Access.")
     user_ids = fields.Many2many("res.users", "maildesk_account_user_rel", "account_id", "user_id",
-                                string="Users with Access")
+                                string="Users with access")
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company, index=True)
     active = fields.Boolean(default=True)
     state = fields.Selection(
         [("new", "Not synced yet"), ("connected", "Connected"), ("error", "Error"),
          ("needs_reauth", "Needs re-authorisation")],
         default="new", required=True, readonly=True, copy=False)
-    last_sync_at = fields.Datetime(readonly=True, copy=False)
-    next_sync_at = fields.Datetime(readonly=True, copy=False,
+    last_sync_at = fields.Datetime("Last synced", readonly=True, copy=False)
+    next_sync_at = fields.Datetime("Next try", readonly=True, copy=False,
                                    help="After a network error the next automatic sync waits until then.")
     error_count = fields.Integer(readonly=True, copy=False)
     sync_error = fields.Text(readonly=True, copy=False)
 
-    imap_host = fields.Char("IMAP Server")
-    imap_port = fields.Integer("IMAP Port", default=993)
-    imap_security = fields.Selection(SECURITY, default="ssl")
-    imap_login = fields.Char()
-    imap_password = fields.Char(compute="_compute_passwords", inverse="_inverse_imap_password",
+    imap_host = fields.Char("IMAP server")
+    imap_port = fields.Integer("IMAP port", default=993)
+    imap_security = fields.Selection(SECURITY, string="IMAP security", default="ssl")
+    imap_login = fields.Char("IMAP login")
+    imap_password = fields.Char("IMAP password", compute="_compute_passwords", inverse="_inverse_imap_password",
                                 help="Write-only: the stored password is encrypted and never shown.")
     imap_password_encrypted = fields.Char(groups="base.group_system", copy=False)
-    smtp_host = fields.Char("SMTP Server")
-    smtp_port = fields.Integer("SMTP Port", default=587)
-    smtp_security = fields.Selection(SECURITY, default="starttls")
-    smtp_login = fields.Char()
-    smtp_password = fields.Char(compute="_compute_passwords", inverse="_inverse_smtp_password",
+    smtp_host = fields.Char("SMTP server")
+    smtp_port = fields.Integer("SMTP port", default=587)
+    smtp_security = fields.Selection(SECURITY, string="SMTP security", default="starttls")
+    smtp_login = fields.Char("SMTP login")
+    smtp_password = fields.Char("SMTP password", compute="_compute_passwords", inverse="_inverse_smtp_password",
                                 help="Write-only. Leave empty to reuse the IMAP password.")
     smtp_password_encrypted = fields.Char(groups="base.group_system", copy=False)
     has_password = fields.Boolean(compute="_compute_passwords")
     signature = fields.Html(help="Added to mail sent from this mailbox; empty: the sender's own user signature.")
 
-    bootstrap_size = fields.Integer(default=DEFAULT_BOOTSTRAP,
-                                    help="Newest messages per folder fetched by the first sync.")
+    bootstrap_size = fields.Integer(
+        "Bootstrap size", default=DEFAULT_BOOTSTRAP,
+        help="How many of the newest messages of each folder the first sync loads, so the mailbox is usable "
+             "within a minute or two. Older mail follows in the background (Backfill).")
     backfill_mode = fields.Selection(
         [("progressive", "Progressive (background, up to the cap)"), ("full", "Full history"),
          ("from_now", "From now on (no history)")],
-        default="progressive", required=True)
-    backfill_cap = fields.Integer(default=DEFAULT_BACKFILL_CAP, help="Messages per folder; 0 = unlimited.")
+        string="Backfill", default="progressive", required=True,
+        help="What happens to older mail after the first sync: loaded in the background up to the cap, all of "
+             "it, or none (only mail from now on).")
+    backfill_cap = fields.Integer(
+        "Backfill cap", default=DEFAULT_BACKFILL_CAP,
+        help="At most this many messages per folder are kept in MailDesk (0 = no limit); older ones stay on "
+             "the server.")
 
     folder_ids = fields.One2many("maildesk.folder", "account_id")
     sync_log_ids = fields.One2many("maildesk.sync.log", "account_id")
@@ -163,6 +185,40 @@ class MaildeskAccount(models.Model):
             if account.provider == "imap" and not account.email:
                 raise ValidationError(_("An IMAP mailbox needs its email address."))
 
+    @api.constrains("email", "provider", "imap_host", "imap_login", "active")
+    def _check_not_connected_twice(self):
+        """One mailbox (address + server + login) is connected once: twice doubles every conversation."""
+        for account in self.filtered("active"):
+            twin = account._find_twin()
+            if twin:
+                raise ValidationError(account._twin_message(twin))
+
+    def _twin_key(self):
+        """What makes two records the same mailbox: provider, address, and for IMAP host + login."""
+        self.ensure_one()
+        email = (self.email or "").strip().lower()
+        if self.provider != "imap":
+            return (self.provider, email, "", "")
+        return (self.provider, email, (self.imap_host or "").strip().lower(),
+                (self.imap_login or self.email or "").strip().lower())
+
+    def _find_twin(self, key=None):
+        """Another active mailbox with the same key, whoever owns it (sudo: a user must learn
+        that the mailbox is already connected even when it is not shared with them)."""
+        key = key or self._twin_key()
+        if not key[1]:
+            return self.browse()
+        candidates = self.sudo().search([("email", "=ilike", key[1]), ("provider", "=", key[0]),
+                                         ("id", "not in", self.ids)])
+        return candidates.filtered(lambda a: a._twin_key() == key)[:1]
+
+    def _twin_message(self, twin):
+        if twin.owner_id == self.env.user or twin.sudo().user_ids & self.env.user:
+            return _("%(email)s on this server is already connected as the mailbox \"%(name)s\". "
+                     "Open that one instead of connecting it twice.", email=twin.email, name=twin.name)
+        return _("%s on this server is already connected by someone else. Ask them (or a Mailbox Admin) "
+                 "to share that mailbox with you instead of connecting it twice.", twin.email)
+
     # -- CRUD -------------------------------------------------------------------------
     @api.model_create_multi
     def create(self, vals_list):
@@ -183,6 +239,25 @@ class MaildeskAccount(models.Model):
                 raise AccessError(_("Only a Mailbox Admin can change the owner of a mailbox."))
             self._check_secret_destination(vals)
         return super().write(vals)
+
+    def unlink(self):
+        """A deleted mailbox takes the files of its mail with it.
+
+        Folders, conversations and messages go by database cascade; their ir.attachment
+        rows would not (they point at messages by res_model/res_id only).
+        """
+        self.check_access_rights("unlink")
+        self.check_access_rule("unlink")
+        # Raw SQL: a mailbox holds up to hundreds of thousands of messages; only their ids are needed.
+        self.env["maildesk.message"].flush_model(["account_id"])
+        self.env.cr.execute("SELECT id FROM maildesk_message WHERE account_id = ANY(%s)", (self.ids,))
+        message_ids = [row[0] for row in self.env.cr.fetchall()]
+        if message_ids:
+            # sudo: the attachments of the mailbox's mail, whoever created them; the right to
+            # delete the mailbox was checked above.
+            self.env["ir.attachment"].sudo().search(
+                [("res_model", "=", "maildesk.message"), ("res_id", "in", message_ids)]).unlink()
+        return super().unlink()
 
     def _is_mailbox_admin(self):
         return self.env.su or self.env.user.has_group("maildesk_mail_client.group_maildesk_admin")
@@ -218,7 +293,7 @@ class MaildeskAccount(models.Model):
         self._check_can_operate()
         self._check_test_rate()
         try:
-            with self._get_provider() as provider:
+            with self._get_interactive_provider() as provider:
                 info = provider.test_connection()
         except ProviderError as exc:
             if not isinstance(exc, AuthError):
@@ -226,6 +301,8 @@ class MaildeskAccount(models.Model):
                 _logger.info("MailDesk: connection test of account %s failed: %s", self.id, exc)
                 exc = (NetworkError if isinstance(exc, NetworkError) else ProviderError)(cannot_connect_message())
             self.sudo()._record_failure(exc, kind="test")
+            if isinstance(exc, NetworkError):
+                raise MailServerUnreachable(str(exc)) from exc
             raise UserError(_("Connection failed: %s", exc)) from exc
         message = _("Connected. %(folders)s folders found.", folders=info.get("folders", 0))
         return {"type": "ir.actions.client", "tag": "display_notification",
@@ -300,6 +377,17 @@ class MaildeskAccount(models.Model):
             raise UserError(_("Set the IMAP server of %s first.", self.name))
         return ImapProvider(self._get_imap_config(), self._get_smtp_config())
 
+    def _get_interactive_provider(self):
+        """``_get_provider`` with short timeouts: Test Connection and clicks, where a person waits.
+
+        A server that does not answer is then queued for / reported within seconds, not after
+        the minute a background sync may wait."""
+        provider = self._get_provider()
+        for config in (getattr(provider, "config", None), getattr(provider, "smtp_config", None)):
+            if config is not None and hasattr(config, "timeout"):
+                config.timeout = min(config.timeout or INTERACTIVE_TIMEOUT, INTERACTIVE_TIMEOUT)
+        return provider
+
     def _get_imap_config(self):
         """IMAP settings for the engine; override to inject TLS or OAuth options."""
         password = self._get_secret("imap_password_encrypted")
@@ -364,13 +452,24 @@ class MaildeskAccount(models.Model):
                            backfill_cap=self.backfill_cap)
 
     # -- sync -------------------------------------------------------------------------------
-    def _try_lock(self):
-        """Session-level advisory lock: survives the per-batch commits of a cron run."""
-        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self.id))
+    def _try_lock(self, commit=True):
+        """The account's advisory lock, held exactly as long as the work it covers is pending.
+
+        ``commit=True`` (cron: every batch commits): a session-level lock, which survives
+        those commits and is released by ``_unlock`` after the run's last commit.
+        ``commit=False`` ("Sync now", backfill and reset from the UI): the work commits with
+        the request's transaction, after this method's caller returned, so the lock is
+        transaction-level and PostgreSQL releases it at that commit or rollback. A session
+        lock released before the commit let a cron run sync the same mail again in the gap,
+        hit the unique key and leave the account in error.
+        """
+        function = "pg_try_advisory_lock" if commit else "pg_try_advisory_xact_lock"
+        self.env.cr.execute(f"SELECT {function}(%s, %s)", (LOCK_NAMESPACE, self.id))
         return self.env.cr.fetchone()[0]
 
-    def _unlock(self):
-        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.id))
+    def _unlock(self, commit=True):
+        if commit:  # a transaction-level lock ends with its transaction, not here
+            self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, self.id))
 
     def _sync(self, commit=False, backfill=False, deadline=None):
         """Sync each account; one failing account never stops the others."""
@@ -378,7 +477,7 @@ class MaildeskAccount(models.Model):
         for account in self:
             if deadline and time.monotonic() > deadline:
                 break
-            if not account._try_lock():
+            if not account._try_lock(commit=commit):
                 _logger.info("MailDesk: %s is already being synced by another worker", account.name)
                 continue
             try:
@@ -392,13 +491,15 @@ class MaildeskAccount(models.Model):
                 if commit:
                     self.env.cr.commit()  # cron only: keep the error visible
             finally:
-                account._unlock()
+                account._unlock(commit=commit)
 
     def _sync_one(self, commit=False, backfill=False):
         started = time.monotonic()
         totals = {"created": 0, "updated": 0, "removed": 0}
         try:
             with self._get_provider() as provider:
+                # Changes made while the server was unreachable go first, in order.
+                self.env["maildesk.pending.action"]._replay(self, provider)
                 folders = self.env["maildesk.folder"]._sync_remote_folders(self, provider.list_folders())
                 for folder in folders.sorted(lambda f: (FOLDER_ORDER.get(f.role, 4), f.path)):
                     counts = folder._run_sync(provider, self._get_sync_options(), commit=commit, backfill=backfill)
@@ -411,8 +512,13 @@ class MaildeskAccount(models.Model):
             if commit:
                 self.env.cr.commit()  # cron only: keep the error visible while others sync
             return False
-        self.write({"state": "connected", "sync_error": False, "last_sync_at": fields.Datetime.now(),
-                    "next_sync_at": False, "error_count": 0})
+        if not backfill:
+            self.write({"state": "connected", "sync_error": False, "last_sync_at": fields.Datetime.now(),
+                        "next_sync_at": False, "error_count": 0})
+        elif self.state == "new":
+            self.write({"state": "connected"})
+        # A backfill run that worked says nothing about new mail: an error of the incremental
+        # sync stays visible (state, message, back-off) until an incremental sync succeeds.
         if any(totals.values()):
             self._log("backfill" if backfill else "sync", "info",
                       _("%(created)s new, %(updated)s updated, %(removed)s removed.", **totals),
@@ -462,9 +568,30 @@ class MaildeskAccount(models.Model):
 
     @api.model
     def _cron_backfill(self):
-        """Walk older history of accounts whose bootstrap is done."""
-        deadline = time.monotonic() + CRON_TIME_BUDGET
-        self._due_accounts()._sync(commit=True, backfill=True, deadline=deadline)
+        """Walk older history until it is all here, in short runs that re-trigger themselves.
+
+        Each run works for ``BACKFILL_TIME_BUDGET`` seconds at most, then, when history is
+        left, triggers the next run ``BACKFILL_PAUSE`` seconds later: the incremental sync
+        (its own cron, every minute) gets the account lock in between, so new mail is
+        never held up by a long backfill.
+        """
+        deadline = time.monotonic() + BACKFILL_TIME_BUDGET
+        accounts = self._due_accounts()
+        while time.monotonic() < deadline:
+            pending = accounts.filtered(lambda a: a._backfill_left())
+            if not pending:
+                break
+            pending._sync(commit=True, backfill=True, deadline=deadline)
+            if all(a.state in ("error", "needs_reauth") for a in pending):
+                break  # the back-off of the error decides when to try again
+        if accounts.filtered(lambda a: a.state not in ("error", "needs_reauth") and a._backfill_left()):
+            cron = self.env.ref("maildesk_mail_client.ir_cron_maildesk_backfill")
+            cron._trigger(fields.Datetime.now() + timedelta(seconds=BACKFILL_PAUSE))
+
+    def _backfill_left(self):
+        """True while a folder of this mailbox still has older history to load."""
+        self.ensure_one()
+        return any(f.sync_state == "backfill" for f in self.folder_ids if f.selectable)
 
     @api.model
     def _cron_cleanup(self):
@@ -473,6 +600,18 @@ class MaildeskAccount(models.Model):
         self.env["maildesk.sync.log"].sudo().search([("create_date", "<", limit)]).unlink()
 
     # -- sending ---------------------------------------------------------------------------------
+    def _get_sender_name(self):
+        """The display name of From: the mailbox's name, else the sending user's name.
+
+        A mailbox named after its address ("a@x.org", the default) would give
+        ``"a@x.org" <a@x.org>``; override to use e.g. a team name for shared mailboxes.
+        """
+        self.ensure_one()
+        name = (self.name or "").strip()
+        if not name or name.lower() == (self.email or "").strip().lower():
+            return self.env.user.name or ""
+        return name
+
     def _send_mail(self, to, cc, bcc, subject, body_html, attachments=(), parent=None, headers=None):
         """Send from this account and file the message in Sent at once; returns the record.
 
@@ -486,9 +625,9 @@ class MaildeskAccount(models.Model):
             in_reply_to, references = compose.reply_headers(parent.message_id, (parent.references or "").split())
         try:
             raw, _message_id = compose.build_message(
-                from_addr=formataddr((self.name, self.email)), to=split(to), cc=split(cc), bcc=split(bcc),
-                subject=subject, body_html=body_html, attachments=attachments,
-                in_reply_to=in_reply_to, references=references, headers=headers)
+                from_addr=compose.format_sender(self._get_sender_name(), self.email),
+                to=split(to), cc=split(cc), bcc=split(bcc), subject=subject, body_html=body_html,
+                attachments=attachments, in_reply_to=in_reply_to, references=references, headers=headers)
         except ValueError as exc:
             raise UserError(str(exc)) from exc
         recipients = compose.recipients(split(to), split(cc), split(bcc))
@@ -496,9 +635,58 @@ class MaildeskAccount(models.Model):
                                                          limit=1)
         try:
             # sudo: credentials are admin-only; access to the account was checked above.
-            with self.sudo()._get_provider() as provider:
-                result = provider.send(raw, self.email, recipients, sent._remote() if sent else None)
+            result = self.sudo()._deliver(raw, recipients, sent)
+        except UnreachableError as exc:
+            self.sudo()._log("send", "error", str(exc))
+            raise NotSentError(_("The message was not sent: %s", exc)) from exc
         except ProviderError as exc:
             self.sudo()._log("send", "error", str(exc))
             raise UserError(_("The message was not sent: %s", exc)) from exc
-        return self.env["maildesk.message"]._store_sent(self.sudo(), sent, raw, result)
+        # Sent, possibly not to everyone: the copy is filed either way (a re-send would
+        # duplicate it for those who got it); who was refused is on the message and logged.
+        message = self.env["maildesk.message"]._store_sent(self.sudo(), sent, raw, result)
+        if result.refused:
+            self.sudo()._log("send", "warning", message.delivery_error)
+        if sent and not result.sent_remote_id and self._files_sent_copy():
+            # The copy reaches the server's Sent with the queue: now if IMAP answers, else later.
+            Pending = self.env["maildesk.pending.action"]
+            Pending._queue("append", sent, message, remote_ids=[], raw=raw)
+            self.sudo()._replay_pending()
+        return message
+
+    def _files_sent_copy(self):
+        """True when sent mail must be appended to the server's Sent by us (plain IMAP)."""
+        return self.provider == "imap"
+
+    def _deliver(self, raw, recipients, sent_folder):
+        """Hand ``raw`` to the outgoing server; returns a ``SendResult``.
+
+        IMAP mailboxes send through SMTP alone, so a down IMAP server never stops a send;
+        the Sent copy is appended later (``_send_mail``). Gmail / Microsoft 365 send
+        through their API, which files the copy itself.
+        """
+        if not self._files_sent_copy():
+            with self._get_provider() as provider:
+                return provider.send(raw, self.email, recipients, sent_folder._remote() if sent_folder else None)
+        config = self._get_smtp_config()
+        if not config:
+            raise SendError(_("No outgoing (SMTP) server is set for %s.", self.name))
+        refused = smtp.send_raw(config, raw, self.email, recipients)
+        return SendResult(message_id=mime.message_key_from_headers(raw), refused=refused)
+
+    def _replay_pending(self):
+        """Best effort: replay this mailbox's queued changes now (the next sync does otherwise)."""
+        self.ensure_one()
+        Pending = self.env["maildesk.pending.action"]
+        if not Pending._has_pending(self):
+            return 0
+        if not self._try_lock():
+            return 0  # a sync holds the mailbox: it replays the queue itself
+        try:
+            with self._get_interactive_provider() as provider:
+                return Pending._replay(self, provider)
+        except ProviderError as exc:
+            _logger.info("MailDesk: queued changes of %s wait for the server: %s", self.id, exc)
+            return 0
+        finally:
+            self._unlock()

@@ -11,6 +11,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, email_normalize
 
+from .maildesk_outbox import MAX_SEND_DELAY
+
 PAGE_LIMIT = 200
 SEARCH_COUNT_WINDOW = 1000  # full-text hits counted past the requested page
 FILTERS = {
@@ -21,6 +23,10 @@ FILTERS = {
     "attachments": [("has_attachments", "=", True)],
 }
 _WORD = re.compile(r"\w+", re.UNICODE)
+# A whole address as people type it; the search column holds it as one word (and in parts).
+_ADDRESS = re.compile(r"^[\w.+-]+@[\w-]+(?:\.[\w-]+)+$", re.UNICODE)
+# Gmail-style operators in the search box: from:ann@x.org to:"Bob Lee" subject:invoice
+_OPERATOR = re.compile(r'(?i)(?<!\S)(from|to|cc|subject):\s*("[^"]*"|\S+)')
 
 
 def _dt(value):
@@ -38,13 +44,19 @@ class MaildeskClient(models.AbstractModel):
         accounts = self.env["maildesk.account"].search([])
         folders = self.env["maildesk.folder"].search([("account_id", "in", accounts.ids)])
         unread = self._unread_by_folder(folders)
+        drafts = self._local_drafts_by_account(accounts)
         inbox_ids = set(folders.filtered(lambda f: f.role == "inbox").ids)
+        counts = self._message_counts(folders)
         by_account = {}
         for folder in folders.sorted(lambda f: (f.sequence, f.name)):
             by_account.setdefault(folder.account_id.id, []).append({
-                "id": folder.id, "name": folder.name, "role": folder.role, "account_id": folder.account_id.id,
+                "id": folder.id, "name": folder._label(), "role": folder.role, "account_id": folder.account_id.id,
                 "parent_id": folder.parent_id.id, "unread_count": unread.get(folder.id, 0),
+                # The user's autosaved drafts live in Odoo; they are listed in this folder.
+                "draft_count": drafts.get(folder.account_id.id, 0) if folder.role == "drafts" else 0,
                 "selectable": folder.selectable, "sync_state": folder.sync_state})
+        pending = dict(self.env["maildesk.pending.action"].sudo()._read_group(
+            [("account_id", "in", accounts.ids), ("state", "=", "pending")], ["account_id"], ["__count"]))
         result = []
         for account in accounts:
             account_folders = by_account.get(account.id, [])
@@ -53,7 +65,9 @@ class MaildeskClient(models.AbstractModel):
                 "is_shared": account.is_shared, "state": account.state,
                 "unread_count": sum(f["unread_count"] for f in account_folders if f["id"] in inbox_ids),
                 "last_sync_at": _dt(account.last_sync_at), "sync_error": account.sync_error or False,
-                "sync": self._sync_status(account, account_folders),
+                "sync": self._sync_status(account, account_folders, counts),
+                # Changes made while the server was unreachable, waiting to be replayed.
+                "pending_count": pending.get(account, 0),
                 "folders": account_folders,
             })
         return {
@@ -62,6 +76,31 @@ class MaildeskClient(models.AbstractModel):
             "unified": {"unread_count": sum(unread.get(i, 0) for i in inbox_ids)},
         }
 
+    def _local_drafts_by_account(self, accounts):
+        """How many autosaved drafts the user has per mailbox (their own only: record rule)."""
+        groups = self.env["maildesk.draft"]._read_group(
+            [("account_id", "in", accounts.ids), ("id", "not in", self.env["maildesk.outbox"]._draft_ids_in_outbox())],
+            ["account_id"], ["__count"])
+        return {account.id: count for account, count in groups}
+
+    def _local_drafts(self, account_id=False, folder_id=False, role=False):
+        """The user's autosaved drafts shown at the top of a Drafts folder (else none)."""
+        domain = []
+        if folder_id:
+            folder = self.env["maildesk.folder"].browse(int(folder_id)).exists()
+            if not folder or folder.role != "drafts":
+                return []
+            domain = [("account_id", "=", folder.account_id.id)]
+        elif role != "drafts":
+            return []
+        if account_id:
+            domain.append(("account_id", "=", int(account_id)))
+        domain.append(("id", "not in", self.env["maildesk.outbox"]._draft_ids_in_outbox()))
+        drafts = self.env["maildesk.draft"].search(domain, order="write_date desc", limit=PAGE_LIMIT)
+        return [{"draft_id": d.id, "subject": d.subject or "", "to": d.email_to or "", "date": _dt(d.write_date),
+                 "snippet": (d._snippet() or "")[:200], "account_id": d.account_id.id,
+                 "account_name": d.account_id.name, "mode": d.mode} for d in drafts]
+
     def _unread_by_folder(self, folders):
         if not folders:
             return {}
@@ -69,14 +108,51 @@ class MaildeskClient(models.AbstractModel):
             [("folder_id", "in", folders.ids), ("is_read", "=", False)], ["folder_id"], ["__count"])
         return {folder.id: count for folder, count in groups}
 
-    def _sync_status(self, account, folders):
-        """What the client shows under an account: running phase, progress, error."""
-        states = [f["sync_state"] for f in folders if f["selectable"]]
-        done = sum(1 for s in states if s == "synced")
+    def _message_counts(self, folders):
+        """Messages stored per folder, for the progress of a running first sync / backfill."""
+        if not folders:
+            return {}
+        # sudo: a count over folders the user may see (already rule-filtered above).
+        groups = self.env["maildesk.message"].sudo()._read_group(
+            [("folder_id", "in", folders.ids)], ["folder_id"], ["__count"])
+        return {folder.id: count for folder, count in groups}
+
+    def _sync_status(self, account, folders, counts=None):
+        """What the client shows under an account: running phase, progress, error.
+
+        Progress is messages stored / messages to store: each folder's server count (from
+        its sync cursor) bounded by the mailbox's history limit. A provider that does not
+        report a count falls back to the share of folders that are up to date.
+        """
+        counts = counts or {}
+        selectable = [f for f in folders if f["selectable"]]
+        states = [f["sync_state"] for f in selectable]
         phase = "error" if account.state in ("error", "needs_reauth") else (
             "initial" if {"new", "bootstrap"} & set(states) else "backfill" if "backfill" in states else "idle")
-        return {"running": phase in ("initial", "backfill"), "phase": phase,
-                "progress": int(100 * done / len(states)) if states else 100,
+        progress = 100
+        if phase in ("initial", "backfill") and selectable:
+            limit = account._get_sync_options().history_limit()
+            cursors = {f.id: f.sync_cursor or {} for f in self.env["maildesk.folder"].sudo().browse(
+                [f["id"] for f in selectable])}
+            have = want = 0
+            for folder in selectable:
+                stored = counts.get(folder["id"], 0)
+                total = cursors[folder["id"]].get("messages")
+                if folder["sync_state"] == "synced":
+                    total = stored
+                elif not isinstance(total, int):
+                    want = None
+                    break
+                total = min(total, limit) if limit is not None else total
+                have += min(stored, total)
+                want += total
+            if want is None:
+                done = sum(1 for s in states if s == "synced")
+                progress = int(100 * done / len(states))
+            else:
+                progress = int(100 * have / want) if want else 100
+            progress = min(progress, 99)  # 100 % only once every folder is up to date
+        return {"running": phase in ("initial", "backfill"), "phase": phase, "progress": progress,
                 "error": account.sync_error or False, "last_sync_at": _dt(account.last_sync_at)}
 
     # -- thread list ----------------------------------------------------------------------
@@ -94,9 +170,9 @@ class MaildeskClient(models.AbstractModel):
         if partner_id:
             domain.append(("partner_id", "=", partner_id))
         search = search or {}
-        for key, field in (("from", "email_from"), ("to", "email_to"), ("subject", "subject")):
+        for key, field in (("from", "email_from"), ("to", "email_to"), ("cc", "email_cc"), ("subject", "subject")):
             if search.get(key):
-                domain.append((field, "ilike", search[key]))
+                domain.append((field, "ilike", str(search[key]).strip()))
         if search.get("date_from"):
             domain.append(("date", ">=", search["date_from"]))
         if search.get("date_to"):
@@ -121,15 +197,44 @@ class MaildeskClient(models.AbstractModel):
         for key in ("text", "body"):
             tsquery = self._tsquery(search.get(key))
             if tsquery:
-                # The stored, GIN-indexed column of maildesk.message (see its init()).
-                query.add_where(SQL("maildesk_message.search_vector @@ to_tsquery('simple', %s)", tsquery))
+                # The stored, GIN-indexed column of maildesk.message (see its init()); the
+                # query loses its accents like the column did.
+                query.add_where(SQL(
+                    "maildesk_message.search_vector @@ to_tsquery('simple', maildesk_unaccent(%s))", tsquery))
         return query
 
     @staticmethod
+    def _parse_search(search):
+        """Move ``from:`` / ``to:`` / ``cc:`` / ``subject:`` out of the typed text into fields.
+
+        ``{"text": 'from:ann@x.org invoice'}`` -> ``{"from": "ann@x.org", "text": "invoice"}``;
+        a value already given in its own field wins.
+        """
+        search = dict(search or {})
+        text = search.get("text") or ""
+        if ":" not in text:
+            return search
+        for key, value in _OPERATOR.findall(text):
+            key = key.lower()
+            if not search.get(key):
+                search[key] = value.strip('"').strip()
+        search["text"] = " ".join(_OPERATOR.sub(" ", text).split())
+        return search
+
+    @staticmethod
     def _tsquery(text):
-        """'quarterly rep' -> 'quarterly:* & rep:*' (every word, as a prefix); None if empty."""
-        words = _WORD.findall((text or "").lower())[:12]
-        return " & ".join(f"{w}:*" for w in words) or None
+        """'quarterly rep' -> 'quarterly:* & rep:*' (every word, as a prefix); None if empty.
+
+        A whole address stays one word (``'ann@example.org':*``), as the column's parser
+        indexed it; a half-typed one is matched by its parts.
+        """
+        terms = []
+        for chunk in (text or "").lower().split():
+            if _ADDRESS.match(chunk):
+                terms.append(f"'{chunk}':*")
+            else:
+                terms.extend(f"{w}:*" for w in _WORD.findall(chunk))
+        return " & ".join(terms[:12]) or None
 
     @api.model
     def get_threads(self, account_id=False, folder_id=False, role=False, filter=False, search=None,
@@ -137,13 +242,18 @@ class MaildeskClient(models.AbstractModel):
         """A page of conversations, newest activity first; see maildesk_store.js for the shape."""
         limit = max(1, min(int(limit or 80), PAGE_LIMIT))
         offset = max(0, int(offset or 0))
+        search = self._parse_search(search)
         domain = self._message_domain(account_id, folder_id, role, filter, search, partner_id)
         query = self._visible_query(domain, search)
         if self._tsquery((search or {}).get("text")) or self._tsquery((search or {}).get("body")):
             thread_ids, total, capped = self._search_page(query, offset, limit)
         else:
             thread_ids, total, capped = self._list_page(query, offset, limit)
-        return {"total": total, "total_capped": capped, "offset": offset, "threads": self._thread_rows(thread_ids)}
+        result = {"total": total, "total_capped": capped, "offset": offset, "threads": self._thread_rows(thread_ids)}
+        if not offset and not any(search.values()):
+            # Drafts folder: the user's autosaved drafts first (open them with compose_defaults(draft_id=)).
+            result["drafts"] = self._local_drafts(account_id, folder_id, role)
+        return result
 
     def _list_page(self, query, offset, limit):
         """Browse a folder / filter: aggregate the matching messages per conversation.
@@ -209,6 +319,9 @@ class MaildeskClient(models.AbstractModel):
               JOIN maildesk_tag tag ON tag.id = rel.tag_id AND tag.user_id = %s
              WHERE m.thread_id = ANY(%s) GROUP BY m.thread_id""", (self.env.uid, thread_ids))
         tags = dict(cr.fetchall())
+        cr.execute("SELECT DISTINCT thread_id FROM maildesk_message WHERE thread_id = ANY(%s) AND pending_sync",
+                   (thread_ids,))
+        pending = {row[0] for row in cr.fetchall()}
         rows = []
         for thread in threads:
             email_from, email_to, direction = last.get(thread.id, ("", "", "incoming"))
@@ -219,6 +332,7 @@ class MaildeskClient(models.AbstractModel):
                 "has_attachments": thread.has_attachments, "message_count": thread.message_count,
                 "account_id": thread.account_id.id, "account_name": thread.account_id.name,
                 "tag_ids": sorted(tags.get(thread.id) or []),
+                "pending": thread.id in pending,  # a change waits for the server
             })
         return rows
 
@@ -250,7 +364,7 @@ class MaildeskClient(models.AbstractModel):
                 "body_text": message.body_text or "", "snippet": message.snippet or "",
                 "direction": message.direction, "was_unread": not message.is_read, "starred": message.is_starred,
                 "is_draft": message.folder_id.role == "drafts", "folder_id": message.folder_id.id,
-                "folder_name": message.folder_id.name or "",
+                "folder_name": message.folder_id._label() if message.folder_id else "",
                 "has_remote_images": message.has_remote_images,
                 "remote_images_allowed": message.remote_images_allowed or (message.from_address or "") in trusted,
                 "body_state": message.body_state, "parse_error": message.parse_error or False,
@@ -262,7 +376,8 @@ class MaildeskClient(models.AbstractModel):
         newest = messages[-1:]
         summary = {"id": thread.id, "subject": thread.subject or "", "starred": thread.is_starred,
                    "account_id": thread.account_id.id, "account_name": thread.account_id.name,
-                   "folder_name": newest.folder_id.name or "", "tag_ids": sorted(messages.tag_ids.ids)}
+                   "folder_name": newest.folder_id._label() if newest.folder_id else "",
+                   "tag_ids": sorted(messages.tag_ids.ids)}
         return {"notice": notice, "thread": summary, "messages": rows}
 
     def _mark_read(self, messages):
@@ -323,12 +438,39 @@ class MaildeskClient(models.AbstractModel):
         return True
 
     @api.model
-    def delete(self, thread_ids):
-        self._messages_of(thread_ids).action_delete_mail()
+    def delete(self, thread_ids, folder_id=False, permanent=False):
+        """Delete conversations: their copies outside Trash move to Trash (recoverable).
+
+        Copies already in Trash are erased from the server only with ``permanent=True``,
+        which the client sends after the user confirmed (deleting while viewing Trash);
+        with ``folder_id`` only the copies in that Trash folder are erased. A plain delete
+        never touches what is in Trash.
+        """
+        messages = self._messages_of(thread_ids)
+        if permanent:
+            in_trash = messages.filtered(lambda m: m.folder_id.role == "trash")
+            if folder_id:
+                in_trash = in_trash.filtered(lambda m: m.folder_id.id == int(folder_id))
+            if not in_trash:
+                raise UserError(_("Only mail in Trash can be deleted for good."))
+            in_trash.action_delete_permanently()
+            return True
+        outside = messages.filtered(lambda m: m.folder_id.role != "trash")
+        if not outside:
+            raise UserError(_("These conversations are already in Trash. Deleting them from Trash erases "
+                              "them for good and must be confirmed."))
+        outside.action_delete_mail()
         return True
 
     @api.model
-    def move(self, thread_ids, folder_id):
+    def move(self, thread_ids, folder_id, from_folder_id=False, from_role=False):
+        """Move the conversations' copies that are in the list being viewed.
+
+        ``from_folder_id`` (a folder) or ``from_role`` (the unified views, e.g. every inbox)
+        name that list; only the copies filed there move. Copies in Sent and Drafts stay
+        put unless that list is Sent or Drafts itself, as Archive does: moving a
+        conversation never pulls your own replies out of Sent.
+        """
         target = self.env["maildesk.folder"].browse(int(folder_id)).exists()
         if not target:
             raise UserError(_("That folder no longer exists."))
@@ -336,7 +478,16 @@ class MaildeskClient(models.AbstractModel):
         messages = self._messages_of(thread_ids).filtered(lambda m: m.account_id == target.account_id)
         if not messages:
             raise UserError(_("Messages can only be moved to a folder of their own mailbox."))
-        messages.filtered(lambda m: m.folder_id != target).action_move(target.id)
+        if from_folder_id:
+            messages = messages.filtered(lambda m: m.folder_id.id == int(from_folder_id))
+        elif from_role:
+            messages = messages.filtered(lambda m: m.folder_id.role == from_role)
+        viewed_role = messages[:1].folder_id.role if (from_folder_id or from_role) else False
+        if viewed_role not in ("sent", "drafts"):
+            messages = messages.filtered(lambda m: m.folder_id.role not in ("sent", "drafts"))
+        messages = messages.filtered(lambda m: m.folder_id != target)
+        if messages:
+            messages.action_move(target.id)
         return True
 
     @api.model
@@ -408,7 +559,8 @@ class MaildeskClient(models.AbstractModel):
         # Mailboxes that can send: IMAP ones with an SMTP server, every Gmail / Microsoft 365 one.
         accounts = self.env["maildesk.account"].search(["|", ("smtp_host", "!=", False), ("provider", "!=", "imap")])
         if not accounts:
-            raise UserError(_("No mailbox you can send from. Connect one under MailDesk ▸ Mail Accounts."))
+            raise UserError(_("No mailbox you can send from. "
+                              "Connect one with MailDesk ▸ Configuration ▸ Connect a mailbox."))
         options = [{"id": a.id, "name": a.name, "email": a.email, "signature": a._signature_html()}
                    for a in accounts]
         if draft_id:
@@ -460,7 +612,9 @@ class MaildeskClient(models.AbstractModel):
 
     @api.model
     def list_drafts(self, limit=8):
-        drafts = self.env["maildesk.draft"].search([], limit=limit, order="write_date desc")
+        drafts = self.env["maildesk.draft"].search(
+            [("id", "not in", self.env["maildesk.outbox"]._draft_ids_in_outbox())], limit=limit,
+            order="write_date desc")
         return [{"id": d.id, "subject": d.subject or _("(no subject)"), "to": d.email_to or "",
                  "date": _dt(d.write_date), "account_id": d.account_id.id} for d in drafts]
 
@@ -485,10 +639,60 @@ class MaildeskClient(models.AbstractModel):
                 "body_html": values.get("body_html") or "", "attachment_ids": [(6, 0, attachments.ids)]}
 
     @api.model
-    def send(self, values):
-        """Send through the account's provider; the message is in Sent and in its thread at once."""
-        result = self.env["maildesk.compose"].create(self._compose_vals(values)).action_send()
-        if values.get("draft_id"):
-            self.discard_draft(values["draft_id"])
-        message = self.env["maildesk.message"].browse(result["infos"]["message_id"])
-        return {"message_id": message.id, "thread_id": message.thread_id.id}
+    def send(self, values, delay=None):
+        """Send the dialog's values: after the Undo delay through the outbox, or now.
+
+        ``delay`` (seconds; also read from ``values["delay"]``) defaults to the MailDesk
+        setting. Delayed: returns ``{"outbox_id", "send_at"}`` and ``cancel_send`` can take
+        it back until then. Immediate (``delay`` 0): returns ``{"message_id", "thread_id"}``.
+        Either way only SMTP is needed: the copy is in Sent here at once and reaches the
+        server's Sent when IMAP answers.
+        """
+        vals = self._compose_vals(values)
+        if not (vals["email_to"].strip() or vals["email_cc"].strip() or vals["email_bcc"].strip()):
+            raise UserError(_("Add at least one recipient."))
+        Outbox = self.env["maildesk.outbox"]
+        if delay is None:
+            delay = values.get("delay")
+        try:
+            delay = Outbox._get_send_delay() if delay is None else max(0, min(int(delay), MAX_SEND_DELAY))
+        except (TypeError, ValueError) as exc:
+            raise UserError(_("The send delay must be a number of seconds.")) from exc
+        vals["draft_id"] = self.env["maildesk.draft"].browse(int(values.get("draft_id") or 0)).exists().id
+        if delay:
+            row = Outbox._enqueue(vals, delay)
+            return {"outbox_id": row.id, "send_at": _dt(row.send_at)}
+        message = self._send_values(dict(vals, attachment_ids=vals["attachment_ids"][0][2]))
+        return {"message_id": message.id, "thread_id": message.thread_id.id,
+                "delivery_error": message.delivery_error or False}
+
+    @api.model
+    def cancel_send(self, outbox_id):
+        """Undo a delayed send: the compose values to reopen, or a readable error if it left."""
+        row = self.env["maildesk.outbox"].search([("id", "=", int(outbox_id or 0))])  # own rows only (rule)
+        if not row:
+            raise UserError(_("This message is no longer waiting to be sent."))
+        values = row._cancel()
+        account = self.env["maildesk.account"].browse(values.get("account_id")).exists()
+        attachments = self.env["ir.attachment"].browse(values.get("attachment_ids") or []).exists()
+        return {"account_id": account.id, "mode": values.get("mode") or "new",
+                "parent_id": values.get("parent_id") or False, "to": values.get("email_to") or "",
+                "cc": values.get("email_cc") or "", "bcc": values.get("email_bcc") or "",
+                "subject": values.get("subject") or "", "body_html": values.get("body_html") or "",
+                "draft_id": self.env["maildesk.draft"].browse(int(values.get("draft_id") or 0)).exists().id,
+                "attachments": attachments.read(["name", "mimetype", "file_size"])}
+
+    def _send_values(self, values):
+        """Send stored compose values as the current user; returns the message filed in Sent."""
+        draft_id = values.pop("draft_id", False)
+        attachment_ids = values.pop("attachment_ids", None) or []
+        # Re-checked as the author at send time: the mailbox may have been unshared meanwhile.
+        vals = self._compose_vals({"account_id": values.get("account_id"), "parent_id": values.get("parent_id"),
+                                   "attachment_ids": attachment_ids, "mode": values.get("mode"),
+                                   "to": values.get("email_to"), "cc": values.get("email_cc"),
+                                   "bcc": values.get("email_bcc"), "subject": values.get("subject"),
+                                   "body_html": values.get("body_html")})
+        result = self.env["maildesk.compose"].create(vals).action_send()
+        if draft_id:
+            self.discard_draft(draft_id)
+        return self.env["maildesk.message"].browse(result["infos"]["message_id"])

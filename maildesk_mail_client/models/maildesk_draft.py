@@ -1,11 +1,17 @@
 from odoo import _, api, fields, models
 
+from ..engine.sanitize import html_to_text
+
 
 class MaildeskDraft(models.Model):
     """A message being written in the web client, saved every few seconds.
 
     Drafts are personal (a record rule limits them to their author), local to Odoo and
     restorable from the systray until they are sent or discarded.
+
+    They are never deleted behind the user's back, however old: a draft is the user's own
+    unsent text, and only the user (send or discard) ends it. There is deliberately no
+    autovacuum for them (an earlier one dropped drafts untouched for 90 days silently).
     """
 
     _name = "maildesk.draft"
@@ -48,11 +54,10 @@ class MaildeskDraft(models.Model):
             "attachments": self.attachment_ids.read(["name", "mimetype", "file_size"]),
         }
 
-    @api.autovacuum
-    def _gc_old_drafts(self):
-        """Drafts untouched for 90 days go away (the autovacuum cron)."""
-        limit = fields.Datetime.subtract(fields.Datetime.now(), days=90)
-        self.sudo().search([("write_date", "<", limit)]).unlink()
+    def _snippet(self):
+        """The start of the text, for the Drafts list."""
+        self.ensure_one()
+        return " ".join(html_to_text(str(self.body_html or "")).split())[:200]
 
     @api.depends("subject")
     def _compute_display_name(self):

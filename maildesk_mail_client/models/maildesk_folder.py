@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
 
 from ..engine.provider import ROLES, LocalView, RemoteFolder
 
@@ -34,6 +34,18 @@ class MaildeskFolder(models.Model):
 
     _sql_constraints = [("path_uniq", "unique(account_id, path)", "A folder path is unique per mailbox.")]
 
+    @api.depends("name", "role")
+    def _compute_display_name(self):
+        for folder in self:
+            folder.display_name = folder._label()
+
+    def _label(self):
+        """The name people read: servers call the inbox "INBOX", people call it "Inbox"."""
+        self.ensure_one()
+        if self.role == "inbox" and (self.name or "").upper() == "INBOX":
+            return _("Inbox")
+        return self.name or ""
+
     @api.model_create_multi
     def create(self, vals_list):
         self._md_guard(vals_list)
@@ -68,6 +80,21 @@ class MaildeskFolder(models.Model):
             folder.message_count = totals.get(folder, 0)
             folder.unread_count = unread.get(folder, 0)
 
+    def unlink(self):
+        """A folder leaves with its mail removed through ``maildesk.message._remove_local``.
+
+        The database cascade would skip what keeps conversations right: threads left with
+        zero messages, counts that include the deleted mail, attachments left behind.
+        Subfolders (cascaded by ``parent_id``) are handled the same way.
+        """
+        # sudo: folders are removed by the sync (the server deleted them) or by an admin;
+        # rights on the folders themselves are checked by super().unlink() below.
+        self.check_access_rights("unlink")
+        self.check_access_rule("unlink")
+        folders = self.sudo().with_context(active_test=False).search([("id", "child_of", self.ids)])
+        self.env["maildesk.message"].sudo().search([("folder_id", "in", folders.ids)])._remove_local()
+        return super().unlink()
+
     # -- sync ---------------------------------------------------------------------------
     @api.model
     def _sync_remote_folders(self, account, remote_folders):
@@ -85,7 +112,7 @@ class MaildeskFolder(models.Model):
                 folder.write(vals)
         if to_create:
             self.create(to_create)
-        # A folder deleted on the server takes its local mail with it.
+        # A folder deleted on the server takes its local mail with it (see unlink).
         gone = [f for path, f in existing.items() if path not in seen]
         if gone:
             self.browse([f.id for f in gone]).unlink()

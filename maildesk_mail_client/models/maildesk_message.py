@@ -8,7 +8,9 @@ that failed to parse, so nothing is ever lost.
 
 Two-way: a change of ``is_read`` / ``is_starred`` and the move / archive / delete
 actions go to the server first; the local record changes only when the server said yes,
-so local and remote state never diverge silently. Writes coming from the sync carry the
+so local and remote state never diverge silently. When the server cannot be reached the
+change is made here and queued (``maildesk.pending.action``, replayed in order by the next
+sync), and the messages carry ``pending_sync`` until it is. Writes coming from the sync carry the
 context key ``maildesk_from_sync`` and are not pushed back; the key counts only on the
 sync's own privileged paths (superuser or ``trusted_ingest``), never from an RPC caller.
 
@@ -16,23 +18,33 @@ What users write: only the reader's own state (read, starred, tags, contact, sho
 images); everything else comes from the server (``maildesk.guard.mixin``). Stored bodies
 are sanitized whatever the context; only the sync's ingest, inside ``trusted_ingest()``,
 passes the engine's already-sanitized bodies through as they are.
+
+Deleting: mail is never deleted only in Odoo. ``unlink`` runs only with superuser rights
+(never reachable over RPC, whatever the caller's groups or context); the sync and the
+two-way actions reach it through ``_remove_local`` after the server removed the mail.
+Delete moves to Trash; erasing for good is ``action_delete_permanently``, for mail that
+is in Trash only, and the user confirms it first.
 """
 import logging
+import os
+import threading
 from collections import defaultdict
 
 from markupsafe import Markup
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..engine import mime, sanitize
 from ..engine import threads as threading_keys
-from ..engine.errors import ProviderError
+from ..engine.errors import NetworkError, ProviderError
 from ..engine.provider import FlagState, RemoteMessage
+from .maildesk_account import MailServerUnreachable
 from .maildesk_guard import is_trusted_ingest, trusted_ingest
 
 _logger = logging.getLogger(__name__)
 
 FROM_SYNC = "maildesk_from_sync"
+QUEUED = object()  # _remote_call's result for a folder whose change was queued
 THREAD_SUMMARY_FIELDS = {"thread_id", "date", "is_read", "is_starred", "email_from", "has_attachments", "snippet"}
 
 
@@ -70,6 +82,7 @@ class MaildeskMessage(models.Model):
     has_attachments = fields.Boolean(readonly=True)
     is_read = fields.Boolean("Read", index=True)
     is_starred = fields.Boolean("Starred")
+    folder_role = fields.Selection(related="folder_id.role", string="Folder Role")
     direction = fields.Selection([("incoming", "Incoming"), ("outgoing", "Outgoing")], default="incoming",
                                  required=True, index=True)
     tag_ids = fields.Many2many("maildesk.tag", "maildesk_message_tag_rel", "message_id", "tag_id", string="Tags")
@@ -78,6 +91,8 @@ class MaildeskMessage(models.Model):
     body_state = fields.Selection([("full", "Complete"), ("partial", "Headers only"), ("error", "Unreadable")],
                                   default="full", required=True, readonly=True)
     parse_error = fields.Text(readonly=True)
+    delivery_error = fields.Text(readonly=True, help="Sent mail: the recipients the server refused (the others "
+                                                     "got it).")
     # Headers stored at ingest for the upper addons: automation tells auto-generated mail
     # from human mail (RFC 3834, list mail), pro's security scan reads the sender checks.
     auto_submitted = fields.Char("Auto-Submitted", readonly=True)
@@ -86,6 +101,8 @@ class MaildeskMessage(models.Model):
     list_unsubscribe = fields.Char("List-Unsubscribe", readonly=True)
     authentication_results = fields.Text(readonly=True)
     return_path = fields.Char(readonly=True)
+    pending_sync = fields.Boolean(readonly=True, help="A change of this message waits for the mail server "
+                                                      "(it could not be reached); it is sent when it answers.")
 
     # The reader's own state; every other field comes from the server (see the module docstring).
     _md_user_fields = ("is_read", "is_starred", "tag_ids", "partner_id", "remote_images_allowed")
@@ -98,18 +115,21 @@ class MaildeskMessage(models.Model):
     # recipients and body, prefix-matched. A stored generated column, so a search never
     # recomputes a vector (a common word matches most rows: recomputing cost 17 s at 100k
     # messages); the body is capped so one huge message cannot make a row unindexable.
-    _SEARCH_VECTOR = ("to_tsvector('simple', coalesce(subject, '') || ' ' || coalesce(email_from, '') || ' ' || "
-                      "coalesce(email_to, '') || ' ' || left(coalesce(body_text, ''), 100000))")
+    # Addresses are indexed whole (the parser keeps "ann@example.org" as one word) and in
+    # parts ("ann", "example", "org") so a half-typed address finds them too. Accents are
+    # removed on both sides when PostgreSQL's unaccent can be had ("zurich" finds
+    # "Zürich"); maildesk_unaccent() is the immutable wrapper a generated column needs.
+    _SEARCH_VECTOR = ("to_tsvector('simple', maildesk_unaccent(coalesce(subject, '') || ' ' || "
+                      "coalesce(email_from, '') || ' ' || coalesce(email_to, '') || ' ' || coalesce(email_cc, '') "
+                      "|| ' ' || translate(coalesce(email_from, '') || ' ' || coalesce(email_to, '') || ' ' || "
+                      "coalesce(email_cc, ''), '@.<>\"', '     ') || ' ' || left(coalesce(body_text, ''), 100000)))")
+    _SEARCH_VERSION = "maildesk search v2"
 
     def init(self):
         cr = self.env.cr
         # Superseded by the ones below (an expression index, a non-covering index).
         cr.execute("DROP INDEX IF EXISTS maildesk_message_search_idx, maildesk_message_folder_date_idx")
-        cr.execute(f"""
-            ALTER TABLE maildesk_message ADD COLUMN IF NOT EXISTS search_vector tsvector
-                  GENERATED ALWAYS AS ({self._SEARCH_VECTOR}) STORED""")
-        cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_search_vector_idx
-                          ON maildesk_message USING gin (search_vector)""")
+        self._init_search_vector()
         # The thread list of a folder: an index-only scan gives its conversations and
         # dates, the record rules' columns included (tests/bench/bench_client.py).
         cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_folder_thread_idx
@@ -122,17 +142,51 @@ class MaildeskMessage(models.Model):
 
     def _ensure_trigram(self):
         """pg_trgm is in PostgreSQL's contrib; creating it needs rights the DB user may lack."""
+        return self._ensure_extension("pg_trgm")
+
+    def _ensure_extension(self, name):
+        """Create a contrib extension when possible; False (and a log line) when it cannot be."""
         cr = self.env.cr
-        cr.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+        cr.execute("SELECT 1 FROM pg_extension WHERE extname = %s", (name,))
         if cr.fetchone():
             return True
         try:
             with cr.savepoint(flush=False):
-                cr.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        except Exception:  # noqa: BLE001 - missing contrib or rights: substring search stays a scan
-            _logger.info("MailDesk: pg_trgm unavailable; sender/subject substring search is not indexed")
+                cr.execute(f'CREATE EXTENSION IF NOT EXISTS "{name}"')
+        except Exception:  # noqa: BLE001 - missing contrib or rights: the feature degrades, see README
+            _logger.info("MailDesk: PostgreSQL extension %s unavailable (see the README, Search)", name)
             return False
         return True
+
+    def _init_search_vector(self):
+        """(Re)build the search column when its definition or the unaccent state changed."""
+        cr = self.env.cr
+        unaccent = self._ensure_extension("unaccent")
+        if unaccent:
+            cr.execute("""SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                           WHERE e.extname = 'unaccent'""")
+            schema = cr.fetchone()[0]
+            # Schema-qualified dictionary: the result must not depend on search_path (immutable).
+            body = f"SELECT \"{schema}\".unaccent('\"{schema}\".unaccent'::regdictionary, $1)"
+        else:
+            body = "SELECT $1"
+        version = f"{self._SEARCH_VERSION}, unaccent {'on' if unaccent else 'off'}"
+        cr.execute("""SELECT col_description('maildesk_message'::regclass, attnum) FROM pg_attribute
+                       WHERE attrelid = 'maildesk_message'::regclass AND attname = 'search_vector'
+                         AND NOT attisdropped""")
+        row = cr.fetchone()
+        if row and row[0] != version:
+            # Another definition (or unaccent appeared / went): the stored vectors are stale.
+            cr.execute("ALTER TABLE maildesk_message DROP COLUMN search_vector")
+            row = None
+        cr.execute(f"""CREATE OR REPLACE FUNCTION maildesk_unaccent(text) RETURNS text
+                       LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$ {body} $$""")
+        if not row:
+            cr.execute(f"""ALTER TABLE maildesk_message ADD COLUMN search_vector tsvector
+                               GENERATED ALWAYS AS ({self._SEARCH_VECTOR}) STORED""")
+            cr.execute("COMMENT ON COLUMN maildesk_message.search_vector IS %s", (version,))
+        cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_search_vector_idx
+                          ON maildesk_message USING gin (search_vector)""")
 
     # -- CRUD -------------------------------------------------------------------------
     def _from_sync(self):
@@ -169,11 +223,30 @@ class MaildeskMessage(models.Model):
         return result
 
     def unlink(self):
+        """Only the sync and the two-way actions delete mail (``_remove_local``).
+
+        A delete made only in Odoo (backend list, RPC ``unlink``) would leave the server copy
+        in place, never to come back: refused for every user, admins included. ``env.su`` is
+        the gate because no RPC caller can set it (a context key could be).
+        """
+        if not self.env.su:
+            raise AccessError(_("Mail cannot be deleted only in Odoo: use Delete in the mail client, which moves "
+                                "it to Trash on the mail server first."))
         threads = self.thread_id
         result = super().unlink()
         threads.sudo()._refresh_summary()
         threads.sudo()._drop_if_empty()
         return result
+
+    def _remove_local(self):
+        """Remove these local copies: the server no longer has them (sync) or just removed them.
+
+        The one route to ``unlink``: threads stay right (summary refreshed, emptied ones go)
+        and the messages' attachments go with them (the ORM's unlink removes them).
+        """
+        # sudo: deleting mail is reserved to this internal route; the callers (sync, two-way
+        # actions after the server said yes) checked the user's access first.
+        return self.sudo().unlink()
 
     # -- two-way actions ------------------------------------------------------------------
     def action_mark_read(self):
@@ -191,12 +264,19 @@ class MaildeskMessage(models.Model):
         self._move_to_role("archive")
 
     def action_delete_mail(self):
-        """Move to Trash; mail already in Trash is deleted from the server for good."""
-        in_trash = self.filtered(lambda m: m.folder_id.role == "trash")
-        (self - in_trash)._move_to_role("trash")
-        if in_trash:
-            in_trash._remote_call(lambda provider, folder, ids: provider.delete(folder._remote(), ids))
-            in_trash.with_context(**{FROM_SYNC: True}).unlink()
+        """Move to Trash (recoverable). Copies already in Trash are left as they are: erasing
+        them is ``action_delete_permanently``, which the user confirms."""
+        self.filtered(lambda m: m.folder_id.role != "trash")._move_to_role("trash")
+
+    def action_delete_permanently(self):
+        """Erase mail that is in Trash: on the server first, then here. Nothing else."""
+        if any(m.folder_id.role != "trash" for m in self):
+            raise UserError(_("Only mail in Trash can be deleted for good. Delete moves other mail to Trash."))
+        self._remote_call(
+            lambda provider, folder, ids: provider.delete(folder._remote(), ids),
+            queue=lambda folder, messages: self.env["maildesk.pending.action"]._queue(
+                "delete", folder, self.browse(), remote_ids=messages.mapped("remote_id")))
+        self._remove_local()
 
     def action_move(self, folder_id):
         target = self.env["maildesk.folder"].browse(folder_id)
@@ -208,8 +288,13 @@ class MaildeskMessage(models.Model):
         self.check_access_rule("read")
         for folder, messages in self._by_folder().items():
             account = folder.account_id
-            with account.sudo()._get_provider() as provider:
-                fetched = provider.fetch_messages(folder._remote(), messages.mapped("remote_id"))
+            try:
+                with account.sudo()._get_provider() as provider:
+                    fetched = provider.fetch_messages(folder._remote(), messages.mapped("remote_id"))
+            except NetworkError as exc:
+                raise MailServerUnreachable(_("The full message stays on the server for now: %s", exc)) from exc
+            except ProviderError as exc:
+                raise UserError(_("The server did not give the full message: %s", exc)) from exc
             by_id = {m.remote_id: m for m in fetched}
             for message in messages:
                 remote = by_id.get(message.remote_id)
@@ -242,23 +327,42 @@ class MaildeskMessage(models.Model):
                 groups[message.folder_id] |= message
         return groups
 
-    def _remote_call(self, call):
-        """Run ``call(provider, folder, remote_ids)`` per folder; errors become UserError."""
+    def _remote_call(self, call, queue=None):
+        """Run ``call(provider, folder, remote_ids)`` per folder; errors become UserError.
+
+        With ``queue(folder, messages)``: when the server cannot be reached, or the mailbox
+        already has changes waiting for it, the change is queued instead
+        (``maildesk.pending.action``) and ``results[folder]`` is ``QUEUED``.
+        """
         self.check_access_rights("write")
         self.check_access_rule("write")
+        Pending = self.env["maildesk.pending.action"]
         results = {}
         for folder, messages in self._by_folder().items():
+            if queue and Pending._has_pending(folder.account_id):
+                queue(folder, messages)  # behind the changes already waiting: order kept
+                results[folder] = QUEUED
+                continue
             try:
                 # sudo: credentials are admin-only; the user's access was checked above.
-                with folder.account_id.sudo()._get_provider() as provider:
+                with folder.account_id.sudo()._get_interactive_provider() as provider:
                     results[folder] = call(provider, folder, messages.mapped("remote_id"))
+            except NetworkError as exc:
+                if not queue:
+                    raise MailServerUnreachable(str(exc)) from exc
+                queue(folder, messages)
+                results[folder] = QUEUED
             except ProviderError as exc:
                 raise UserError(_("The mail server did not accept the change: %s", exc)) from exc
         return results
 
     def _push_flags(self, is_read=None, is_starred=None):
-        self._remote_call(lambda provider, folder, ids: provider.set_flags(
-            folder._remote(), ids, is_read=is_read, is_starred=is_starred))
+        values = {k: v for k, v in (("is_read", is_read), ("is_starred", is_starred)) if v is not None}
+        self._remote_call(
+            lambda provider, folder, ids: provider.set_flags(folder._remote(), ids, is_read=is_read,
+                                                             is_starred=is_starred),
+            queue=lambda folder, messages: self.env["maildesk.pending.action"]._queue(
+                "flags", folder, messages, values=values))
 
     def _move_to_role(self, role):
         for account, messages in self._by_account().items():
@@ -278,20 +382,28 @@ class MaildeskMessage(models.Model):
         movable = self.filtered(lambda m: m.folder_id != target)
         if any(m.account_id != target.account_id for m in movable):
             raise UserError(_("Messages can only be moved within their own mailbox."))
-        results = movable._remote_call(lambda provider, folder, ids: provider.move(folder._remote(), ids,
-                                                                                   target._remote()))
-        mapping = {}
-        for folder_map in results.values():
-            mapping.update(folder_map)
+        results = movable._remote_call(
+            lambda provider, folder, ids: provider.move(folder._remote(), ids, target._remote()),
+            queue=lambda folder, messages: self.env["maildesk.pending.action"]._queue(
+                "move", folder, messages, target=target))
+        mapping, queued = {}, self.browse()
+        for folder, folder_map in results.items():
+            if folder_map is QUEUED:
+                queued |= movable.filtered(lambda m, f=folder: m.folder_id == f)
+            else:
+                mapping.update(folder_map)
         # sudo: folder and remote id are the server's fields; _remote_call checked the user may
-        # write these messages and the server has moved them.
+        # write these messages and the server has moved them (or the move is queued).
         synced = self.sudo().with_context(**{FROM_SYNC: True})
         for message in synced.filtered(lambda m: m in movable):
             new_id = mapping.get(message.remote_id)
-            if message.remote_id and not new_id:
+            if message in queued:
+                # Moved here now; the server's id comes when the queued move is replayed.
+                message.write({"folder_id": target.id, "remote_id": False})
+            elif message.remote_id and not new_id:
                 # The server did not say where the copy went: the next sync of the
                 # target folder brings it back; drop this stale copy now.
-                message.unlink()
+                message._remove_local()
             else:
                 message.write({"folder_id": target.id, "remote_id": new_id or message.remote_id})
 
@@ -308,11 +420,11 @@ class MaildeskMessage(models.Model):
             stale = synced.search([("folder_id", "=", folder.id), ("remote_id", "!=", False)]).filtered(
                 lambda m: m.remote_id not in keep)
             counts["removed"] += len(stale)
-            stale.unlink()
+            stale._remove_local()
         if batch.vanished:
             gone = synced.search([("folder_id", "=", folder.id), ("remote_id", "in", batch.vanished)])
             counts["removed"] += len(gone)
-            gone.unlink()
+            gone._remove_local()
         flags = {f.remote_id: f for f in batch.flags}
         new_messages = []
         if batch.messages:
@@ -457,6 +569,7 @@ class MaildeskMessage(models.Model):
                 owners.append((record, content_id))
         if not vals_list:
             return
+        self._write_files([vals["raw"] for vals in vals_list])
         created = self.env["ir.attachment"].sudo().create(vals_list)
         cids = defaultdict(dict)
         for attachment, (record, content_id) in zip(created, owners):
@@ -469,6 +582,55 @@ class MaildeskMessage(models.Model):
                     record.with_context(**{FROM_SYNC: True}).write(
                         {"body_html": Markup(sanitize.rewrite_cid(str(record.body_html), mapping))})
 
+    @api.model
+    def _write_files(self, payloads):
+        """Put each payload whole into the filestore before ``ir.attachment`` looks for it.
+
+        Odoo's ``_file_write`` opens the file under the content's sha1, then writes: a kill
+        in between leaves an empty or partial file there. Every later write of the same
+        content then meets that file in ``_get_path``, which refuses it ("The attachment
+        collides with an existing file"): the batch rolls back on every retry, the folder's
+        cursor never moves and later mail is never stored. Here a file is written aside and
+        renamed into place, so a kill leaves no torn file (at worst a stray ``.tmp``), and a
+        torn file already in place (shorter or longer than the content its name is the hash
+        of) is replaced by the whole content. ``ir.attachment`` then finds the file complete
+        and only adds its row.
+        """
+        # sudo: filestore plumbing of attachments created with sudo right after.
+        Attachment = self.env["ir.attachment"].sudo()
+        if Attachment._storage() != "file":
+            return
+        for data in {p for p in payloads if p}:
+            checksum = Attachment._compute_checksum(data)
+            fname = f"{checksum[:2]}/{checksum}"
+            full_path = Attachment._full_path(fname)
+            legacy_path = Attachment._full_path(f"{checksum[:3]}/{checksum}")  # where _get_path looks first
+            present = False
+            for path in (legacy_path, full_path):
+                if os.path.isfile(path):
+                    present = True
+                    if os.path.getsize(path) != len(data):
+                        _logger.warning("MailDesk: replacing torn filestore file %s (%s of %s bytes)",
+                                        path, os.path.getsize(path), len(data))
+                        self._replace_file(path, data)
+            if not present:
+                os.makedirs(os.path.dirname(full_path), exist_ok=True)
+                self._replace_file(full_path, data)
+                # If this transaction aborts, the filestore GC removes the unreferenced file.
+                Attachment._mark_for_gc(fname)
+
+    @staticmethod
+    def _replace_file(path, data):
+        """Write ``data`` to ``path`` atomically: aside, then rename over it."""
+        tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
     # -- sending --------------------------------------------------------------------------
     @api.model
     def _store_sent(self, account, folder, raw, result):
@@ -480,6 +642,7 @@ class MaildeskMessage(models.Model):
         vals, attachments, keys = synced._prepare_from_remote(account, folder, remote)
         vals["direction"] = "outgoing"
         vals["remote_id"] = result.sent_remote_id or False
+        vals["delivery_error"] = self._refused_text(result.refused)
         synced._link_partners(account, [vals])
         self.env["maildesk.thread"].sudo()._assign_threads(account, [(vals, keys, result.provider_thread_id)])
         with trusted_ingest():  # the body was parsed and sanitized by the engine, as for synced mail
@@ -487,6 +650,13 @@ class MaildeskMessage(models.Model):
         synced._create_attachments([(record, attachments, vals)])
         record._on_messages_stored()
         return record
+
+    @staticmethod
+    def _refused_text(refused):
+        """'Not delivered to: a@x (550 user unknown), …' or False when everyone got it."""
+        if not refused:
+            return False
+        return _("Not delivered to: %s", ", ".join(f"{address} ({reason})" for address, reason in refused.items()))
 
     # -- the hook of the upper addons -----------------------------------------------------------
     def _on_messages_stored(self):

@@ -1,7 +1,9 @@
 """MailDesk settings (administrators): OAuth clients, redirect URIs to register, endpoints."""
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 from .maildesk_account_oauth import CALLBACK, ENDPOINT_PARAMS, PARAM
+from .maildesk_outbox import DEFAULT_SEND_DELAY, MAX_SEND_DELAY, SEND_DELAY_PARAM
 
 
 class ResConfigSettings(models.TransientModel):
@@ -18,6 +20,9 @@ class ResConfigSettings(models.TransientModel):
                                             default="common",
                                             help="'common' for any work or personal account, 'organizations', "
                                                  "or your directory (tenant) id.")
+    maildesk_send_delay = fields.Integer("Undo send delay", config_parameter=SEND_DELAY_PARAM,
+                                         default=DEFAULT_SEND_DELAY,
+                                         help="Seconds a sent message waits before it leaves (0 = at once).")
     maildesk_google_redirect_uri = fields.Char("Google Redirect URI", compute="_compute_redirect_uris")
     maildesk_microsoft_redirect_uri = fields.Char("Microsoft Redirect URI", compute="_compute_redirect_uris")
     maildesk_endpoint_help = fields.Char(compute="_compute_redirect_uris")
@@ -30,3 +35,9 @@ class ResConfigSettings(models.TransientModel):
             settings.maildesk_google_redirect_uri = base + CALLBACK % "gmail"
             settings.maildesk_microsoft_redirect_uri = base + CALLBACK % "outlook"
             settings.maildesk_endpoint_help = names
+
+    @api.constrains("maildesk_send_delay")
+    def _check_maildesk_send_delay(self):
+        for settings in self:
+            if not 0 <= settings.maildesk_send_delay <= MAX_SEND_DELAY:
+                raise ValidationError(_("The Undo send delay is between 0 and %s seconds.", MAX_SEND_DELAY))

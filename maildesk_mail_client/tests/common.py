@@ -78,15 +78,20 @@ class MaildeskCase(TransactionCase):
 
     @classmethod
     def make_message(cls, account, **kwargs):
-        folder = cls.env["maildesk.folder"].search([("account_id", "=", account.id), ("role", "=", "inbox")], limit=1) \
-            or cls.env["maildesk.folder"].create({"account_id": account.id, "name": "INBOX", "path": "INBOX",
-                                                  "role": "inbox"})
-        thread = cls.env["maildesk.thread"].create({"account_id": account.id, "subject": kwargs.get("subject", "Hi")})
-        vals = {"account_id": account.id, "folder_id": folder.id, "thread_id": thread.id, "subject": "Hi",
-                "message_id": f"<m{len(thread.ids)}-{thread.id}@example.com>", "email_from": "a@example.com",
-                "body_html": "<p>Hello</p>"}
-        vals.update(kwargs)
-        return cls.env["maildesk.message"].with_context(maildesk_from_sync=True).create(vals)
+        return create_message(cls.env, account, **kwargs)
+
+
+def create_message(env, account, **kwargs):
+    """A stored message (as the sync would store it) in the account's INBOX, in its own thread."""
+    Folder = env["maildesk.folder"]
+    folder = Folder.search([("account_id", "=", account.id), ("role", "=", "inbox")], limit=1) \
+        or Folder.create({"account_id": account.id, "name": "INBOX", "path": "INBOX", "role": "inbox"})
+    thread = env["maildesk.thread"].create({"account_id": account.id, "subject": kwargs.get("subject", "Hi")})
+    vals = {"account_id": account.id, "folder_id": folder.id, "thread_id": thread.id, "subject": "Hi",
+            "message_id": f"<m{len(thread.ids)}-{thread.id}@example.com>", "email_from": "a@example.com",
+            "body_html": "<p>Hello</p>"}
+    vals.update(kwargs)
+    return env["maildesk.message"].with_context(maildesk_from_sync=True).create(vals)
 
 
 class ImapCase(MaildeskCase):

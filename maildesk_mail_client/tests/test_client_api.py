@@ -365,7 +365,7 @@ class TestClientApiServer(ImapCase):
         values = self.client.compose_defaults(mode="reply", message_id=self.question.id)
         values.update({"body_html": "<p>42 EUR</p>" + values["body_html"], "attachment_ids": [attachment.id],
                        "draft_id": draft["draft_id"]})
-        result = self.client.send(values)
+        result = self.client.send(values, delay=0)
         self.assertEqual(len(self.sink.messages), 1)
         raw = self.sink.messages[0][2]
         self.assertIn(b"In-Reply-To: <q@example.com>", raw)
@@ -381,6 +381,11 @@ class TestClientApiServer(ImapCase):
 @tagged("post_install", "-at_install", "maildesk")
 class TestAccountSetup(ImapCase):
     """The connect wizard a non-technical user goes through."""
+
+    def setUp(self):
+        super().setUp()
+        # The wizard connects the test user's mailbox itself: ImapCase's copy would be a twin.
+        self.account.active = False
 
     def wizard(self, **vals):
         values = {"email": self.login, "password": self.password, "preset": "custom",

@@ -149,6 +149,8 @@ class TestClientTours(ClientTourCase):
 
     def test_reply_with_attachment(self):
         """A reply with an uploaded attachment is sent over SMTP and shows in the thread."""
+        # This tour checks the reply in the thread right after Send: no Undo delay here.
+        self.env["ir.config_parameter"].sudo().set_param("maildesk_mail_client.send_delay", "0")
         self.tour("maildesk_tour_reply", self.alice.login)
         self.assertEqual(len(self.sink.messages), 1)
         _sender, _recipients, raw = self.sink.messages[0]
@@ -173,6 +175,22 @@ class TestClientTours(ClientTourCase):
             self.assertEqual(len(client.search("ALL")), 1, "the move reached the server")
         finally:
             client.logout()
+
+    def test_delete_from_trash_asks_first(self):
+        """Delete moves to Trash at once; deleting from Trash asks, Cancel keeps it, Delete erases it."""
+        def cleanup_mail(me):
+            return [mail("Old newsletter", "News <news@example.org>", me, "Last year's news.", timedelta(days=30),
+                         "<old-news@tour.test>")]
+        account = self.make_mailbox("Cleanup", self.alice, cleanup_mail, folders=())
+        self.tour("maildesk_tour_delete_from_trash", self.alice.login)
+        client = self.server.connect(*self.credentials[account.id])
+        try:
+            for folder in ("INBOX", "Trash"):
+                client.select_folder(folder)
+                self.assertEqual(client.search("ALL"), [], folder)
+        finally:
+            client.logout()
+        self.assertFalse(self.env["maildesk.message"].search([("account_id", "=", account.id)]))
 
     def test_switch_account_and_unified_inbox(self):
         """The unified inbox mixes mailboxes; each account's folders narrow to it."""

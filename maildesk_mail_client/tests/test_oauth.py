@@ -227,7 +227,7 @@ class TestGmailConnected(OAuthCase):
         parent = messages.filtered(lambda m: m.subject == "Hello 1")
         values = client.compose_defaults(mode="reply", message_id=parent.id)
         values["body_html"] = "<p>Thanks!</p>" + values["body_html"]
-        result = client.send(values)
+        result = client.send(values, delay=0)
         sent = self.env["maildesk.message"].browse(result["message_id"])
         self.assertEqual(sent.folder_id.role, "sent")
         self.assertEqual(sent.thread_id, parent.thread_id)
@@ -306,7 +306,7 @@ class TestOutlookConnected(OAuthCase):
         # Reply from the client as a member: sent through Graph, in Sent Items and in the thread at once.
         client = self.env["maildesk.client"].with_user(self.member)
         values = client.compose_defaults(mode="reply", message_id=quote.id)
-        result = client.send(values)
+        result = client.send(values, delay=0)
         sent = self.env["maildesk.message"].browse(result["message_id"])
         self.assertEqual((sent.folder_id.role, sent.thread_id), ("sent", quote.thread_id))
         account.with_user(self.owner).action_sync()

@@ -157,6 +157,41 @@ class TestImapSync(ImapCase):
         for message in with_files:
             self.assertTrue(message.attachment_ids)
 
+    def test_folder_deleted_on_server_keeps_threads_right(self):
+        """Item 16: a server folder goes: its mail leaves through the code that keeps threads right."""
+        client = self.imap()
+        client.create_folder("Projects")
+        client.logout()
+        self.append([plain("plan", "<p1@example.com>")])
+        file_mail = (b"From: Alice <alice@example.com>\r\nTo: owner@example.com\r\nSubject: files\r\n"
+                     b"Message-ID: <f1@example.com>\r\nDate: Mon, 02 Nov 2026 10:00:00 +0000\r\n"
+                     b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+                     b"--XX\r\nContent-Type: text/plain\r\n\r\nsee file\r\n"
+                     b"--XX\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n"
+                     b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKc2VjcmV0Cg==\r\n--XX--\r\n")
+        self.append([plain("Re: plan", "<p2@example.com>", extra="In-Reply-To: <p1@example.com>\r\n"
+                                                                "References: <p1@example.com>\r\n"),
+                     file_mail], folder="Projects")
+        self.account.action_sync()
+        shared = self.messages(message_id="<p1@example.com>").thread_id
+        self.assertEqual(shared.message_count, 2)
+        with_file = self.messages(message_id="<f1@example.com>")
+        self.assertTrue(with_file.attachment_ids)
+        file_ids, solo = with_file.attachment_ids.ids, with_file.thread_id
+        client = self.imap()
+        client.delete_folder("Projects")
+        client.logout()
+        self.account.action_sync()
+        self.assertFalse(self.account.folder_ids.filtered(lambda f: f.path == "Projects"))
+        self.assertEqual(self.messages().mapped("message_id"), ["<p1@example.com>"])
+        self.assertEqual(shared.message_count, 1)
+        self.assertFalse(solo.exists())
+        self.assertFalse(self.env["ir.attachment"].browse(file_ids).exists())
+        threads = self.env["maildesk.thread"].search([("account_id", "=", self.account.id)])
+        for thread in threads:
+            self.assertEqual(thread.message_count, len(thread.message_ids), thread.subject)
+            self.assertTrue(thread.message_ids, thread.subject)
+
     def test_replies_share_a_thread(self):
         """A reply joins its parent's conversation, even when the parent arrives later."""
         reply = plain("Re: plan", "<r1@example.com>", extra="In-Reply-To: <p1@example.com>\r\n"

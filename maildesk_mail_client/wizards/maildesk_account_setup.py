@@ -45,29 +45,34 @@ class MaildeskAccountSetup(models.TransientModel):
 
     _name = "maildesk.account.setup"
     _inherit = ["maildesk.guard.mixin"]
-    _description = "Connect a Mailbox"
+    _description = "Connect a mailbox"
 
     preset = fields.Selection([(key, value[0]) for key, value in PRESETS.items()] + [("custom", "Other (IMAP)")],
                               string="Provider", default="custom", required=True)
     email = fields.Char(required=True)
-    name = fields.Char("Mailbox Name", help="How the mailbox is called in the client; defaults to the address.")
+    name = fields.Char("Mailbox name", help="How the mailbox is called in the client; defaults to the address.")
     password = fields.Char(compute="_compute_password", inverse="_inverse_password",
                            help="Kept encrypted while you set up; stored encrypted in the mailbox.")
     password_encrypted = fields.Char(groups="base.group_system", copy=False)
-    is_shared = fields.Boolean("Shared Mailbox")
-    imap_host = fields.Char("IMAP Server")
-    imap_port = fields.Integer("IMAP Port", default=993)
-    imap_security = fields.Selection(SECURITY, default="ssl", required=True)
-    imap_login = fields.Char(help="Usually your address; leave empty to use it.")
-    smtp_host = fields.Char("SMTP Server")
-    smtp_port = fields.Integer("SMTP Port", default=587)
-    smtp_security = fields.Selection(SECURITY, default="starttls", required=True)
+    is_shared = fields.Boolean("Shared mailbox")
+    imap_host = fields.Char("IMAP server")
+    imap_port = fields.Integer("IMAP port", default=993)
+    imap_security = fields.Selection(SECURITY, string="IMAP security", default="ssl", required=True)
+    imap_login = fields.Char("IMAP login", help="Usually your address; leave empty to use it.")
+    smtp_host = fields.Char("SMTP server")
+    smtp_port = fields.Integer("SMTP port", default=587)
+    smtp_security = fields.Selection(SECURITY, string="SMTP security", default="starttls", required=True)
     hint = fields.Char(compute="_compute_hint")
     oauth_provider = fields.Selection([("gmail", "Google"), ("outlook", "Microsoft")], compute="_compute_oauth",
                                       help="Set when the administrator configured sign-in with this provider.")
     test_state = fields.Selection([("untested", "Not tested"), ("ok", "Connected"), ("failed", "Failed")],
                                   default="untested", readonly=True)
     test_message = fields.Text(readonly=True)
+    # What the wizard filled in itself (from the address or a preset): a different value is
+    # the user's own and is never overwritten when the address is corrected.
+    auto_preset = fields.Char()
+    auto_imap_host = fields.Char()
+    auto_smtp_host = fields.Char()
 
     _md_system_fields = ("password_encrypted", "test_state", "test_message")
 
@@ -118,40 +123,64 @@ class MaildeskAccountSetup(models.TransientModel):
 
     @api.onchange("email")
     def _onchange_email(self):
+        """Follow the address, also when it is corrected, without overriding the user's choices.
+
+        The preset follows the domain unless the user picked another one themselves; the
+        servers follow unless the user typed their own (``auto_*`` hold what we filled).
+        """
         domain = (self.email or "").rpartition("@")[2].strip().lower()
-        for key, preset in PRESETS.items():
-            if domain in preset[8]:
-                self.preset = key
-                break
-        else:
-            if domain and self.preset == "custom" and not self.imap_host:
-                self.imap_host = f"imap.{domain}"
-                self.smtp_host = f"smtp.{domain}"
-        self._apply_preset()
+        if not domain or "." not in domain:
+            return
+        matching = next((key for key, preset in PRESETS.items() if domain in preset[8]), None)
+        if self.preset in ("custom", self.auto_preset) and (matching or self.preset in PRESETS):
+            preset = matching or "custom"
+            if preset != self.preset:
+                self.preset = preset
+                self._apply_preset()
+            self.auto_preset = preset
+        if self.preset == "custom":
+            if self._servers_untouched():
+                self.imap_host = self.auto_imap_host = f"imap.{domain}"
+                self.smtp_host = self.auto_smtp_host = f"smtp.{domain}"
+        self.test_state = "untested"
+
+    def _servers_untouched(self):
+        """True while the server names are empty or still the ones this wizard filled in."""
+        return (self.imap_host or False) in (False, self.auto_imap_host or False) and \
+            (self.smtp_host or False) in (False, self.auto_smtp_host or False)
 
     @api.onchange("preset")
     def _apply_preset(self):
+        """A preset fills its servers; "Other (IMAP)" clears a preset's servers."""
         preset = PRESETS.get(self.preset)
         if preset:
             (_label, self.imap_host, self.imap_port, self.imap_security,
              self.smtp_host, self.smtp_port, self.smtp_security) = preset[:7]
+            self.auto_imap_host, self.auto_smtp_host = preset[1], preset[4]
+        elif self.imap_host in {p[1] for p in PRESETS.values()}:
+            self.imap_host = self.smtp_host = self.auto_imap_host = self.auto_smtp_host = False
+            self.imap_port, self.imap_security, self.smtp_port, self.smtp_security = 993, "ssl", 587, "starttls"
         self.test_state = "untested"
 
     # -- actions -------------------------------------------------------------------------------
     def _reopen(self):
         return {"type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id,
-                "views": [(False, "form")], "target": "new", "name": _("Connect a Mailbox")}
+                "views": [(False, "form")], "target": "new", "name": _("Connect a mailbox")}
 
     def _check_filled(self):
         missing = [label for label, value in ((_("address"), self.email), (_("password"), self._password_encrypted()),
                                               (_("IMAP server"), self.imap_host)) if not value]
         if missing:
             raise UserError(_("Fill in the %s first.", ", ".join(missing)))
+        account = self.env["maildesk.account"].new(self._account_vals(with_password=False))
+        twin = account._find_twin()
+        if twin:
+            raise UserError(account._twin_message(twin))
 
     def _provider(self):
         """The provider the mailbox will get, from the account's own config code on unsaved values."""
         vals = dict(self._account_vals(with_password=False), imap_password_encrypted=self._password_encrypted())
-        return self.env["maildesk.account"].new(vals)._get_provider()
+        return self.env["maildesk.account"].new(vals)._get_interactive_provider()
 
     def _explain(self, exc):
         """What failed and what to try next, in plain words.

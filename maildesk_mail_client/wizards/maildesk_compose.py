@@ -100,5 +100,13 @@ class MaildeskCompose(models.TransientModel):
             to=self.email_to or "", cc=self.email_cc or "", bcc=self.email_bcc or "", subject=self.subject or "",
             body_html=str(self.body_html or ""),
             attachments=[(a.name, base64.b64decode(a.datas or b""), a.mimetype) for a in self.attachment_ids],
-            parent=self.parent_id if self.mode != "forward" else None)
-        return {"type": "ir.actions.act_window_close", "infos": {"message_id": message.id}}
+            # A forward references the original too (In-Reply-To / References).
+            parent=self.parent_id or None)
+        close = {"type": "ir.actions.act_window_close", "infos": {"message_id": message.id}}
+        if not message.delivery_error:
+            return close
+        # Sent to the others and filed in Sent: say plainly who did not get it.
+        return {"type": "ir.actions.client", "tag": "display_notification",
+                "params": {"title": _("Sent, but not to everyone"), "message": message.delivery_error,
+                           "type": "warning", "sticky": True, "next": close},
+                "infos": {"message_id": message.id, "delivery_error": message.delivery_error}}

@@ -18,6 +18,10 @@ faithful because the engine depends on it:
   ``In-Reply-To``/``References`` and the same subject (``Re:``/``Fwd:`` aside); it takes
   the JSON form and the ``/upload/...`` media and multipart forms googleapiclient uses.
 
+Counting: ``requests`` / ``count()`` (inherited) log HTTP requests; ``parts`` logs the
+``(method, target)`` of every batch part and ``count_parts(contains)`` counts them, so a
+test can tell how many messages were read, not only how many batches went out.
+
 Fault knobs: ``rate_limit_next(n, reason, retry_after)`` (whole requests answer 403 for the
 user/daily reasons, 429 for ``rateLimitExceeded``), ``rate_limit_parts(n, reason,
 retry_after)`` (the next n batch parts do), ``expire_history()``, and the inherited
@@ -81,6 +85,7 @@ class GmailEmulator(EmulatorServer):
         self.boxes = {}
         self._lock_box = threading.RLock()
         self._part_faults = []  # [reason, retry_after] per coming faulty batch part
+        self.parts = []  # (method, target) of every batch part served
         self._clock = itertools.count(1_700_000_000_000, 60_000)
         m = r"/(?P<id>[0-9a-f]+)"
         for method, path, handler in [
@@ -98,6 +103,11 @@ class GmailEmulator(EmulatorServer):
             self.route(method, path, self._authed(handler))
 
     # -- test helpers ----------------------------------------------------------------------------
+    def count_parts(self, contains=""):
+        """How many batch parts (single message reads, mostly) had ``contains`` in their target."""
+        with self._lock:
+            return sum(1 for _m, target in self.parts if contains in target)
+
     def mailbox(self, user):
         with self._lock_box:
             if user not in self.boxes:
@@ -438,6 +448,8 @@ class GmailEmulator(EmulatorServer):
         text = inner.decode("utf-8", "replace").replace("\r\n", "\n")
         request_line, _sep, rest = text.partition("\n")
         method, target, _version = request_line.split(" ", 2)
+        with self._lock:
+            self.parts.append((method, target))
         headers_text, _sep, body = rest.partition("\n\n")
         headers = {}
         for line in headers_text.splitlines():

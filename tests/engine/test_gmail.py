@@ -129,6 +129,63 @@ def test_archive_folder_is_mail_without_role_labels(gmail, provider):
     assert set(store.messages) == {kept, later}
 
 
+def archive_ids(gmail):
+    roles = {"INBOX", "SENT", "DRAFT", "TRASH", "SPAM", "CHAT"}
+    return {i for i, m in gmail.mailbox(USER).messages.items() if not (m["labelIds"] & roles)}
+
+
+def test_one_get_profile_per_sync_whatever_the_number_of_folders(gmail, provider):
+    """A first sync of every label reads the profile once; so does the next sync's resync of all."""
+    for name in ("Projects", "Clients", "Travel"):
+        gmail.add_label(USER, name)
+    for i in range(6):
+        gmail.add_message(USER, plain(f"m{i}", f"<m{i}@x>"))
+    folders = provider.list_folders()
+    assert len(folders) >= 9
+    stores = {f.path: FolderStore() for f in folders}
+    for f in folders:
+        stores[f.path].sync(provider, f, SyncOptions())
+    assert gmail.count("/profile") == 1
+    assert stores["INBOX"].keys() == server_keys(gmail, "INBOX")
+    # History expired everywhere: each folder re-lists; still one profile read per sync (connection).
+    gmail.expire_history()
+    config = GmailConfig(email=USER, token_source=provider.config.token_source, api_root=gmail.base_url,
+                         backoff_base=0.01, timeout=10)
+    with GmailProvider(config) as second:
+        for f in folders:
+            stores[f.path].sync(second, f, SyncOptions())
+    assert gmail.count("/profile") == 2
+    assert stores["INBOX"].keys() == server_keys(gmail, "INBOX")
+
+
+def test_archive_incremental_reads_only_archive_mail(gmail, provider):
+    """Busy inbox, few archive changes: Archive's sync reads the new archived mail only."""
+    inbox_ids = [gmail.add_message(USER, plain(f"in{i}", f"<in{i}@x>")) for i in range(150)]
+    archived = [gmail.add_message(USER, plain(f"ar{i}", f"<ar{i}@x>"), labels=()) for i in range(4)]
+    archive, store = folder(provider, "ARCHIVE"), FolderStore()
+    store.sync(provider, archive, SyncOptions())
+    assert set(store.messages) == set(archived)
+    # The rest of the mailbox is busy: 120 new inbox mails, 60 inbox flag changes ...
+    for i in range(120):
+        gmail.add_message(USER, plain(f"new{i}", f"<new{i}@x>"))
+    for message_id in inbox_ids[:60]:
+        gmail.set_labels(USER, message_id, remove=["UNREAD"])
+    # ... and Archive changes a little: two archived from the inbox, one starred, one
+    # deleted, one trashed, one moved back to the inbox.
+    gmail.set_labels(USER, inbox_ids[100], remove=["INBOX"])
+    gmail.set_labels(USER, inbox_ids[101], remove=["INBOX"], add=["STARRED"])
+    gmail.set_labels(USER, archived[0], add=["STARRED"])
+    gmail.remove(USER, archived[1])
+    gmail.set_labels(USER, archived[2], add=["TRASH"])
+    gmail.set_labels(USER, archived[3], add=["INBOX"])
+    parts, minimal = gmail.count_parts(), gmail.count_parts("format=minimal")
+    store.sync(provider, archive, SyncOptions())
+    assert set(store.messages) == archive_ids(gmail) == {archived[0], inbox_ids[100], inbox_ids[101]}
+    assert store.messages[archived[0]]["is_starred"] and store.messages[inbox_ids[101]]["is_starred"]
+    assert gmail.count_parts("format=minimal") == minimal
+    assert gmail.count_parts() - parts == 2  # the two newly archived messages, nothing else
+
+
 def test_history_expired_resyncs_without_duplicates(gmail, provider):
     ids = [gmail.add_message(USER, plain(f"m{i}", f"<m{i}@x>")) for i in range(6)]
     inbox, store = folder(provider, "INBOX"), FolderStore()

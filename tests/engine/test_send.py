@@ -38,6 +38,34 @@ def test_partial_refusal_raises(smtp_sink):
         send_raw(smtp_config(smtp_sink), b"Subject: x\r\n\r\nx", "a@example.com", [])
 
 
+def test_one_refused_recipient_is_a_partial_send_with_its_sent_copy(imap_account, smtp_sink):
+    """The server refuses one recipient and takes the other: sent, copy filed, refusal named."""
+    smtp_sink.refuse_recipients = {"nobody@example.com"}
+    raw, message_id = compose.build_message(from_addr=imap_account.login,
+                                            to=["bob@example.com", "nobody@example.com"],
+                                            subject="Partial", body_html="<p>Hi</p>")
+    config = ImapConfig(host=imap_account.host, port=imap_account.port, security="none",
+                        login=imap_account.login, password=imap_account.password)
+    with ImapProvider(config, smtp_config(smtp_sink)) as provider:
+        sent = next(f for f in provider.list_folders() if f.role == "sent")
+        result = provider.send(raw, imap_account.login, ["bob@example.com", "nobody@example.com"], sent)
+        store = FolderStore()
+        store.sync(provider, sent, SyncOptions())
+    assert [m[1] for m in smtp_sink.messages] == [["bob@example.com"]]
+    assert list(result.refused) == ["nobody@example.com"]
+    assert result.refused["nobody@example.com"].startswith("550")
+    assert result.sent_remote_id in store.messages
+    assert store.keys() == [message_id]
+
+
+def test_every_recipient_refused_is_not_sent(smtp_sink):
+    """Nobody got it: SendError naming the refused addresses."""
+    smtp_sink.refuse_recipients = {"nobody@example.com"}
+    with pytest.raises(SendError, match="nobody@example.com"):
+        send_raw(smtp_config(smtp_sink), b"Subject: x\r\n\r\nx", "a@example.com", ["nobody@example.com"])
+    assert smtp_sink.messages == []
+
+
 def test_unreachable_smtp_is_network_error():
     """A closed SMTP port raises NetworkError."""
     with pytest.raises(NetworkError):

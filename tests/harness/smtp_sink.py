@@ -14,6 +14,9 @@ Modes (combine as needed)::
     SmtpSink(implicit_tls=True, ...)             SMTPS: TLS from the first byte, like port 465
     SmtpSink(auth_required=True, login=.., oauth_token=..)
                                                  XOAUTH2 with that bearer token as well
+    sink.refuse_recipients = {"nobody@example.com"}
+                                                 RCPT TO those answers 550 (user unknown),
+                                                 the others are accepted: a partial delivery
 
 TLS uses a self-signed certificate made at start: clients turn verification off.
 ``auth_require_tls`` is off unless ``starttls`` is set: aiosmtpd would otherwise refuse
@@ -52,6 +55,12 @@ class _Handler:
         raw = envelope.original_content or envelope.content
         self.sink._record(envelope.mail_from, list(envelope.rcpt_tos), bytes(raw))
         return "250 2.0.0 OK: queued in the test sink"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.sink.refuse_recipients:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         """A sink without a login advertises no AUTH at all, like a LAN relay."""
@@ -107,6 +116,7 @@ class SmtpSink:
         self.port = None
         self.messages = []  # [(mail_from, rcpt_tos, raw bytes)], in arrival order
         self.auth_log = []  # [(mechanism, login, accepted)]
+        self.refuse_recipients = set()  # lower-case addresses RCPT TO refuses with 550
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._controller = None
@@ -169,6 +179,7 @@ class SmtpSink:
         with self._lock:
             self.messages.clear()
             self.auth_log.clear()
+            self.refuse_recipients = set()
 
     def wait_for(self, count, timeout=5.0):
         """Block until ``count`` messages arrived; returns the messages, raises on timeout."""

@@ -1,6 +1,7 @@
 /** @odoo-module **/
 
 import { Component, onWillStart, onWillUnmount, useExternalListener, useState } from "@odoo/owl";
+import { ConfirmationDialog } from "@web/core/confirmation_dialog/confirmation_dialog";
 import { registry } from "@web/core/registry";
 import { useBus, useService } from "@web/core/utils/hooks";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
@@ -28,7 +29,13 @@ export class MaildeskClient extends Component {
         this.dialog = useService("dialog");
         this.action = useService("action");
         this.maildesk = useService("maildesk");
-        this.store = useState(new MaildeskStore({ orm: this.orm, notification: this.notification }));
+        const confirm = (body) => new Promise((resolve) => {
+            this.dialog.add(ConfirmationDialog, {
+                title: "Delete for good", body, confirmLabel: "Delete",
+                confirm: () => resolve(true), cancel: () => resolve(false),
+            }, { onClose: () => resolve(false) });
+        });
+        this.store = useState(new MaildeskStore({ orm: this.orm, notification: this.notification, confirm }));
         this.ui = useState({ compact: false });
 
         onWillStart(async () => {

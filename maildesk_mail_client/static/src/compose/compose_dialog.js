@@ -270,7 +270,14 @@ export class ComposeDialog extends Component {
         try {
             const result = await this.orm.call("maildesk.client", "send", [this.values]);
             state.dirty = false;
-            this.notification.add("Message sent.", { type: "success" });
+            if (result && result.delivery_error) {
+                // Delivered to the others and filed in Sent: say who did not get it.
+                this.notification.add(result.delivery_error, {
+                    title: "Sent, but not to everyone", type: "warning", sticky: true,
+                });
+            } else {
+                this.notification.add("Message sent.", { type: "success" });
+            }
             this.maildesk.notifyChanged({ thread_ids: result && result.thread_id ? [result.thread_id] : [] });
             this.props.onSent && this.props.onSent(result);
             this.props.close();

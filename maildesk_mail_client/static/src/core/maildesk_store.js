@@ -23,14 +23,18 @@
  *       remote_images_allowed, body_state, partner: {id, name}|false,
  *       attachments: [{id, name, mimetype, size, checksum}]}], notice: false|string}
  *       (oldest first; marks read; `notice` says why the server was not told)
- *   mark(thread_ids, {read?, starred?}), archive(thread_ids), delete(thread_ids),
- *   move(thread_ids, folder_id), set_tags(thread_ids, {add_ids, remove_ids}),
+ *   mark(thread_ids, {read?, starred?}), archive(thread_ids),
+ *   delete(thread_ids, {folder_id, permanent}) (moves to Trash; `permanent` erases the copies
+ *       in Trash, sent only after the user confirmed),
+ *   move(thread_ids, folder_id, {from_folder_id, from_role}) (only the copies in the list
+ *       being viewed move), set_tags(thread_ids, {add_ids, remove_ids}),
  *   create_tag(name, {color}) -> {id, name, color}, sync_now(account_id)
  *   compose_defaults({mode, message_id, account_id, draft_id}) -> {accounts: [{id, name,
  *       email, signature}], account_id, to, cc, bcc, subject, body_html, attachments,
  *       parent_id, draft_id}
  *   save_draft(values) -> {draft_id}; discard_draft(draft_id); list_drafts({limit})
- *       -> [{id, subject, date}]; send(values) -> {message_id, thread_id}
+ *       -> [{id, subject, date}]; send(values) -> {message_id, thread_id, delivery_error}
+ *       (delivery_error: false, or who the server refused while the others got it)
  *   search_contacts(query, {limit}) -> [{name, email}]
  *   create_partner_from_sender(message_id) -> {id, name};
  *   allow_remote_images(message_id, {scope: "message"|"sender"})
@@ -51,11 +55,13 @@ export const QUICK_FILTERS = [
 
 export class MaildeskStore {
     /**
-     * @param {Object} services orm, notification (from the owning component)
+     * @param {Object} services orm, notification, confirm(message) -> Promise<boolean>
+     *     (from the owning component)
      */
     constructor(services) {
         this.orm = services.orm;
         this.notification = services.notification;
+        this.confirm = services.confirm || (async () => false);
         this.accounts = [];
         this.tags = [];
         this.unified = { unread_count: 0 };
@@ -94,6 +100,14 @@ export class MaildeskStore {
 
     accountById(id) {
         return this.accounts.find((account) => account.id === id);
+    }
+
+    /** The role of the list being viewed: its folder's role, or the unified view's role. */
+    get viewedRole() {
+        if (this.location.folderId) {
+            return this.folderById(this.location.folderId)?.role || false;
+        }
+        return this.location.role || false;
     }
 
     get locationLabel() {
@@ -315,13 +329,25 @@ export class MaildeskStore {
         if (!threadIds.length) {
             return;
         }
+        const from = { from_folder_id: this.location.folderId || false, from_role: this.location.role || false };
+        const inTrash = this.viewedRole === "trash";
+        if (operation === "delete" && inTrash) {
+            const confirmed = await this.confirm(
+                "Delete these conversations for good? They are erased from the mail server and cannot be restored."
+            );
+            if (!confirmed) {
+                return;
+            }
+        }
         const calls = {
             read: () => this.orm.call(MODEL, "mark", [threadIds], { read: true }),
             unread: () => this.orm.call(MODEL, "mark", [threadIds], { read: false }),
             star: () => this.orm.call(MODEL, "mark", [threadIds], { starred: args.value }),
             archive: () => this.orm.call(MODEL, "archive", [threadIds]),
-            delete: () => this.orm.call(MODEL, "delete", [threadIds]),
-            move: () => this.orm.call(MODEL, "move", [threadIds, args.folderId]),
+            delete: () => this.orm.call(MODEL, "delete", [threadIds], {
+                folder_id: this.location.folderId || false, permanent: inTrash,
+            }),
+            move: () => this.orm.call(MODEL, "move", [threadIds, args.folderId], from),
             tags: () => this.orm.call(MODEL, "set_tags", [threadIds], {
                 add_ids: args.add || [], remove_ids: args.remove || [],
             }),

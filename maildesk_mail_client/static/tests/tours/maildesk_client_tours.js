@@ -237,6 +237,30 @@ tours.add("maildesk_tour_tag_move", {
     ],
 });
 
+tours.add("maildesk_tour_delete_from_trash", {
+    test: true,
+    url: "/web#action=maildesk_mail_client.maildesk_client_action",
+    steps: () => {
+        const account = '.o_maildesk_account:contains("Cleanup")';
+        return [
+            ...openClient(),
+            { content: "Open the Cleanup inbox", trigger: `${account} .o_maildesk_folder[data-role=inbox]` },
+            { content: "Select the newsletter", trigger: `${row("Old newsletter")} .o_maildesk_thread_check` },
+            { content: "Delete it: no question, it goes to Trash", trigger: ".o_maildesk_actions [data-action=delete]" },
+            { content: "It leaves the inbox", trigger: `.o_maildesk_thread_list:not(:has(${row("Old newsletter")}))`, isCheck: true },
+            { content: "Open the Cleanup Trash", trigger: `${account} .o_maildesk_folder[data-role=trash]` },
+            { content: "Select it in Trash", trigger: `${row("Old newsletter")} .o_maildesk_thread_check` },
+            { content: "Delete from Trash", trigger: ".o_maildesk_actions [data-action=delete]" },
+            { content: "The client asks first", trigger: '.modal-body:contains("cannot be restored")', isCheck: true },
+            { content: "Cancel", trigger: ".modal-footer button:contains(Cancel)" },
+            { content: "Still in Trash", trigger: `${row("Old newsletter")}`, isCheck: true },
+            { content: "Delete from Trash again", trigger: ".o_maildesk_actions [data-action=delete]" },
+            { content: "Confirm", trigger: '.modal-footer button:contains("Delete")' },
+            { content: "Gone for good", trigger: `.o_maildesk_thread_list:not(:has(${row("Old newsletter")}))`, isCheck: true },
+        ];
+    },
+});
+
 tours.add("maildesk_tour_accounts", {
     test: true,
     url: "/web#action=maildesk_mail_client.maildesk_client_action",

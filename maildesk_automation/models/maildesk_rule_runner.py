@@ -16,6 +16,7 @@ trigger rules. The run log gets one line per matched rule and message, in one ``
 Conditions see each message as it was stored: tags added by an earlier rule of the same
 batch are not visible to later rules' tag conditions.
 """
+import contextlib
 import contextvars
 import logging
 import re
@@ -41,6 +42,9 @@ _TAGS = re.compile(r"<[^>]+>")
 SKIP_FOLDER_ROLES = ("sent", "drafts", "trash")  # "received" never runs on these copies
 OPEN_STATES = ("waiting_for_us", "waiting_for_them")
 TIME_TRIGGER_BATCH = 500  # conversations per rule per cron run
+# Actions that only queue grouped writes (applied after the batch): no savepoint needed.
+GROUPED_KINDS = frozenset({"add_tags", "remove_tags", "mark_read", "star", "set_team", "assign_user",
+                           "assign_team"})
 
 
 def _work_calendar(calendar):
@@ -237,8 +241,11 @@ class MaildeskRule(models.Model):
         done, error = [], False
         actions = self.env["maildesk.rule.action"].sudo().browse([a["id"] for a in decision.actions])
         batch.pending = []
+        # A savepoint (which flushes) only when an action writes at once; grouped-only rules
+        # write nothing until the batch ends, and their queued changes are dropped on error.
+        immediate = any(a.kind not in GROUPED_KINDS for a in actions)
         try:
-            with self.env.cr.savepoint():
+            with self.env.cr.savepoint() if immediate else contextlib.nullcontext():
                 for action in actions:
                     done.append(self._do_action(rule, action, message, fact, batch))
             for change in batch.pending:

@@ -71,7 +71,7 @@ class TestRules(AutomationCase):
         make_rule(self.env, self.account, name="Broken record", sequence=1, actions=[
             {"kind": "star"},
             {"kind": "create_record", "record_model": "other", "record_model_name": "res.partner",
-             "field_mapping": "name = subject\nparent_id = \"not an id\""}])
+             "field_mapping": "name = subject\ndate = \"not a date\""}])
         make_rule(self.env, self.account, name="Tagger", sequence=2,
                   actions=[{"kind": "add_tags", "tag_ids": [(6, 0, self.tag_vip.ids)]}])
         message = self.store(subject="Broken lead")

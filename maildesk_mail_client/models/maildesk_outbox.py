@@ -11,8 +11,8 @@ values to reopen it in the compose dialog.
 Never sent twice: a row goes ``queued -> sending -> sent`` and every transition is taken
 under the row's lock (``SELECT ... FOR UPDATE``). The cron commits ``sending`` *before*
 talking to the SMTP server, so a worker killed mid-send leaves the row in ``sending`` and
-it is never picked again (its author is told it may not have left); a cancel waits for the
-lock and then sees ``sending``. A server that cannot be reached before anything was
+it is never picked again (it may have left: sending it again could deliver it twice); a
+cancel waits for the lock and then sees ``sending``. A server that cannot be reached before anything was
 delivered puts the row back in the queue with a later ``send_at``; a refusal marks it
 ``failed`` and brings the text back as a draft, so nothing is lost.
 

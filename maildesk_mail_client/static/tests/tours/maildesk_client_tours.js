@@ -337,10 +337,17 @@ tours.add("maildesk_tour_oauth_settings", {
             isCheck: true,
         },
         { content: "Odoo says the change is not saved yet", trigger: ".o_dirty_warning", isCheck: true },
-        { content: "Save", trigger: ".o_form_button_save" },
         {
-            content: "Saved: the page reloads with the id kept and nothing pending",
-            trigger: "body:not(:has(.o_dirty_warning)) [name=maildesk_google_client_id] input",
+            content: "Save (the page marks itself first: saving settings reloads the whole page)",
+            trigger: ".o_form_button_save",
+            run() {
+                document.body.classList.add("o_maildesk_before_reload");
+                this.$anchor[0].click();
+            },
+        },
+        {
+            content: "Saved: the reloaded page keeps the id and has nothing pending",
+            trigger: "body:not(.o_maildesk_before_reload):not(:has(.o_dirty_warning)) [name=maildesk_google_client_id] input",
             run() {
                 if (this.$anchor[0].value !== "cid.apps.googleusercontent.com") {
                     fail(`client id not kept: "${this.$anchor[0].value}"`);

@@ -1,0 +1,28 @@
+{
+    "name": "MailDesk Cockpit",
+    "summary": "Manager cockpit for MailDesk: KPIs, drill-down, triage, SLA and escalation, four tiers",
+    "version": "17.0.1.0.0",
+    "category": "Productivity/MailDesk",
+    "license": "LGPL-3",
+    "author": "MailDesk",
+    "website": "https://github.com/maildesk",
+    # resource: SLA business hours and holidays (resource.calendar, resource.calendar.leaves).
+    "depends": ["maildesk_automation", "resource"],
+    "data": [
+        "security/maildesk_cockpit_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
+        "views/maildesk_sla_policy_views.xml",
+        "views/maildesk_cockpit_views.xml",
+        "views/maildesk_cockpit_menus.xml",
+    ],
+    "assets": {
+        "web.assets_backend": [
+            "maildesk_mail_client_cockpit/static/src/**/*",
+        ],
+        "web.assets_tests": [
+            "maildesk_mail_client_cockpit/static/tests/tours/**/*",
+        ],
+    },
+    "installable": True,
+}

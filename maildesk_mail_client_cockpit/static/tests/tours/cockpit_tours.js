@@ -1,0 +1,25 @@
+/** @odoo-module **/
+/**
+ * Tour of the cockpit, run in headless Chromium by tests/test_tour.py (its fixture: one
+ * overdue conversation "Broken invoice export", one fresh "Fresh question").
+ */
+import { registry } from "@web/core/registry";
+
+registry.category("web_tour.tours").add("maildesk_cockpit_tour", {
+    test: true,
+    steps: () => [
+        { content: "Overdue shows 1", trigger: ".o_cockpit_card_overdue .o_cockpit_value:contains('1')", isCheck: true },
+        { content: "Needs reply shows 2", trigger: ".o_cockpit_card_needs_reply .o_cockpit_value:contains('2')", isCheck: true },
+        { content: "Click overdue", trigger: ".o_cockpit_card_overdue" },
+        { content: "The drill-down lists it", trigger: ".o_cockpit_drill .o_cockpit_drill_total:contains('1')", isCheck: true },
+        { content: "Open the drawer", trigger: ".o_cockpit_row .o_cockpit_subject:contains('Broken invoice export')" },
+        { content: "The body is in a sandboxed frame", trigger: ".o_cockpit_drawer iframe[sandbox]", isCheck: true },
+        { content: "SLA chip says breached", trigger: ".o_cockpit_drawer .o_cockpit_sla_breached", isCheck: true },
+        { content: "Assign to me", trigger: ".o_cockpit_drawer .o_cockpit_take" },
+        { content: "Assigned", trigger: ".o_cockpit_drawer_assignee:contains('ck_operator')", isCheck: true },
+        { content: "Mark as noise", trigger: ".o_cockpit_drawer .o_cockpit_noise" },
+        { content: "Undo offered", trigger: ".o_cockpit_drawer .o_cockpit_unnoise", isCheck: true },
+        { content: "The overdue card changed", trigger: ".o_cockpit_card_overdue .o_cockpit_value:contains('0')", isCheck: true },
+        { content: "Needs reply now 1", trigger: ".o_cockpit_card_needs_reply .o_cockpit_value:contains('1')", isCheck: true },
+    ],
+});

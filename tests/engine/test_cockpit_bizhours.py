@@ -1,0 +1,95 @@
+"""Business-hours arithmetic of the cockpit on plain calendars: weekends, holidays, zones, DST."""
+from datetime import datetime
+
+import pytest
+
+from maildesk_mail_client_cockpit.engine import bizhours
+from maildesk_mail_client_cockpit.engine.bizhours import Calendar
+
+H = 3600
+UTC_9_17 = Calendar()
+BERLIN = Calendar(tz="Europe/Berlin")
+NEW_YORK = Calendar(tz="America/New_York")
+
+
+def test_same_day_inside_hours():
+    """10:00 -> 12:30 on a Monday is 2.5 working hours."""
+    assert bizhours.business_seconds(UTC_9_17, datetime(2026, 3, 2, 10), datetime(2026, 3, 2, 12, 30)) == 2.5 * H
+
+
+def test_front_examples_overnight():
+    """Front's examples: 16:30 answered 09:30 next day counts 1 h; 18:00 answered 09:30 counts 30 min."""
+    assert bizhours.business_seconds(UTC_9_17, datetime(2026, 3, 2, 16, 30), datetime(2026, 3, 3, 9, 30)) == H
+    assert bizhours.business_seconds(UTC_9_17, datetime(2026, 3, 2, 18), datetime(2026, 3, 3, 9, 30)) == 0.5 * H
+
+
+def test_weekend_counts_nothing():
+    """Saturday -> Sunday is 0; Friday 16:30 -> Monday 09:30 is 1 h."""
+    assert bizhours.business_seconds(UTC_9_17, datetime(2026, 3, 7, 10), datetime(2026, 3, 8, 15)) == 0
+    assert bizhours.business_seconds(UTC_9_17, datetime(2026, 3, 6, 16, 30), datetime(2026, 3, 9, 9, 30)) == H
+
+
+def test_holiday_is_removed():
+    """A leave over a whole working day takes its 8 hours out."""
+    cal = Calendar(leaves=((datetime(2026, 3, 3, 0), datetime(2026, 3, 4, 0)),))
+    assert bizhours.business_seconds(cal, datetime(2026, 3, 2, 9), datetime(2026, 3, 4, 17)) == 16 * H
+    assert bizhours.add(cal, datetime(2026, 3, 2, 16), 2 * H) == datetime(2026, 3, 4, 10)
+
+
+def test_partial_leave():
+    """A half-day leave (13:00-17:00) leaves the morning."""
+    cal = Calendar(leaves=((datetime(2026, 3, 2, 13), datetime(2026, 3, 2, 17)),))
+    assert bizhours.business_seconds(cal, datetime(2026, 3, 2, 8), datetime(2026, 3, 2, 20)) == 4 * H
+
+
+def test_add_across_weekend():
+    """Friday 16:00 + 2 working hours is Monday 10:00."""
+    assert bizhours.add(UTC_9_17, datetime(2026, 3, 6, 16), 2 * H) == datetime(2026, 3, 9, 10)
+
+
+def test_add_outside_hours_starts_at_opening():
+    """Saturday 20:00 + 1 h is Monday 10:00."""
+    assert bizhours.add(UTC_9_17, datetime(2026, 3, 7, 20), H) == datetime(2026, 3, 9, 10)
+
+
+def test_time_zone_hours_are_local():
+    """Berlin 9-17 in winter is 08:00-16:00 UTC; New York 9-17 is 14:00-22:00 UTC."""
+    assert bizhours.business_seconds(BERLIN, datetime(2026, 1, 5, 7), datetime(2026, 1, 5, 9)) == H
+    assert bizhours.business_seconds(NEW_YORK, datetime(2026, 1, 5, 13), datetime(2026, 1, 5, 15)) == H
+    assert bizhours.add(NEW_YORK, datetime(2026, 1, 5, 21, 30), H) == datetime(2026, 1, 6, 14, 30)
+
+
+def test_dst_spring_forward_keeps_wall_clock_hours():
+    """Berlin's 29 March 2026: 9-17 local is 07:00-15:00 UTC after the change (08:00-16:00 before)."""
+    assert bizhours.business_seconds(BERLIN, datetime(2026, 3, 27, 0), datetime(2026, 3, 27, 23)) == 8 * H
+    assert bizhours.business_seconds(BERLIN, datetime(2026, 3, 30, 6, 30), datetime(2026, 3, 30, 7, 30)) == 0.5 * H
+    # Friday 15:00 UTC (16:00 local) + 2 h: 1 h on Friday, 1 h on Monday from 07:00 UTC.
+    assert bizhours.add(BERLIN, datetime(2026, 3, 27, 15), 2 * H) == datetime(2026, 3, 30, 8)
+
+
+def test_dst_round_the_clock_day_is_23_hours():
+    """A 24/7 calendar's DST day in Berlin has 23 hours; the autumn one 25."""
+    cal = Calendar.round_the_clock("Europe/Berlin")
+    start, end = bizhours.local_day_bounds("Europe/Berlin", datetime(2026, 3, 29).date())
+    assert bizhours.business_seconds(cal, start, end) == 23 * H
+    start, end = bizhours.local_day_bounds("Europe/Berlin", datetime(2026, 10, 25).date())
+    assert bizhours.business_seconds(cal, start, end) == 25 * H
+
+
+def test_add_and_count_are_inverse():
+    """business_seconds(a, add(a, s)) == s over many starts and spans."""
+    start = datetime(2026, 3, 20, 5, 17)
+    for i in range(60):
+        a = start.replace(hour=(5 + i * 7) % 24)
+        for seconds in (60, 3 * H + 11, 9 * H, 41 * H):
+            b = bizhours.add(BERLIN, a, seconds)
+            assert bizhours.business_seconds(BERLIN, a, b) == pytest.approx(seconds)
+
+
+def test_no_working_time_ever():
+    """A calendar without attendance lines never reaches a due time."""
+    assert bizhours.add(Calendar(attendance=()), datetime(2026, 1, 1), H) is None
+
+
+def test_reversed_range_is_zero():
+    assert bizhours.business_seconds(UTC_9_17, datetime(2026, 3, 3), datetime(2026, 3, 2)) == 0

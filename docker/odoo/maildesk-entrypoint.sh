@@ -12,6 +12,18 @@ export PGHOST="${HOST:-db}" PGPORT="${PORT:-5432}" PGUSER="${USER:-odoo}" PGPASS
 
 wait-for-psql.py "${DB_ARGS[@]}" --timeout=60
 
+# The IMAP IDLE listener (compose service "listener"): waits until the odoo service has
+# installed the addons, then runs as its own process (see README, Architecture notes).
+if [[ "${1:-}" == "maildesk-listener" ]]; then
+    shift
+    until [[ "$(psql -d "$DB" -tAc "SELECT state FROM ir_module_module WHERE name = 'maildesk_mail_client'" \
+                2>/dev/null || true)" == "installed" ]]; do
+        echo "maildesk-listener: waiting for the addons to be installed in $DB"
+        sleep 5
+    done
+    exec odoo --addons-path="$ADDONS_PATH" maildesk-listener "${DB_ARGS[@]}" -d "$DB" "$@"
+fi
+
 state=$(psql -d "$DB" -tAc "SELECT state FROM ir_module_module WHERE name = 'maildesk_mail_client'" 2>/dev/null || true)
 if [[ "$state" != "installed" ]]; then
     echo "maildesk: installing $ADDONS into database $DB (first start)"

@@ -16,6 +16,7 @@ trigger rules. The run log gets one line per matched rule and message, in one ``
 Conditions see each message as it was stored: tags added by an earlier rule of the same
 batch are not visible to later rules' tag conditions.
 """
+import contextlib
 import contextvars
 import logging
 import re
@@ -41,6 +42,9 @@ _TAGS = re.compile(r"<[^>]+>")
 SKIP_FOLDER_ROLES = ("sent", "drafts", "trash")  # "received" never runs on these copies
 OPEN_STATES = ("waiting_for_us", "waiting_for_them")
 TIME_TRIGGER_BATCH = 500  # conversations per rule per cron run
+# Actions that only queue grouped writes (applied after the batch): no savepoint needed.
+GROUPED_KINDS = frozenset({"add_tags", "remove_tags", "mark_read", "star", "set_team", "assign_user",
+                           "assign_team"})
 
 
 def _work_calendar(calendar):
@@ -71,6 +75,14 @@ class _Batch:
         self.now = fields.Datetime.now()
         self._own = None
         self._calendars = {}
+        self.pending = None  # grouped changes of the rule being executed, kept only if it succeeds
+
+    def later(self, change):
+        """Queue a grouped change; applied when the current rule finished without error."""
+        if self.pending is None:
+            change()
+        else:
+            self.pending.append(change)
 
     def own_addresses(self):
         if self._own is None:
@@ -228,13 +240,21 @@ class MaildeskRule(models.Model):
         start = time.perf_counter()
         done, error = [], False
         actions = self.env["maildesk.rule.action"].sudo().browse([a["id"] for a in decision.actions])
+        batch.pending = []
+        # A savepoint (which flushes) only when an action writes at once; grouped-only rules
+        # write nothing until the batch ends, and their queued changes are dropped on error.
+        immediate = any(a.kind not in GROUPED_KINDS for a in actions)
         try:
-            with self.env.cr.savepoint():
+            with self.env.cr.savepoint() if immediate else contextlib.nullcontext():
                 for action in actions:
                     done.append(self._do_action(rule, action, message, fact, batch))
+            for change in batch.pending:
+                change()
         except Exception as exc:  # noqa: BLE001 - a failing rule is logged, the others go on
             error = f"{type(exc).__name__}: {exc}"
             _logger.warning("MailDesk automation: rule %s failed on message %s: %s", rule.name, message.id, error)
+        finally:
+            batch.pending = None
         duration = eval_ms + (time.perf_counter() - start) * 1000
         batch.logs.append(self._log_vals(rule, message, trigger, decision.matched, done, duration, batch,
                                          error=error, trigger_key=trigger_key))
@@ -253,15 +273,15 @@ class MaildeskRule(models.Model):
 
     def _note(self, rule, batch, thread, verb):
         if thread and not batch.dry_run:
-            batch.thread_vals[thread.id]["rule_note"] = _("%(verb)s by rule “%(rule)s”", verb=verb, rule=rule.name)
+            note = _("%(verb)s by rule “%(rule)s”", verb=verb, rule=rule.name)
+            batch.later(lambda: batch.thread_vals[thread.id].update(rule_note=note))
 
     def _action_add_tags(self, rule, action, message, fact, batch):
         names = ", ".join(action.tag_ids.mapped("name"))
         if batch.dry_run:
             return _("would tag: %s", names)
-        for tag in action.tag_ids:
-            batch.tag_add[tag.id].add(message.id)
-            batch.tag_remove[tag.id].discard(message.id)
+        for tag_id in action.tag_ids.ids:
+            batch.later(lambda t=tag_id: (batch.tag_add[t].add(message.id), batch.tag_remove[t].discard(message.id)))
         self._note(rule, batch, message.thread_id, _("Tagged"))
         return _("tagged: %s", names)
 
@@ -269,19 +289,18 @@ class MaildeskRule(models.Model):
         names = ", ".join(action.tag_ids.mapped("name"))
         if batch.dry_run:
             return _("would untag: %s", names)
-        for tag in action.tag_ids:
-            batch.tag_remove[tag.id].add(message.id)
-            batch.tag_add[tag.id].discard(message.id)
+        for tag_id in action.tag_ids.ids:
+            batch.later(lambda t=tag_id: (batch.tag_remove[t].add(message.id), batch.tag_add[t].discard(message.id)))
         return _("untagged: %s", names)
 
     def _action_mark_read(self, rule, action, message, fact, batch):
         if not batch.dry_run:
-            batch.flags[("is_read", True)].add(message.id)
+            batch.later(lambda: batch.flags[("is_read", True)].add(message.id))
         return _("would mark read") if batch.dry_run else _("marked read")
 
     def _action_star(self, rule, action, message, fact, batch):
         if not batch.dry_run:
-            batch.flags[("is_starred", True)].add(message.id)
+            batch.later(lambda: batch.flags[("is_starred", True)].add(message.id))
         return _("would star") if batch.dry_run else _("starred")
 
     def _action_move(self, rule, action, message, fact, batch):
@@ -299,7 +318,8 @@ class MaildeskRule(models.Model):
         if batch.dry_run:
             return _("would set team %s", action.team_id.name)
         if message.thread_id:
-            batch.thread_vals[message.thread_id.id]["team_id"] = action.team_id.id
+            team_id, thread_id = action.team_id.id, message.thread_id.id
+            batch.later(lambda: batch.thread_vals[thread_id].update(team_id=team_id))
         return _("team: %s", action.team_id.name)
 
     def _action_close(self, rule, action, message, fact, batch):
@@ -314,7 +334,8 @@ class MaildeskRule(models.Model):
             return _("already assigned")
         if batch.dry_run:
             return _("would assign %s", action.user_id.name)
-        batch.thread_vals[thread.id]["user_id"] = action.user_id.id
+        user_id = action.user_id.id
+        batch.later(lambda: batch.thread_vals[thread.id].update(user_id=user_id))
         self._note(rule, batch, thread, _("Assigned"))
         return _("assigned %s", action.user_id.name)
 
@@ -332,8 +353,9 @@ class MaildeskRule(models.Model):
         name = self.env["res.users"].browse(user_id).name
         if batch.dry_run:
             return _("would assign %s", name)
-        batch.thread_vals[thread.id].update({"user_id": user_id, "team_id": team.id})
-        batch.thread_vals.setdefault(("team", team.id), {})["last_assigned_user_id"] = user_id
+        team_id = team.id
+        batch.later(lambda: batch.thread_vals[thread.id].update(user_id=user_id, team_id=team_id))
+        batch.later(lambda: batch.thread_vals.setdefault(("team", team_id), {}).update(last_assigned_user_id=user_id))
         self._note(rule, batch, thread, _("Assigned"))
         return _("assigned %(user)s (%(method)s)", user=name, method=action.assign_method)
 
@@ -440,8 +462,8 @@ class MaildeskRule(models.Model):
             return _("would classify with AI into %s", ", ".join(action.tag_ids.mapped("name")))
         # Pro's chokepoint decides (feature switch, mailbox switch, limits) and may return nothing.
         tags = service._classify_tags(message, action.tag_ids) or self.env["maildesk.tag"]
-        for tag in tags & action.tag_ids:
-            batch.tag_add[tag.id].add(message.id)
+        for tag_id in (tags & action.tag_ids).ids:
+            batch.later(lambda t=tag_id: batch.tag_add[t].add(message.id))
         return _("AI tags: %s", ", ".join(tags.mapped("name")) or _("none"))
 
     # -- grouped writes ----------------------------------------------------------------------------

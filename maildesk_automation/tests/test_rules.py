@@ -67,16 +67,19 @@ class TestRules(AutomationCase):
         self.assertEqual(passed.tag_ids, self.tag_vip)
 
     def test_failing_rule_is_logged_and_others_run(self):
-        """A rule whose action fails is logged with the error; the next rule still acts and ingest goes on."""
-        folder = self.env["maildesk.folder"].create({"account_id": self.account.id, "name": "Later", "path": "Later"})
-        make_rule(self.env, self.account, name="Broken move", sequence=1,
-                  actions=[{"kind": "move", "folder_id": folder.id}])
+        """A rule whose action fails is logged with the error, undone, and the next rule still acts."""
+        make_rule(self.env, self.account, name="Broken record", sequence=1, actions=[
+            {"kind": "star"},
+            {"kind": "create_record", "record_model": "other", "record_model_name": "res.partner",
+             "field_mapping": "name = subject\ndate = \"not a date\""}])
         make_rule(self.env, self.account, name="Tagger", sequence=2,
                   actions=[{"kind": "add_tags", "tag_ids": [(6, 0, self.tag_vip.ids)]}])
-        message = self.store(remote_id="1:1")  # the move goes to a mail server that is not there
+        message = self.store(subject="Broken lead")
         self.assertEqual(message.tag_ids, self.tag_vip)
-        self.assertEqual(message.folder_id, self.inbox)
-        broken = self.Run.search([("message_id", "=", message.id), ("rule_id.name", "=", "Broken move")])
+        self.assertFalse(message.is_starred, "the failed rule's earlier actions are undone too")
+        self.assertFalse(self.env["res.partner"].search_count([("name", "=", "Broken lead")]))
+        self.assertFalse(self.env["maildesk.thread.record"].search_count([("thread_id", "=", message.thread_id.id)]))
+        broken = self.Run.search([("message_id", "=", message.id), ("rule_id.name", "=", "Broken record")])
         self.assertEqual(broken.state, "error")
         self.assertTrue(broken.error)
 

@@ -63,7 +63,7 @@ ARCHIVE = "ARCHIVE"
 ARCHIVE_QUERY = "-in:inbox -in:sent -in:drafts -in:trash -in:spam -in:chats"
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded"}
 UNITS = {"get": 5, "list": 5, "history": 2, "modify": 5, "batchModify": 50, "batchDelete": 50, "send": 100,
-         "labels": 1, "profile": 1}
+         "labels": 1, "profile": 1, "watch": 100, "stop": 50}
 PAGE = 500
 HISTORY_TYPES = ["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"]
 SEND_LIMIT = 36_700_160  # messages.send's upload cap (35 MiB)
@@ -568,6 +568,22 @@ class GmailProvider(MailProvider):
             if page.get("messages"):
                 return page["messages"][0]["threadId"]
         return None
+
+    # -- push (users.watch -> Cloud Pub/Sub) ----------------------------------------------------
+    def watch(self, topic, label_ids=("INBOX",)):
+        """Start (or renew) push notifications to ``topic``; returns ``{historyId, expiration}``.
+
+        ``expiration`` is epoch milliseconds (about 7 days out); call again before it.
+        """
+        body = {"topicName": topic, "labelFilterBehavior": "include", "labelIds": list(label_ids)}
+        if not label_ids:
+            body = {"topicName": topic}
+        answer = self._call("watch", self._users().watch(userId="me", body=body))
+        return {"history_id": str(answer.get("historyId") or ""), "expiration": int(answer.get("expiration") or 0)}
+
+    def stop_watch(self):
+        """Stop push notifications for this mailbox (``users.stop``)."""
+        self._call("stop", self._users().stop(userId="me"))
 
     # -- calls, errors, backoff ---------------------------------------------------------------------
     def _call(self, kind, request, idempotent=True):

@@ -212,7 +212,9 @@ class GraphProvider(MailProvider):
                              "Reconnect the account and grant the mail permissions.")
         if status == 410 or code.lower() in EXPIRED_CODES:
             return CursorExpired(f"Microsoft 365 reset the sync state ({action}); the folder is resynced.")
-        return ProviderError(f"Microsoft 365 refused to {action}: {message or code or status}.")
+        error = ProviderError(f"Microsoft 365 refused to {action}: {message or code or status}.")
+        error.status = status
+        return error
 
     def _get(self, url, action, **kw):
         return self._request("GET", url, action, **kw).json()
@@ -577,6 +579,43 @@ class GraphProvider(MailProvider):
             self._request("PUT", session["uploadUrl"], "upload an attachment", data=chunk, auth=False, headers={
                 "Content-Type": "application/octet-stream",
                 "Content-Range": f"bytes {start}-{start + len(chunk) - 1}/{len(data)}"})
+
+
+    # -- change notifications (/subscriptions) ------------------------------------------------------
+    def create_subscription(self, notification_url, lifecycle_url, client_state, expires_at,
+                            resource="/me/messages", change_type="created,updated,deleted"):
+        """Subscribe to changes of the mailbox's messages; returns ``{id, expires_at}``.
+
+        Graph validates ``notification_url`` (and ``lifecycle_url``) with a
+        ``validationToken`` request before it answers; ``expires_at`` is an aware
+        datetime, at most 10,080 minutes ahead for messages.
+        """
+        body = {"changeType": change_type, "notificationUrl": notification_url,
+                "lifecycleNotificationUrl": lifecycle_url, "resource": resource,
+                "expirationDateTime": _iso_utc(expires_at), "clientState": client_state}
+        answer = self._request("POST", "/subscriptions", "subscribe to mailbox changes", json=body).json()
+        return {"id": answer["id"], "expires_at": _utc_naive(answer.get("expirationDateTime"))}
+
+    def renew_subscription(self, subscription_id, expires_at):
+        """Extend (and re-authorize) a subscription; a 404 (``status``) means it is gone."""
+        answer = self._request("PATCH", f"/subscriptions/{subscription_id}", "renew the mailbox subscription",
+                               json={"expirationDateTime": _iso_utc(expires_at)}).json()
+        return {"id": answer.get("id", subscription_id), "expires_at": _utc_naive(answer.get("expirationDateTime"))}
+
+    def delete_subscription(self, subscription_id):
+        """Delete a subscription; one that is already gone counts as deleted."""
+        try:
+            self._request("DELETE", f"/subscriptions/{subscription_id}", "delete the mailbox subscription")
+        except ProviderError as exc:
+            if getattr(exc, "status", None) == 404:
+                return False
+            raise
+        return True
+
+def _iso_utc(value):
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
 def _safe_json(resp):

@@ -32,9 +32,11 @@ responses, which accumulate and must be cleared around each command.
 """
 import dataclasses
 import logging
+import queue
 import re
 import socket
 import ssl
+import threading
 from datetime import datetime, timezone
 
 import imapclient
@@ -43,7 +45,7 @@ from imapclient.response_parser import parse_fetch_response
 
 from . import smtp
 from .errors import AuthError, NetworkError, ProviderError, SendError, UnreachableError, unreachable_message
-from .mime import message_key_from_headers
+from .mime import message_key_from_headers, parse_message
 from .provider import FlagState, MailProvider, RemoteFolder, RemoteMessage, SendResult, SyncBatch
 
 _logger = logging.getLogger(__name__)
@@ -395,8 +397,56 @@ class ImapProvider(MailProvider):
 
     # -- fetching -----------------------------------------------------------------
     def _fetch_batches(self, uids, options):
-        """Yield ``(messages, uids)`` in the order of ``uids``, bounded in count and bytes."""
-        for part in chunks(list(uids), max(1, options.batch_size)):
+        """Yield ``(messages, uids)`` in the order of ``uids``, bounded in count and bytes.
+
+        With ``options.prefetch`` a worker thread fetches and parses batch N+1 while the
+        caller stores batch N; it owns the connection until this generator ends (the
+        caller never issues IMAP commands while consuming it), and is stopped and joined
+        when the caller stops early or fails.
+        """
+        uids = list(uids)
+        if not options.prefetch or len(uids) <= options.batch_size:
+            yield from self._fetch_batches_serial(uids, options, parse=False)
+            return
+        results = queue.Queue(maxsize=1)  # one batch ahead: bounded memory
+        stop = threading.Event()
+
+        def produce():
+            try:
+                for batch in self._fetch_batches_serial(uids, options, parse=True):
+                    while not stop.is_set():
+                        try:
+                            results.put(("batch", batch), timeout=0.5)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                results.put(("done", None))
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+                results.put(("error", exc))
+
+        worker = threading.Thread(target=produce, name="maildesk-imap-prefetch", daemon=True)
+        worker.start()
+        try:
+            while True:
+                kind, value = results.get()
+                if kind == "done":
+                    return
+                if kind == "error":
+                    raise value
+                yield value
+        finally:
+            stop.set()
+            while worker.is_alive():
+                try:
+                    results.get(timeout=0.1)  # unblock a producer waiting to put
+                except queue.Empty:
+                    pass
+            worker.join()
+
+    def _fetch_batches_serial(self, uids, options, parse=False):
+        for part in chunks(uids, max(1, options.batch_size)):
             sizes, _ = self._uid_fetch(uid_set(part), ["UID", "RFC822.SIZE"])
             present = [u for u in part if u in sizes]
             messages = []
@@ -413,6 +463,9 @@ class ImapProvider(MailProvider):
                 group_bytes += size
             if group:
                 messages.extend(self._fetch_full(group))
+            if parse:
+                for message in messages:
+                    message.parsed = parse_message(message.raw or b"", headers_only=message.partial)
             if present:
                 yield messages, present
 

@@ -47,6 +47,9 @@ class SyncOptions:
     # Messages larger than this are listed with headers only; the body stays on the
     # server and is fetched on demand (bounded memory, no multi-hundred-MB parses).
     max_body_bytes: int = 25 * 1024 * 1024
+    # Fetch and parse the next batch in a background thread while the caller stores the
+    # current one (the network and the database wait overlap with the MIME parsing).
+    prefetch: bool = True
 
     def history_limit(self):
         """How many messages per folder a sync may hold in total (None = no limit)."""
@@ -78,6 +81,9 @@ class RemoteMessage:
     size: int = 0
     partial: bool = False  # True: ``raw`` holds headers only, body fetched on demand
     provider_thread_id: Optional[str] = None
+    # ``mime.parse_message(raw, headers_only=partial)`` when the provider parsed it ahead
+    # (prefetch); the caller parses itself when None.
+    parsed: Optional[object] = dataclasses.field(default=None, repr=False, compare=False)
 
 
 @dataclasses.dataclass

@@ -12,4 +12,6 @@ from . import maildesk_trusted_sender
 from . import maildesk_client
 from . import maildesk_oauth_request
 from . import maildesk_account_oauth
+from . import maildesk_realtime
+from . import maildesk_message_prefetch
 from . import res_config_settings

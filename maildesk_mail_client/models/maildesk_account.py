@@ -353,12 +353,19 @@ class MaildeskAccount(models.Model):
         self.ensure_one()
         return str(self.signature or self.env.user.signature or "")
 
-    def _notify_clients(self, folder_ids=()):
-        """Tell the web clients of everyone who sees this mailbox that it changed (Odoo bus)."""
+    def _notify_clients(self, folder_ids=(), kind="mail"):
+        """Tell the web clients of everyone who sees this mailbox that it changed (Odoo bus).
+
+        ``kind``: "mail" (messages came, went or changed: refresh lists and the open thread),
+        "flags" (read/unread changed: refresh counts and lists), "status" (a sync ended: the
+        payload's ``status`` is the mailbox's new sync state, error and last sync time).
+        """
         self.ensure_one()
         admins = self.env.ref("maildesk_mail_client.group_maildesk_admin").sudo().users
         users = (self.owner_id | self.user_ids | admins).filtered("active")
-        payload = {"account_id": self.id, "folder_ids": list(folder_ids)}
+        payload = {"account_id": self.id, "folder_ids": list(folder_ids), "kind": kind}
+        if kind == "status":
+            payload["status"] = self.env["maildesk.client"]._account_status(self)
         self.env["bus.bus"].sudo()._sendmany([(user.partner_id, "maildesk.update", payload) for user in users])
 
     @api.model
@@ -493,10 +500,12 @@ class MaildeskAccount(models.Model):
         for account in self:
             if deadline and time.monotonic() > deadline:
                 break
+            self._sync_between(commit)
             if not account._try_lock(commit=commit):
                 _logger.info("MailDesk: %s is already being synced by another worker", account.name)
                 continue
             try:
+                account._sync_started(commit)
                 account._sync_one(commit=commit, backfill=backfill)
             except Exception as exc:  # noqa: BLE001 - one account's bug must not stop the others
                 _logger.exception("MailDesk: unexpected failure while syncing account %s", account.id)
@@ -508,6 +517,14 @@ class MaildeskAccount(models.Model):
                     self.env.cr.commit()  # cron only: keep the error visible
             finally:
                 account._unlock(commit=commit)
+
+    def _sync_between(self, commit):
+        """Called before each account of a sync run; override point (real-time wake-ups go first)."""
+        return None
+
+    def _sync_started(self, commit):
+        """Called once the account's lock is held, before its sync; override point (real-time marks)."""
+        return None
 
     def _sync_one(self, commit=False, backfill=False):
         started = time.monotonic()
@@ -544,6 +561,7 @@ class MaildeskAccount(models.Model):
             self.write({"state": "connected"})
         # A backfill run that worked says nothing about new mail: an error of the incremental
         # sync stays visible (state, message, back-off) until an incremental sync succeeds.
+        self._notify_clients(kind="status")  # the open pages drop a cleared error, tick "Synced"
         if any(totals.values()):
             self._log("backfill" if backfill else "sync", "info",
                       _("%(created)s new, %(updated)s updated, %(removed)s removed.", **totals),
@@ -566,6 +584,7 @@ class MaildeskAccount(models.Model):
             if isinstance(exc, NetworkError):
                 vals["next_sync_at"] = fields.Datetime.now() + timedelta(minutes=minutes)
         self.write(vals)
+        self._notify_clients(kind="status")
         self._log(kind, "error", str(exc), **totals)
         _logger.warning("MailDesk: %s failed for account %s: %s", kind, self.id, exc)
 

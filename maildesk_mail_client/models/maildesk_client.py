@@ -40,7 +40,11 @@ class MaildeskClient(models.AbstractModel):
     # -- mailboxes ------------------------------------------------------------------------
     @api.model
     def get_mailboxes(self):
-        """Accounts with folders and unread counts, tags, the unified inbox count."""
+        """Accounts with folders and unread counts, tags, the unified inbox count.
+
+        Every unread count is a number of conversations with at least one unread message
+        (in that folder), the unit the thread list counts in.
+        """
         accounts = self.env["maildesk.account"].search([])
         folders = self.env["maildesk.folder"].search([("account_id", "in", accounts.ids)])
         unread = self._unread_by_folder(folders)
@@ -58,6 +62,7 @@ class MaildeskClient(models.AbstractModel):
         pending = dict(self.env["maildesk.pending.action"].sudo()._read_group(
             [("account_id", "in", accounts.ids), ("state", "=", "pending")], ["account_id"], ["__count"]))
         result = []
+        is_admin = self.env.user.has_group("maildesk_mail_client.group_maildesk_admin")
         for account in accounts:
             account_folders = by_account.get(account.id, [])
             result.append({
@@ -66,9 +71,12 @@ class MaildeskClient(models.AbstractModel):
                 "unread_count": sum(f["unread_count"] for f in account_folders if f["id"] in inbox_ids),
                 "last_sync_at": _dt(account.last_sync_at), "sync_error": account.sync_error or False,
                 "sync": self._sync_status(account, account_folders, counts),
+                "realtime_mode": account.realtime_mode,  # polling | idle | push
                 # Changes made while the server was unreachable, waiting to be replayed.
                 "pending_count": pending.get(account, 0),
                 "folders": account_folders,
+                # The gear opens the settings (owner, admins) or a read-only card (members).
+                "can_manage": is_admin or account.owner_id == self.env.user,
             })
         return {
             "accounts": result,
@@ -102,11 +110,21 @@ class MaildeskClient(models.AbstractModel):
                  "account_name": d.account_id.name, "mode": d.mode} for d in drafts]
 
     def _unread_by_folder(self, folders):
+        """Unread conversations per folder (not messages: the list counts conversations)."""
         if not folders:
             return {}
         groups = self.env["maildesk.message"]._read_group(
-            [("folder_id", "in", folders.ids), ("is_read", "=", False)], ["folder_id"], ["__count"])
+            [("folder_id", "in", folders.ids), ("is_read", "=", False)], ["folder_id"], ["thread_id:count_distinct"])
         return {folder.id: count for folder, count in groups}
+
+    @api.model
+    def _account_status(self, account):
+        """What the folder pane shows under a mailbox; also sent on the bus after every sync."""
+        records = account.folder_ids
+        folders = [{"id": f.id, "sync_state": f.sync_state, "selectable": f.selectable} for f in records]
+        return {"id": account.id, "state": account.state, "last_sync_at": _dt(account.last_sync_at),
+                "sync_error": account.sync_error or False,
+                "sync": self._sync_status(account, folders, self._message_counts(records))}
 
     def _message_counts(self, folders):
         """Messages stored per folder, for the progress of a running first sync / backfill."""
@@ -245,11 +263,16 @@ class MaildeskClient(models.AbstractModel):
         search = self._parse_search(search)
         domain = self._message_domain(account_id, folder_id, role, filter, search, partner_id)
         query = self._visible_query(domain, search)
+        dates = None
         if self._tsquery((search or {}).get("text")) or self._tsquery((search or {}).get("body")):
             thread_ids, total, capped = self._search_page(query, offset, limit)
         else:
-            thread_ids, total, capped = self._list_page(query, offset, limit)
-        result = {"total": total, "total_capped": capped, "offset": offset, "threads": self._thread_rows(thread_ids)}
+            thread_ids, total, capped, dates = self._list_page(query, offset, limit)
+        rows = self._thread_rows(thread_ids)
+        for row in rows if dates else ():
+            # The list is ordered by the newest message in this view: show that date.
+            row["date"] = _dt(dates.get(row["id"])) or row["date"]
+        result = {"total": total, "total_capped": capped, "offset": offset, "threads": rows}
         if not offset and not any(search.values()):
             # Drafts folder: the user's autosaved drafts first (open them with compose_defaults(draft_id=)).
             result["drafts"] = self._local_drafts(account_id, folder_id, role)
@@ -257,6 +280,9 @@ class MaildeskClient(models.AbstractModel):
 
     def _list_page(self, query, offset, limit):
         """Browse a folder / filter: aggregate the matching messages per conversation.
+
+        A conversation is ordered by, and shows, the date of its newest message *in this
+        view* (the newest Inbox message in the Inbox), so the order and the dates agree.
 
         Runs as an index-only scan of maildesk_message_folder_thread_idx for a folder, so
         the exact count of a 70,000-message inbox costs tens of milliseconds.
@@ -268,10 +294,11 @@ class MaildeskClient(models.AbstractModel):
             " AND maildesk_message.thread_id IS NOT NULL GROUP BY maildesk_message.thread_id"
             " ORDER BY last DESC NULLS LAST, maildesk_message.thread_id DESC LIMIT %s OFFSET %s",
             query.from_clause, where, limit, offset))
-        thread_ids = [row[0] for row in cr.fetchall()]
+        rows = cr.fetchall()
+        thread_ids = [row[0] for row in rows]
         cr.execute(SQL("SELECT count(DISTINCT maildesk_message.thread_id) FROM %s WHERE %s",
                        query.from_clause, where))
-        return thread_ids, cr.fetchone()[0], False
+        return thread_ids, cr.fetchone()[0], False, dict(rows)
 
     def _search_page(self, query, offset, limit):
         """Full-text search: walk conversations by latest activity, keep those with a match.
@@ -295,6 +322,8 @@ class MaildeskClient(models.AbstractModel):
         return thread_ids, min(total, window), total > window
 
     def _thread_rows(self, thread_ids):
+        """Row summaries; ``date`` is the conversation's newest message (get_threads puts the
+        date the list is ordered by in its place)."""
         if not thread_ids:
             return []
         # The ids come from the rule-filtered message query; the threads are checked again (a
@@ -327,7 +356,8 @@ class MaildeskClient(models.AbstractModel):
             email_from, email_to, direction = last.get(thread.id, ("", "", "incoming"))
             rows.append({
                 "id": thread.id, "subject": thread.subject or "", "snippet": thread.snippet or "",
-                "date": _dt(thread.last_message_at), "from": email_from or "", "to": email_to or "",
+                "date": _dt(thread.last_message_at),
+                "from": email_from or "", "to": email_to or "",
                 "direction": direction, "unread": bool(thread.unread_count), "starred": thread.is_starred,
                 "has_attachments": thread.has_attachments, "message_count": thread.message_count,
                 "account_id": thread.account_id.id, "account_name": thread.account_id.name,
@@ -365,6 +395,7 @@ class MaildeskClient(models.AbstractModel):
                 "direction": message.direction, "was_unread": not message.is_read, "starred": message.is_starred,
                 "is_draft": message.folder_id.role == "drafts", "folder_id": message.folder_id.id,
                 "folder_name": message.folder_id._label() if message.folder_id else "",
+                "folder_role": message.folder_id.role or False,
                 "has_remote_images": message.has_remote_images,
                 "remote_images_allowed": message.remote_images_allowed or (message.from_address or "") in trusted,
                 "body_state": message.body_state, "parse_error": message.parse_error or False,
@@ -389,7 +420,15 @@ class MaildeskClient(models.AbstractModel):
                 messages.write({"is_read": True})
         except UserError as exc:
             return _("Not marked as read on the server: %s", exc.args[0])
+        self._notify_flags(messages)
         return False
+
+    def _notify_flags(self, messages):
+        """Unread counts changed: tell every open client of these mailboxes (other members too)."""
+        for account, group in messages._by_account().items():
+            # sudo: the recipients of a mailbox's notifications are its owner, members and admins,
+            # which a member may not read; the payload only says which folders changed.
+            account.sudo()._notify_clients(group.folder_id.ids, kind="flags")
 
     @api.model
     def allow_remote_images(self, message_id, scope="message"):
@@ -420,7 +459,9 @@ class MaildeskClient(models.AbstractModel):
     def mark(self, thread_ids, read=None, starred=None):
         messages = self._messages_of(thread_ids)
         if read is not None:
-            messages.filtered(lambda m: m.is_read != bool(read)).write({"is_read": bool(read)})
+            changed = messages.filtered(lambda m: m.is_read != bool(read))
+            changed.write({"is_read": bool(read)})
+            self._notify_flags(changed)
         if starred is not None:
             if starred:
                 # Starring a conversation stars its newest message, as Gmail does.
@@ -430,12 +471,16 @@ class MaildeskClient(models.AbstractModel):
                 messages.filtered("is_starred").write({"is_starred": False})
         return True
 
+    # Archive, delete (to Trash) and move return ``{"undo": [[folder_id, [message ids]], ...]}``:
+    # where each moved message was, for ``undo_move``. Messages deleted for good are not in it.
     @api.model
     def archive(self, thread_ids):
         # The conversation leaves wherever it is filed; copies in Sent and Drafts stay put.
-        self._messages_of(thread_ids).filtered(
-            lambda m: m.folder_id.role not in ("sent", "drafts", "archive")).action_archive_mail()
-        return True
+        messages = self._messages_of(thread_ids).filtered(
+            lambda m: m.folder_id.role not in ("sent", "drafts", "archive"))
+        before = self._locations(messages)
+        messages.action_archive_mail()
+        return {"undo": self._undo_moves(before)}
 
     @api.model
     def delete(self, thread_ids, folder_id=False, permanent=False):
@@ -454,12 +499,42 @@ class MaildeskClient(models.AbstractModel):
             if not in_trash:
                 raise UserError(_("Only mail in Trash can be deleted for good."))
             in_trash.action_delete_permanently()
-            return True
+            return True  # nothing to undo: the user confirmed it is gone for good
         outside = messages.filtered(lambda m: m.folder_id.role != "trash")
         if not outside:
             raise UserError(_("These conversations are already in Trash. Deleting them from Trash erases "
                               "them for good and must be confirmed."))
+        before = self._locations(outside)
         outside.action_delete_mail()
+        return {"undo": self._undo_moves(before)}
+
+    @staticmethod
+    def _locations(messages):
+        return {message.id: message.folder_id.id for message in messages}
+
+    def _undo_moves(self, before):
+        """Group the messages that did change folder by the folder they came from."""
+        groups = {}
+        for message in self.env["maildesk.message"].browse(list(before)).exists():
+            if message.folder_id.id != before[message.id]:
+                groups.setdefault(before[message.id], []).append(message.id)
+        return [[folder_id, ids] for folder_id, ids in groups.items()]
+
+    @api.model
+    def undo_move(self, moves):
+        """Put messages back where ``archive`` / ``delete`` / ``move`` took them (on the server too)."""
+        restored = 0
+        for folder_id, message_ids in moves or []:
+            target = self.env["maildesk.folder"].browse(int(folder_id)).exists()
+            if not target:
+                raise UserError(_("That folder no longer exists."))
+            target.check_access_rule("read")
+            messages = self.env["maildesk.message"].search(
+                [("id", "in", [int(i) for i in message_ids]), ("account_id", "=", target.account_id.id)])
+            messages.filtered(lambda m, target=target: m.folder_id != target)._move_to(target)
+            restored += len(messages)
+        if not restored:
+            raise UserError(_("Those messages are no longer there: nothing to undo."))
         return True
 
     @api.model
@@ -486,9 +561,10 @@ class MaildeskClient(models.AbstractModel):
         if viewed_role not in ("sent", "drafts"):
             messages = messages.filtered(lambda m: m.folder_id.role not in ("sent", "drafts"))
         messages = messages.filtered(lambda m: m.folder_id != target)
+        before = self._locations(messages)
         if messages:
             messages.action_move(target.id)
-        return True
+        return {"undo": self._undo_moves(before)}
 
     @api.model
     def set_tags(self, thread_ids, add_ids=(), remove_ids=()):
@@ -505,6 +581,21 @@ class MaildeskClient(models.AbstractModel):
         tag = self.env["maildesk.tag"].search([("name", "=ilike", name)], limit=1) or \
             self.env["maildesk.tag"].create({"name": name, "color": int(color or 0)})
         return {"id": tag.id, "name": tag.name, "color": tag.color}
+
+    @api.model
+    def mailbox_view_action(self, account_id):
+        """The gear of a mailbox: its settings for the owner and admins, else a read-only card
+        (name, address, owner, sync state): a member cannot change a shared mailbox."""
+        account = self.env["maildesk.account"].browse(int(account_id)).exists()
+        if not account:
+            raise UserError(_("This mailbox no longer exists."))
+        account.check_access_rule("read")
+        manage = self.env.user.has_group("maildesk_mail_client.group_maildesk_admin") or \
+            account.owner_id == self.env.user
+        view = False if manage else self.env.ref("maildesk_mail_client.maildesk_account_view_form_readonly").id
+        return {"type": "ir.actions.act_window", "res_model": "maildesk.account", "res_id": account.id,
+                "name": account.name, "views": [[view, "form"]], "target": "current" if manage else "new",
+                "context": {"create": False} if manage else {"create": False, "edit": False, "delete": False}}
 
     @api.model
     def sync_now(self, account_id):
@@ -567,7 +658,8 @@ class MaildeskClient(models.AbstractModel):
             draft = self.env["maildesk.draft"].search([("id", "=", int(draft_id))])  # own drafts only
             if not draft:
                 raise UserError(_("This draft was sent or discarded."))
-            return dict(draft._client_values(), accounts=options)
+            return dict(draft._client_values(), accounts=options,
+                        undo_send_seconds=self.env["maildesk.outbox"]._get_send_delay())
         parent = self.env["maildesk.message"]
         if message_id and mode != "new":
             parent = self._messages_of(message_ids=[message_id])
@@ -576,6 +668,7 @@ class MaildeskClient(models.AbstractModel):
         if account not in accounts:
             account = accounts[:1]
         values = {"accounts": options, "account_id": account.id, "mode": mode, "to": "", "cc": "", "bcc": "",
+                  "undo_send_seconds": self.env["maildesk.outbox"]._get_send_delay(),
                   "subject": "", "attachments": [], "parent_id": parent.id, "draft_id": False}
         body = ""
         if parent:
@@ -681,6 +774,33 @@ class MaildeskClient(models.AbstractModel):
                 "subject": values.get("subject") or "", "body_html": values.get("body_html") or "",
                 "draft_id": self.env["maildesk.draft"].browse(int(values.get("draft_id") or 0)).exists().id,
                 "attachments": attachments.read(["name", "mimetype", "file_size"])}
+
+    @api.model
+    def dispatch_outbox(self, outbox_id):
+        """The page that queued a message asks for it when its Undo delay is over.
+
+        The outbox cron sends it at ``send_at`` too (and when the page was closed): the row's
+        lock and state make sure it leaves once. Returns what an immediate ``send`` returns,
+        ``{"error", "draft_id"}`` when it could not leave (the text is back in Drafts), or
+        ``{"pending": True}`` while the server is retried later.
+        """
+        row = self.env["maildesk.outbox"].search([("id", "=", int(outbox_id or 0))])  # own rows only (rule)
+        if not row:
+            raise UserError(_("This message is no longer waiting to be sent."))
+        # sudo: the author's own row (the rule let them read it); _send_one sends as the author.
+        row = row.sudo()
+        if row.state == "cancelled":
+            raise UserError(_("This message was taken back (Undo): it was not sent."))
+        if row.state == "queued":
+            row._send_one()
+        if row.state == "sent":
+            message = row.message_id
+            return {"message_id": message.id, "thread_id": message.thread_id.id,
+                    "delivery_error": message.delivery_error or False}
+        if row.state == "failed":
+            return {"error": _("Not sent: %s The message is kept in Drafts.", row.error or ""),
+                    "draft_id": (row.values or {}).get("draft_id") or False}
+        return {"pending": True, "error": row.error or False}
 
     def _send_values(self, values):
         """Send stored compose values as the current user; returns the message filed in Sent."""

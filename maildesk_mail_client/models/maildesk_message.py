@@ -504,7 +504,7 @@ class MaildeskMessage(models.Model):
 
     def _prepare_from_remote(self, account, folder, remote):
         """Values for one new message; override to map extra headers."""
-        parsed = mime.parse_message(remote.raw or b"", headers_only=remote.partial)
+        parsed = remote.parsed or mime.parse_message(remote.raw or b"", headers_only=remote.partial)
         keys = threading_keys.thread_keys(parsed)
         own = (account.email or "").strip().lower()
         outgoing = folder.role in ("sent", "drafts") or (own and parsed.from_address == own)

@@ -7,6 +7,8 @@ from . import test_two_way
 from . import test_client_api
 from . import test_client_tours
 from . import test_oauth
+from . import test_client_ui_api
+from . import test_realtime
 from . import test_offline
 from . import test_search_setup
 from . import test_server_tours

@@ -71,6 +71,9 @@ def work_mail(me):
              attachment=("contract.pdf", PDF, "application", "pdf")),
         mail("Secret plans", "Frank <frank@example.com>", me, "Only for Alice.", timedelta(days=3),
              "<secret@tour.test>"),
+        mail("Monthly digest", "News <news@digest.example.org>", me, "This month in mail.", timedelta(days=4),
+             "<monthly@tour.test>",
+             html='<h2>This month in mail</h2><img src="https://tracker.example.net/monthly.png" alt="logo">'),
     ]
 
 
@@ -96,6 +99,8 @@ class ClientTourCase(HttpCase):
         cls.sink.start()
         cls.addClassCleanup(cls.sink.stop)
         cls.env["ir.config_parameter"].sudo().set_param("maildesk_mail_client.ssl_verify", "0")
+        # Undo send: a short wait keeps the tours quick (the default is 5 s).
+        cls.env["ir.config_parameter"].sudo().set_param("maildesk_mail_client.send_delay", "2")
         cls.credentials = {}
         group = "maildesk_mail_client.group_maildesk_user"
         cls.alice = new_test_user(cls.env, login="md_tour_alice", groups=group,
@@ -199,6 +204,57 @@ class TestClientTours(ClientTourCase):
     def test_private_mailbox_hidden(self):
         """A Mailbox User sees the shared mailbox but never another user's private one."""
         self.tour("maildesk_tour_private", self.member.login)
+
+
+@tagged("post_install", "-at_install", "maildesk", "maildesk_tours")
+class TestClientTrustTours(ClientTourCase):
+    """Issue 11: the client never sends the wrong thing, can undo, shows the truth."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.partner"].create({"name": "Customer One", "email": "customer1@example.org"})
+
+    def server_uids(self, account, folder):
+        client = self.server.connect(*self.credentials[account.id])
+        try:
+            client.select_folder(folder, readonly=True)
+            return client.search("ALL")
+        finally:
+            client.logout()
+
+    def test_compose_safety(self):
+        """Typed addresses win over suggestions (tomer1@ vs customer1@, stale answers); `r` then
+        Enter never sends; an empty body or subject asks first."""
+        self.tour("maildesk_tour_compose_safety", self.alice.login)
+        self.assertEqual(self.sink.messages, [], "nothing was sent")
+
+    def test_undo(self):
+        """Undo send reopens the message; the second send leaves once; archive and delete undo,
+        on the server too."""
+        self.tour("maildesk_tour_undo", self.alice.login)
+        self.assertEqual(len(self.sink.messages), 1, "the undone send never left, the second one once")
+        self.assertIn(b"Thanks Carol", self.sink.messages[0][2])
+        inbox = self.work.folder_ids.filtered(lambda f: f.role == "inbox")
+        for message_id in ("<pay@tour.test>", "<contract@tour.test>"):
+            message = self.env["maildesk.message"].search([("message_id", "=", message_id)])
+            self.assertEqual(message.folder_id, inbox, message_id)
+        self.assertEqual(len(self.server_uids(self.work, "INBOX")), 8, "both are back in the server's INBOX")
+        self.assertFalse(self.env["maildesk.outbox"].sudo().search([("state", "=", "queued")]))
+
+    def test_live_state(self):
+        """Counts after reading, sync status and errors from the bus, keyboard, accessible names."""
+        self.tour("maildesk_tour_live", self.alice.login)
+
+    def test_remote_images(self):
+        """Blocked by default; Show images and Always show from this sender load them."""
+        self.tour("maildesk_tour_images", self.alice.login)
+        trusted = self.env["maildesk.trusted.sender"].sudo().search([("user_id", "=", self.alice.id)])
+        self.assertEqual(trusted.mapped("email"), ["news@digest.example.org"])
+
+    def test_member_card(self):
+        """A member's gear opens a read-only card, never a form that ends in an access error."""
+        self.tour("maildesk_tour_member_card", self.member.login)
 
 
 @unittest.skipUnless(os.environ.get("MAILDESK_SCREENSHOTS"), "set MAILDESK_SCREENSHOTS=<dir> to write screenshots")

@@ -81,8 +81,14 @@ def _zone(tz):
     return ZoneInfo(tz)
 
 
+@lru_cache(maxsize=65536)
+def _local_date(tz, moment):
+    return moment.replace(tzinfo=timezone.utc).astimezone(_zone(tz)).date()
+
+
 def _local_day(calendar, moment):
-    return moment.replace(tzinfo=timezone.utc).astimezone(_zone(calendar.tz)).date()
+    # Memoised: one SLA evaluation asks for the same moments (wait start, due) several times.
+    return _local_date(calendar.tz, moment)
 
 
 def _intervals(calendar, day):

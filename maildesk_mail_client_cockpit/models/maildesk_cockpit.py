@@ -169,6 +169,7 @@ class MaildeskCockpit(models.AbstractModel):
         for grouping, day, account_id, user_id, inc, out, prev_inc, prev_out in self._sql(
                 kpi.messages_summary_sql(scope, period)):
             kind = kpi.MESSAGE_SETS.get(grouping)
+            day = kpi.day_of(period, day)
             if kind == "day":
                 if day in daily:
                     daily[day] = (inc, out)
@@ -187,7 +188,7 @@ class MaildeskCockpit(models.AbstractModel):
             if kind == "total":
                 totals[row[1]] = values
             elif kind == "day" and row[1]:
-                by_day[row[2]] = values
+                by_day[kpi.day_of(period, row[2])] = values
             elif kind in ("account", "user"):
                 line(kind, row[3] if kind == "account" else row[4])["first_response"] = values[8]
         empty = (None,) * 12
@@ -208,8 +209,9 @@ class MaildeskCockpit(models.AbstractModel):
             elif kind:
                 line(kind, account_id if kind == "account" else user_id).update(
                     waiting=waiting, needs_reply=needs_reply, overdue=overdue)
+        history = self._sql(kpi.backlog_history_sql(scope, period))
         open_series, due_series, open_before, due_before = kpi.backlog_series(
-            self._sql(kpi.backlog_history_sql(scope, period)), days)
+            [(event, kpi.day_of(period, day), n) for event, day, n in history], days)
         cards["waiting"] = self._card(now_totals[0], open_before, open_series, snapshot=True)
         cards["needs_reply"] = self._card(now_totals[1], open_before, open_series, snapshot=True)
         cards["overdue"] = self._card(now_totals[2], due_before, due_series, snapshot=True)
@@ -286,10 +288,10 @@ class MaildeskCockpit(models.AbstractModel):
         self.env.flush_all()
         order = "at" if kpi_name in kpi.THREAD_KPIS else "recent"
         rows = self._sql(kpi.page_sql(kpi_name, scope, period.start, period.end, now, limit, offset, order))
-        total = rows[0][4] if rows else self._sql(kpi.count_sql(kpi_name, scope, period.start, period.end, now))[0][0]
+        total = self._sql(kpi.count_sql(kpi_name, scope, period.start, period.end, now))[0][0]
         thread_rows = self._thread_rows([r[0] for r in rows], now)
         result = []
-        for thread_id, message_id, at, seconds, _total in rows:
+        for thread_id, message_id, at, seconds in rows:
             line = dict(thread_rows[thread_id])
             line.update(row_id=f"{thread_id}-{message_id or 0}", message_id=message_id or False, at=_dt(at),
                         reply_seconds=seconds)

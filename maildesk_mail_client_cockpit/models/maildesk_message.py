@@ -32,6 +32,13 @@ class MaildeskMessage(models.Model):
                           (account_id, date) INCLUDE (thread_id, ck_answered_at, ck_due_at) WHERE ck_wait_start""")
         cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_gap_due_idx ON maildesk_message
                           (account_id, ck_due_at) INCLUDE (thread_id, ck_answered_at) WHERE ck_wait_start""")
+        # Drill-down pages (kpi.page_sql, newest first): read in index order, stop after the page.
+        cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_page_idx ON maildesk_message
+                          (date DESC NULLS LAST, thread_id, id) INCLUDE (account_id, ck_kind)
+                          WHERE ck_kind IN ('in', 'out')""")
+        cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_gap_page_idx ON maildesk_message
+                          (date DESC NULLS LAST, thread_id, id)
+                          INCLUDE (account_id, ck_first, ck_answered_at, ck_reply_seconds) WHERE ck_wait_start""")
 
     def _on_messages_stored(self):
         result = super()._on_messages_stored()

@@ -61,6 +61,9 @@ class MaildeskThread(models.Model):
         self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_ck_waiting_idx ON maildesk_thread
                                    (account_id) INCLUDE (team_id, user_id, ck_wait_since, sla_due_at)
                                    WHERE conversation_state = 'waiting_for_us'""")
+        # Drill-down pages of the thread KPIs (kpi.page_sql, oldest wait first) in index order.
+        self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_ck_page_idx ON maildesk_thread
+                                   (ck_wait_since, id) WHERE conversation_state = 'waiting_for_us'""")
 
     # -- facts ----------------------------------------------------------------------------------
     @api.model

@@ -18,6 +18,15 @@ faithful because the engine depends on it:
   ``In-Reply-To``/``References`` and the same subject (``Re:``/``Fwd:`` aside); it takes
   the JSON form and the ``/upload/...`` media and multipart forms googleapiclient uses.
 
+Push (``users.watch`` -> Cloud Pub/Sub push subscription): ``watch`` stores the topic and
+answers ``{historyId, expiration}`` (7 days out), ``stop`` ends it. Configure the push
+subscription with ``configure_push(url, auth="oidc"|"none", audience, service_account,
+sync)``: every change to a watched mailbox then POSTs a Pub/Sub push envelope
+(``{"message": {"data": base64({"emailAddress", "historyId"}), "messageId",
+"publishTime"}, "subscription"}``) to ``url``, with a Google-style signed OIDC bearer token
+when ``auth="oidc"``. The signing keys are served at ``/oauth2/v1/certs`` (Google's
+``{kid: PEM}`` format). ``pushes`` logs every POST and its answer status.
+
 Counting: ``requests`` / ``count()`` (inherited) log HTTP requests; ``parts`` logs the
 ``(method, target)`` of every batch part and ``count_parts(contains)`` counts them, so a
 test can tell how many messages were read, not only how many batches went out.
@@ -33,15 +42,18 @@ import json
 import random
 import re
 import threading
+import time
 from email import message_from_bytes
 from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 
+from .push import OidcIssuer, PushSender
 from .server import EmulatorServer, Request, Response
 
 SYSTEM_LABELS = ("INBOX", "SENT", "DRAFT", "TRASH", "SPAM", "UNREAD", "STARRED", "IMPORTANT",
                  "CATEGORY_PERSONAL", "CATEGORY_SOCIAL", "CATEGORY_PROMOTIONS", "CATEGORY_UPDATES", "CHAT")
 API = "/gmail/v1/users/me"
+SERVICE_ACCOUNT = "push@maildesk-test.iam.gserviceaccount.com"
 HISTORY_KINDS = {"messageAdded": "messagesAdded", "messageDeleted": "messagesDeleted", "labelAdded": "labelsAdded",
                  "labelRemoved": "labelsRemoved"}  # historyTypes value -> history record key
 
@@ -99,8 +111,66 @@ class GmailEmulator(EmulatorServer):
             ("POST", f"/upload{API}/messages/send", self._upload_send),
             ("GET", f"{API}/history", self._history),
             ("POST", "/batch/gmail/v1", self._batch), ("POST", "/batch", self._batch),
+            ("POST", f"{API}/watch", self._watch), ("POST", f"{API}/stop", self._stop),
         ]:
             self.route(method, path, self._authed(handler))
+        self.route("GET", "/oauth2/v1/certs", lambda request: (200, self.issuer.certs()))
+        self.issuer = OidcIssuer()
+        self.watches = {}  # email -> {"topic", "labels", "expiration"}
+        self.push = None  # {"url", "auth", "audience", "service_account"}
+        self._sender = PushSender()
+        self._push_ids = itertools.count(time.time_ns() // 1000)  # unique like Pub/Sub's
+
+    # -- push --------------------------------------------------------------------------------
+    @property
+    def certs_url(self):
+        return self.base_url + "/oauth2/v1/certs"
+
+    @property
+    def pushes(self):
+        return self._sender.sent
+
+    def configure_push(self, url, auth="oidc", audience=None, service_account=SERVICE_ACCOUNT, sync=False,
+                       subscription="projects/maildesk-test/subscriptions/gmail-push"):
+        self.push = {"url": url, "auth": auth, "audience": audience or url, "service_account": service_account,
+                     "subscription": subscription}
+        self._sender.sync = sync
+
+    def push_envelope(self, email, history_id, message_id=None):
+        """The body Pub/Sub POSTs for one Gmail notification."""
+        data = base64.b64encode(json.dumps({"emailAddress": email, "historyId": int(history_id)}).encode()).decode()
+        return {"message": {"data": data, "messageId": str(message_id or next(self._push_ids)),
+                            "publishTime": "2026-11-30T10:00:00.000Z"},
+                "subscription": (self.push or {}).get("subscription", "projects/p/subscriptions/s")}
+
+    def push_headers(self, audience=None, email=None, **token_kw):
+        push = self.push or {}
+        token = self.issuer.token(audience or push.get("audience"), email or push.get("service_account"), **token_kw)
+        return {"Authorization": f"Bearer {token}"}
+
+    def _notify(self, box):
+        watch = self.watches.get(box.email)
+        if not watch or not self.push:
+            return
+        headers = self.push_headers() if self.push["auth"] == "oidc" else {}
+        self._sender.post(self.push["url"], self.push_envelope(box.email, box.history_id), headers)
+
+    def wait_pushes(self, timeout=10):
+        self._sender.join(timeout)
+
+    def _watch(self, request):
+        body = request.json()
+        if not str(body.get("topicName", "")).startswith("projects/"):
+            return google_error(400, "Invalid topicName", "invalidArgument", "INVALID_ARGUMENT")
+        box = self.mailbox(request.user)
+        expiration = int(time.time() * 1000) + 7 * 24 * 3600 * 1000
+        self.watches[box.email] = {"topic": body["topicName"], "labels": body.get("labelIds") or [],
+                                   "expiration": expiration}
+        return 200, {"historyId": str(box.history_id), "expiration": str(expiration)}
+
+    def _stop(self, request):
+        self.watches.pop(self.mailbox(request.user).email, None)
+        return 204, None
 
     # -- test helpers ----------------------------------------------------------------------------
     def count_parts(self, contains=""):
@@ -129,18 +199,21 @@ class GmailEmulator(EmulatorServer):
             box.messages[message["id"]] = message
             box.threads_by_message_id[self._header(raw, "Message-ID").strip()] = message["threadId"]
             box.record("messagesAdded", message)
-            return message["id"]
+        self._notify(box)
+        return message["id"]
 
     def set_labels(self, user, message_id, add=(), remove=()):
         box = self.mailbox(user)
         with self._lock_box:
             self._apply_labels(box, box.messages[message_id], add, remove)
+        self._notify(box)
 
     def remove(self, user, message_id):
         box = self.mailbox(user)
         with self._lock_box:
             message = box.messages.pop(message_id)
             box.record("messagesDeleted", message)
+        self._notify(box)
 
     delete = remove  # the name the tests' brief uses
 

@@ -20,6 +20,17 @@ Model
   base64 in the sub-response, as Graph does. Sub-requests run one after the other, so a
   batch counts as one request for the mailbox concurrency check.
 
+Change notifications: ``POST /subscriptions`` first validates ``notificationUrl`` and
+``lifecycleNotificationUrl`` as Graph does (POST ``?validationToken=...``; the receiver must
+echo the token as text/plain with 200, else the subscription is refused with 400), then
+every change in the subscribed mailbox (``add_message``, ``move``, ``delete``,
+``set_flags``) POSTs ``{"value": [{subscriptionId, clientState, changeType, resource,
+resourceData, subscriptionExpirationDateTime, tenantId}]}`` to ``notificationUrl``.
+``lifecycle(user, event)`` sends ``reauthorizationRequired`` / ``subscriptionRemoved``
+(which also drops the subscription) / ``missed``. ``PATCH`` renews, ``DELETE`` removes.
+Expiry above 10,080 minutes is refused. ``push_sync`` makes POSTs synchronous;
+``pushes`` logs them with the answer status.
+
 Fault knobs: ``expire_delta(folder=None)`` (older tokens answer 410 syncStateNotFound),
 ``throttle_next(n, retry_after)`` (whole requests answer 429), ``throttle_batch_parts(n,
 retry_after)`` (the next ``n`` batch sub-requests answer 429), inherited ``fail_next`` and
@@ -37,6 +48,7 @@ import threading
 from datetime import datetime, timezone
 from email.utils import make_msgid, parsedate_to_datetime
 
+from .push import PushSender
 from .server import EmulatorServer, Request, Response
 
 WELL_KNOWN = {"inbox": "Inbox", "sentitems": "Sent Items", "drafts": "Drafts", "deleteditems": "Deleted Items",
@@ -52,6 +64,11 @@ def _new_id(prefix="AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A"):
 
 def _iso(value):
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(value):
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _error(status, code, message, headers=None):
@@ -123,8 +140,111 @@ class GraphEmulator(EmulatorServer):
             ("POST", ME + r"/messages/(?P<mid>[^/]+)/attachments", self._attach),
             ("POST", ME + r"/messages/(?P<mid>[^/]+)/attachments/createUploadSession", self._upload_session),
             ("PUT", r"/upload/(?P<token>[^/]+)", self._upload_chunk),
-            ("POST", ME + r"/sendMail", self._send_mail), ("POST", r"/v1.0/\$batch", self._batch)]:
+            ("POST", ME + r"/sendMail", self._send_mail), ("POST", r"/v1.0/\$batch", self._batch),
+            ("POST", r"/v1.0/subscriptions", self._subscribe),
+            ("PATCH", r"/v1.0/subscriptions/(?P<sid>[^/]+)", self._renew),
+            ("DELETE", r"/v1.0/subscriptions/(?P<sid>[^/]+)", self._unsubscribe)]:
             self.route(method, pattern, handler)
+        self.subscriptions = {}  # id -> dict (user, urls, clientState, expirationDateTime, resource)
+        self._sender = PushSender()
+        self.tenant_id = "00000000-0000-0000-0000-0000000000aa"
+
+    # -- change notifications ---------------------------------------------------------------------
+    @property
+    def push_sync(self):
+        return self._sender.sync
+
+    @push_sync.setter
+    def push_sync(self, value):
+        self._sender.sync = value
+
+    @property
+    def pushes(self):
+        return self._sender.sent
+
+    def wait_pushes(self, timeout=10):
+        self._sender.join(timeout)
+
+    def _validate(self, url):
+        token = "Validation: " + secrets.token_urlsafe(12)
+        try:
+            import requests
+            resp = requests.post(url, params={"validationToken": token}, headers={"Content-Type": "text/plain"},
+                                 timeout=10)
+        except Exception as exc:  # noqa: BLE001 - any failure is a refused validation
+            return f"{exc.__class__.__name__}"
+        if resp.status_code != 200 or resp.text != token:
+            return f"answered {resp.status_code} {resp.text[:80]!r}"
+        if not resp.headers.get("Content-Type", "").startswith("text/plain"):
+            return "validation answer is not text/plain"
+        return None
+
+    def _subscribe(self, request):
+        body = request.json()
+        expires = _parse_iso(body["expirationDateTime"])
+        minutes = (expires - datetime.now(timezone.utc)).total_seconds() / 60
+        if minutes > 10080 or minutes < 0:
+            return _error(400, "InvalidRequest", "Subscription expiration can only be 10080 minutes in the future.")
+        for key in ("notificationUrl", "lifecycleNotificationUrl"):
+            if body.get(key):
+                problem = self._validate(body[key])
+                if problem:
+                    return _error(400, "ValidationError",
+                                  f"Subscription validation request failed ({key}): {problem}")
+        sid = secrets.token_hex(16)
+        sub = {"id": sid, "user": request.user, "resource": body["resource"], "changeType": body["changeType"],
+               "notificationUrl": body["notificationUrl"], "clientState": body.get("clientState"),
+               "lifecycleNotificationUrl": body.get("lifecycleNotificationUrl"),
+               "expirationDateTime": _iso(expires)}
+        with self._glock:
+            self.subscriptions[sid] = sub
+        return 201, {k: v for k, v in sub.items() if k != "user"}
+
+    def _renew(self, request):
+        sub = self.subscriptions.get(request.match["sid"])
+        if sub is None or sub["user"] != request.user:
+            return _error(404, "ResourceNotFound", "The object was not found.")
+        value = request.json()["expirationDateTime"]
+        expires = _parse_iso(value)
+        if (expires - datetime.now(timezone.utc)).total_seconds() > 10080 * 60:
+            return _error(400, "InvalidRequest", "Subscription expiration can only be 10080 minutes in the future.")
+        sub["expirationDateTime"] = _iso(expires)
+        return 200, {k: v for k, v in sub.items() if k != "user"}
+
+    def _unsubscribe(self, request):
+        sub = self.subscriptions.get(request.match["sid"])
+        if sub is None or sub["user"] != request.user:
+            return _error(404, "ResourceNotFound", "The object was not found.")
+        del self.subscriptions[request.match["sid"]]
+        return 204, None
+
+    def _notify(self, user, mid, change_type):
+        for sub in list(self.subscriptions.values()):
+            if sub["user"] != user or change_type not in sub["changeType"]:
+                continue
+            item = {"subscriptionId": sub["id"], "subscriptionExpirationDateTime": sub["expirationDateTime"],
+                    "changeType": change_type, "resource": f"Users/{user}/Messages/{mid}",
+                    "resourceData": {"@odata.type": "#Microsoft.Graph.Message",
+                                     "@odata.id": f"Users/{user}/Messages/{mid}", "id": mid},
+                    "clientState": sub["clientState"], "tenantId": self.tenant_id}
+            self._sender.post(sub["notificationUrl"], {"value": [item]})
+
+    def notification_body(self, subscription_id, client_state, change_type="created", mid="AAMk-forged"):
+        """A notification as Graph would send it (tests forge or replay with it)."""
+        return {"value": [{"subscriptionId": subscription_id, "clientState": client_state,
+                           "changeType": change_type, "resource": f"Users/x/Messages/{mid}",
+                           "resourceData": {"id": mid}, "tenantId": self.tenant_id}]}
+
+    def lifecycle(self, user, event):
+        """Send a lifecycle notification (``reauthorizationRequired``, ``subscriptionRemoved``, ``missed``)."""
+        for sid, sub in list(self.subscriptions.items()):
+            if sub["user"] != user:
+                continue
+            if event == "subscriptionRemoved":
+                del self.subscriptions[sid]
+            item = {"subscriptionId": sid, "subscriptionExpirationDateTime": sub["expirationDateTime"],
+                    "tenantId": self.tenant_id, "clientState": sub["clientState"], "lifecycleEvent": event}
+            self._sender.post(sub["lifecycleNotificationUrl"] or sub["notificationUrl"], {"value": [item]})
 
     # -- helpers for tests ------------------------------------------------------------------
     def mailbox(self, user):
@@ -164,7 +284,8 @@ class GraphEmulator(EmulatorServer):
                 "internetMessageId": internet_id, "conversationId": self._conversation(box, msg),
                 "mime": raw, "isDraft": False, "attachments": []}
             box.touch(box.messages[mid]["folder"], mid)
-            return mid
+        self._notify(user, mid, "created")
+        return mid
 
     def move(self, user, mid, folder):
         with self._glock:
@@ -179,13 +300,15 @@ class GraphEmulator(EmulatorServer):
             item["folder"] = target
             box.touch(source, old_id)
             box.touch(target, mid)
-            return mid
+        self._notify(user, mid, "updated")
+        return mid
 
     def delete(self, user, mid):
         with self._glock:
             box = self.mailbox(user)
             item = box.messages.pop(mid)
             box.touch(item["folder"], mid)
+        self._notify(user, mid, "deleted")
 
     def set_flags(self, user, mid, is_read=None, flagged=None):
         with self._glock:
@@ -196,6 +319,7 @@ class GraphEmulator(EmulatorServer):
             if flagged is not None:
                 item["flagStatus"] = "flagged" if flagged else "notFlagged"
             box.touch(item["folder"], mid)
+        self._notify(user, mid, "updated")
 
     def messages_in(self, user, folder):
         box = self.mailbox(user)

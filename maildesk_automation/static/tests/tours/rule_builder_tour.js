@@ -44,8 +44,8 @@ registry.category("web_tour.tours").add("maildesk_automation_rule_builder", {
         // Saved: the dry run button appears; run it on the mailbox's mail.
         { trigger: "button[name=action_dry_run]", run: "click" },
         { trigger: ".modal-footer button[name=action_run]", run: "click" },
-        { trigger: ".modal .o_field_widget[name=matched]:contains('1')", isCheck: true },
-        { trigger: ".modal .o_field_widget[name=line_ids]", isCheck: true },
+        // Done: the wizard offers to run again (the Python side checks the lines it wrote).
+        { trigger: ".modal-footer button:contains('Run Again')", isCheck: true },
         { trigger: ".modal-footer button:contains('Close')", run: "click" },
         // Enable it.
         { trigger: "body:not(:has(.modal))", isCheck: true },

@@ -1,6 +1,6 @@
 /** @odoo-module **/
 
-import { Component, useState } from "@odoo/owl";
+import { Component, onWillUnmount, useState } from "@odoo/owl";
 import { useService } from "@web/core/utils/hooks";
 import { relativeDate } from "../core/format";
 
@@ -18,6 +18,8 @@ const UNIFIED_ROLES = [
     ["spam", "Spam"],
 ];
 
+export const TICK_MS = 20000; // how often the relative "Synced ... ago" is rewritten
+
 export class FolderPane extends Component {
     static template = "maildesk_mail_client.FolderPane";
     static props = { store: Object, onCompose: Function };
@@ -26,7 +28,10 @@ export class FolderPane extends Component {
         this.orm = useService("orm");
         this.action = useService("action");
         this.notification = useService("notification");
-        this.state = useState({ collapsed: {}, syncing: {} });
+        this.state = useState({ collapsed: {}, syncing: {}, tick: 0 });
+        // "Synced 3 minutes ago" must move on while the page stays open.
+        const ticker = setInterval(() => this.state.tick++, TICK_MS);
+        onWillUnmount(() => clearInterval(ticker));
         this.unifiedRoles = UNIFIED_ROLES;
         this.relativeDate = relativeDate;
     }
@@ -95,6 +100,7 @@ export class FolderPane extends Component {
 
     /** Plain words for the account's sync state (shown under its name). */
     syncStatus(account) {
+        void this.state.tick; // re-render on each tick: the relative time moves
         const sync = account.sync || {};
         if (this.state.syncing[account.id]) {
             return { level: "running", text: "Syncing…" };
@@ -155,13 +161,13 @@ export class FolderPane extends Component {
         await this.action.doAction(action);
     }
 
-    openAccountSettings(account) {
-        this.action.doAction({
-            type: "ir.actions.act_window",
-            res_model: "maildesk.account",
-            res_id: account.id,
-            views: [[false, "form"]],
-            target: "current",
-        });
+    /** Settings for the owner and admins; a read-only card for a member of a shared mailbox. */
+    async openAccountSettings(account) {
+        const action = await this.orm.call("maildesk.client", "mailbox_view_action", [account.id]);
+        await this.action.doAction(action);
+    }
+
+    unreadTitle(count) {
+        return count === 1 ? "1 unread conversation" : `${count} unread conversations`;
     }
 }

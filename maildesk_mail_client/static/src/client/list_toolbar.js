@@ -59,7 +59,7 @@ export class ListToolbar extends Component {
 
     async act(operation, args = {}) {
         this.state.menu = false;
-        await this.store.act(operation, this.targets, args);
+        await this.store.runAction(operation, this.targets, args);
     }
 
     starValue() {

@@ -1,7 +1,6 @@
 /** @odoo-module **/
 
 import { Component, onWillStart, onWillUnmount, useExternalListener, useState } from "@odoo/owl";
-import { ConfirmationDialog } from "@web/core/confirmation_dialog/confirmation_dialog";
 import { registry } from "@web/core/registry";
 import { useBus, useService } from "@web/core/utils/hooks";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
@@ -14,8 +13,8 @@ import { ListToolbar } from "./list_toolbar";
 
 /** Keys of the mail-client shortcuts (Gmail's), handled when no field has the focus. */
 const SHORTCUTS = {
-    j: "next", k: "previous", r: "reply", a: "replyAll", f: "forward", e: "archive",
-    s: "star", u: "unread", "#": "delete", "/": "search", c: "compose",
+    j: "next", k: "previous", o: "open", Enter: "open", r: "reply", a: "replyAll", f: "forward",
+    e: "archive", s: "star", u: "unread", "#": "delete", "/": "search", c: "compose",
 };
 
 export class MaildeskClient extends Component {
@@ -29,13 +28,8 @@ export class MaildeskClient extends Component {
         this.dialog = useService("dialog");
         this.action = useService("action");
         this.maildesk = useService("maildesk");
-        const confirm = (body) => new Promise((resolve) => {
-            this.dialog.add(ConfirmationDialog, {
-                title: "Delete for good", body, confirmLabel: "Delete",
-                confirm: () => resolve(true), cancel: () => resolve(false),
-            }, { onClose: () => resolve(false) });
-        });
-        this.store = useState(new MaildeskStore({ orm: this.orm, notification: this.notification, confirm }));
+        this.store = useState(new MaildeskStore({ orm: this.orm, notification: this.notification,
+                                                  dialog: this.dialog }));
         this.ui = useState({ compact: false });
 
         onWillStart(async () => {
@@ -54,8 +48,13 @@ export class MaildeskClient extends Component {
     }
 
     // ---------------------------------------------------------------- live updates
-    /** A `maildesk.update` bus notification: new mail, flags changed, sync progress. */
+    /** A `maildesk.update` bus notification: new mail, flags changed, sync status. */
     onBusUpdate(payload) {
+        if (payload.kind === "status") {
+            // A sync ended: its state, error and time, in place (no list reload, no server call).
+            this.store.applyAccountStatus(payload.status);
+            return;
+        }
         clearTimeout(this.liveTimer);
         // Sync sends bursts of notifications; coalesce them into one refresh.
         this.liveTimer = setTimeout(() => this.refreshAll(payload), 300);
@@ -65,10 +64,12 @@ export class MaildeskClient extends Component {
         const store = this.store;
         const threadIds = payload.thread_ids || [];
         const openId = store.openThread && store.openThread.thread.id;
+        // Flag changes (read/unread) move counts and list markers, not the open thread's content.
+        const reloadThread = payload.kind !== "flags" && (!threadIds.length || threadIds.includes(openId));
         await Promise.all([
             store.loadMailboxes(),
             store.refreshLoadedPages(),
-            !threadIds.length || threadIds.includes(openId) ? store.reloadOpenThread() : null,
+            reloadThread ? store.reloadOpenThread() : null,
         ]);
     }
 
@@ -82,6 +83,10 @@ export class MaildeskClient extends Component {
                                target.isContentEditable)) {
             return;
         }
+        if (ev.key === "Enter" && target.closest && target.closest("button, a, [role=button]") &&
+            !target.closest(".o_maildesk_thread")) {
+            return; // Enter on a focused button or link activates it, as usual
+        }
         if (document.querySelector(".o_dialog .modal, .o-FileViewer")) {
             return; // a dialog (compose, preview) has the keyboard
         }
@@ -90,6 +95,11 @@ export class MaildeskClient extends Component {
             return;
         }
         ev.preventDefault();
+        // Enter / o on a row that has the keyboard focus: that row, whatever focusIndex says.
+        const row = command === "open" && target.closest && target.closest(".o_maildesk_thread[data-index]");
+        if (row) {
+            this.store.focusIndex = Number(row.dataset.index);
+        }
         this.runCommand(command);
     }
 
@@ -111,6 +121,13 @@ export class MaildeskClient extends Component {
                 }
                 break;
             }
+            case "open": {
+                const row = store.focusIndex >= 0 ? store.threadAt(store.focusIndex) : store.threadAt(0);
+                if (row) {
+                    await store.openThreadById(row.id);
+                }
+                break;
+            }
             case "reply":
             case "replyAll":
             case "forward":
@@ -120,10 +137,10 @@ export class MaildeskClient extends Component {
                 }
                 break;
             case "archive":
-                await store.act("archive", store.targetIds);
+                await store.runAction("archive", store.targetIds);
                 break;
             case "delete":
-                await store.act("delete", store.targetIds);
+                await store.runAction("delete", store.targetIds);
                 break;
             case "star": {
                 const starred = open ? open.thread.starred : false;

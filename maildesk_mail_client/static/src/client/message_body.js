@@ -13,6 +13,26 @@ import { Component, onMounted, onWillUnmount, onWillUpdateProps, useRef } from "
  * - The mail's own styles stay inside the frame; Odoo's stay outside.
  * - Links open in a new tab, outside the sandbox.
  */
+/**
+ * The sanitizer (engine/sanitize.py) moves a remote image's URL from `src` / `background`
+ * to `data-maildesk-src` / `data-maildesk-background`: blocked by default. When the reader
+ * shows images, put them back, in an inert document (nothing loads or runs while parsing),
+ * and only http(s) URLs: the CSP of the frame then lets exactly those load.
+ */
+export function restoreRemoteImages(html) {
+    const doc = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html");
+    for (const [data, attr] of [["data-maildesk-src", "src"], ["data-maildesk-background", "background"]]) {
+        for (const el of doc.body.querySelectorAll(`[${data}]`)) {
+            const url = el.getAttribute(data).trim();
+            if (/^https?:\/\//i.test(url)) {
+                el.setAttribute(attr, url);
+            }
+            el.removeAttribute(data);
+        }
+    }
+    return doc.body.innerHTML;
+}
+
 export class MessageBody extends Component {
     static template = "maildesk_mail_client.MessageBody";
     static props = { html: { type: String, optional: true }, text: { type: String, optional: true },
@@ -35,7 +55,8 @@ export class MessageBody extends Component {
         const imgSrc = props.allowRemote ? "data: cid: 'self' https: http:" : "data: cid: 'self'";
         const csp = `default-src 'none'; img-src ${imgSrc}; style-src 'unsafe-inline'; font-src data:; media-src 'none'`;
         const escapeText = (text) => text.replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]);
-        const body = props.html || `<pre class="o_plain">${escapeText(props.text || "")}</pre>`;
+        const html = props.allowRemote && props.html ? restoreRemoteImages(props.html) : props.html;
+        const body = html || `<pre class="o_plain">${escapeText(props.text || "")}</pre>`;
         return `<!DOCTYPE html><html><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <base target="_blank">

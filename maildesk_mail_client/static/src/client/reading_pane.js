@@ -7,6 +7,11 @@ import { useFileViewer } from "@web/core/file_viewer/file_viewer_hook";
 import { displayName, humanSize, initials, longDate, shortDate } from "../core/format";
 import { MessageBody } from "./message_body";
 
+const FOLDER_ICONS = {
+    inbox: "fa-inbox", sent: "fa-paper-plane", drafts: "fa-file-text-o", archive: "fa-archive",
+    trash: "fa-trash", spam: "fa-ban", custom: "fa-folder-o",
+};
+
 export class ReadingPane extends Component {
     static template = "maildesk_mail_client.ReadingPane";
     static components = { MessageBody };
@@ -57,7 +62,17 @@ export class ReadingPane extends Component {
     }
 
     act(operation, args) {
-        return this.store.act(operation, [this.data.thread.id], args);
+        return this.store.runAction(operation, [this.data.thread.id], args);
+    }
+
+    /** The folder each message is in (a thread spans Inbox, Sent...), in people's words. */
+    folderLabel(message) {
+        const name = message.folder_name || "";
+        return message.folder_role === "inbox" && name.toUpperCase() === "INBOX" ? "Inbox" : name;
+    }
+
+    folderIcon(message) {
+        return FOLDER_ICONS[message.folder_role] || FOLDER_ICONS.custom;
     }
 
     // ------------------------------------------------------------------ images

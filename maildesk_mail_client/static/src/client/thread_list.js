@@ -119,6 +119,35 @@ export class ThreadList extends Component {
         return name || displayName(thread.from || thread.participants || "");
     }
 
+    /** The row Tab lands on: the focused one, else the first. */
+    isTabStop(index) {
+        return this.store.focusIndex >= 0 ? index === this.store.focusIndex : index === 0;
+    }
+
+    /** Arrow keys move the focus in the list without opening; Enter / o open (client shortcuts). */
+    onKeydown(ev) {
+        if (!["ArrowDown", "ArrowUp"].includes(ev.key) || ev.target.closest("input")) {
+            return;
+        }
+        ev.preventDefault();
+        const step = ev.key === "ArrowDown" ? 1 : -1;
+        const current = ev.target.closest(".o_maildesk_thread[data-index]");
+        const from = current ? Number(current.dataset.index) : this.store.focusIndex;
+        const index = Math.min(this.store.total - 1, Math.max(0, from + step));
+        this.store.focusIndex = index;
+        this.store.loadPage(Math.floor(index / PAGE_SIZE));
+        // Give that row the keyboard focus (a row scrolled out of view is rendered shortly).
+        const focusRow = (tries) => {
+            const el = this.scrollRef.el?.querySelector(`.o_maildesk_thread[data-index="${index}"]`);
+            if (el) {
+                el.focus();
+            } else if (tries) {
+                setTimeout(() => focusRow(tries - 1), 50);
+            }
+        };
+        focusRow(20);
+    }
+
     open(thread, index) {
         this.store.focusIndex = index;
         this.store.openThreadById(thread.id);

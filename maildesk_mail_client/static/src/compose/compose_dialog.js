@@ -1,8 +1,9 @@
 /** @odoo-module **/
 
-import { Component, onWillStart, onWillUnmount, useRef, useState } from "@odoo/owl";
+import { Component, onMounted, onWillStart, onWillUnmount, useRef, useState } from "@odoo/owl";
 import { Dialog } from "@web/core/dialog/dialog";
 import { useService } from "@web/core/utils/hooks";
+import { ask } from "../core/ask_dialog";
 import { humanSize } from "../core/format";
 import { HtmlEditor } from "./html_editor";
 import { RecipientInput, looksLikeAddress, splitAddresses } from "./recipient_input";
@@ -25,6 +26,8 @@ export class ComposeDialog extends Component {
         accountId: { type: [Number, Boolean], optional: true },
         draftId: { type: [Number, Boolean], optional: true },
         to: { type: String, optional: true },
+        // Values to start from (an undone send without a draft): {account_id, mode, to, cc, ...}
+        values: { type: Object, optional: true },
         onSent: { type: Function, optional: true },
     };
     static defaultProps = { mode: "new" };
@@ -34,6 +37,8 @@ export class ComposeDialog extends Component {
         this.http = useService("http");
         this.notification = useService("notification");
         this.maildesk = useService("maildesk");
+        this.dialogService = useService("dialog");
+        this.rootRef = useRef("root");
         this.fileRef = useRef("file");
         this.editor = {}; // filled by HtmlEditor with its api
         this.humanSize = humanSize;
@@ -41,15 +46,22 @@ export class ComposeDialog extends Component {
             loaded: false, accounts: [], accountId: false, to: [], cc: [], bcc: [], showCc: false,
             subject: "", body: "", attachments: [], draftId: this.props.draftId || false,
             parentId: false, dirty: false, saving: false, savedAt: false, sending: false, uploading: 0,
+            mode: this.props.mode, undoSeconds: 0,
         });
+        this.initialBody = "";
+        // After the Dialog's own focus (its first button): the body for a reply, To otherwise.
+        // Never Send, so `r` then Enter types a new line instead of sending an empty reply.
+        onMounted(() => this.focusStart());
         onWillStart(async () => {
+            const given = this.props.values;
             const values = await this.orm.call("maildesk.client", "compose_defaults", [], {
-                mode: this.props.mode === "draft" ? "new" : this.props.mode,
+                mode: this.props.mode === "draft" || given ? "new" : this.props.mode,
                 message_id: this.props.messageId || false,
-                account_id: this.props.accountId || false,
+                account_id: (given && given.account_id) || this.props.accountId || false,
                 draft_id: this.props.draftId || false,
             });
-            this.applyDefaults(values);
+            // An undone send comes back exactly as it was written (its signature included).
+            this.applyDefaults(given ? { ...values, ...given, draft_id: given.draft_id || false } : values);
         });
         this.timer = setInterval(() => this.autosave(), AUTOSAVE_DELAY);
         onWillUnmount(() => {
@@ -59,6 +71,19 @@ export class ComposeDialog extends Component {
                 this.saveDraft().then(() => this.maildesk.notifyChanged({}));
             }
         });
+    }
+
+    focusStart() {
+        const root = this.rootRef.el;
+        if (!root) {
+            return;
+        }
+        const isReply = ["reply", "reply_all"].includes(this.state.mode);
+        if (isReply && this.state.to.length && this.editor.api) {
+            this.editor.api.focus();
+        } else {
+            root.querySelector(".o_maildesk_recipients[data-name=to] input")?.focus();
+        }
     }
 
     get title() {
@@ -78,6 +103,10 @@ export class ComposeDialog extends Component {
         state.attachments = values.attachments || [];
         state.parentId = values.parent_id || false;
         state.draftId = values.draft_id || state.draftId;
+        state.mode = values.mode && this.props.mode === "draft" ? values.mode : this.props.mode;
+        // null: the server did not say; it applies its own Undo delay (send_at tells how long).
+        state.undoSeconds = values.undo_send_seconds ?? null;
+        this.initialBody = state.body;
         state.loaded = true;
     }
 
@@ -86,7 +115,8 @@ export class ComposeDialog extends Component {
      * unless the server's defaults already carry one (drafts being resumed do).
      */
     withSignature(body, account) {
-        if (!account || !account.signature || body.includes("o_maildesk_signature") || this.props.draftId) {
+        if (!account || !account.signature || body.includes("o_maildesk_signature") || this.props.draftId ||
+            this.props.values) {
             return body;
         }
         return `<p><br></p><div class="o_maildesk_signature">${account.signature}</div>${body}`;
@@ -141,7 +171,7 @@ export class ComposeDialog extends Component {
             body_html: state.body,
             attachment_ids: state.attachments.map((a) => a.id),
             parent_id: state.parentId,
-            mode: this.props.mode,
+            mode: state.mode === "draft" ? "new" : state.mode,
             draft_id: state.draftId,
         };
     }
@@ -250,8 +280,53 @@ export class ComposeDialog extends Component {
     }
 
     // ------------------------------------------------------------------ send
+    /** Text still in a recipient field (typed, no Enter yet) is a recipient too. */
+    takeTypedRecipients() {
+        for (const field of ["to", "cc", "bcc"]) {
+            const input = this.rootRef.el?.querySelector(`.o_maildesk_recipients[data-name=${field}] input`);
+            const typed = input ? splitAddresses(input.value) : [];
+            const known = this.state[field].map((r) => r.toLowerCase());
+            const added = typed.filter((r) => !known.includes(r.toLowerCase()));
+            if (added.length) {
+                this.state[field] = [...this.state[field], ...added];
+            }
+        }
+    }
+
+    /** What the user wrote, without the signature and the quoted message. */
+    get ownText() {
+        const doc = new DOMParser().parseFromString(`<body>${this.state.body || ""}</body>`, "text/html");
+        doc.querySelectorAll(".o_maildesk_signature, blockquote").forEach((el) => {
+            // The "On <date>, <sender> wrote:" line just above a quote belongs to it.
+            const before = el.tagName === "BLOCKQUOTE" && el.previousElementSibling;
+            if (before && before.tagName === "P" && /:\s*$/.test(before.textContent)) {
+                before.remove();
+            }
+            el.remove();
+        });
+        return doc.body.textContent.replace(/\s+/g, " ").trim();
+    }
+
+    /** Ask before sending something that looks unfinished; resolves false to keep editing. */
+    async confirmUnfinished() {
+        const state = this.state;
+        const noSubject = !state.subject.trim();
+        // A forward with nothing added still carries the forwarded message.
+        const noBody = !this.ownText && !(state.mode === "forward" && this.state.body.includes("<blockquote"))
+            && !state.attachments.length;
+        if (!noSubject && !noBody) {
+            return true;
+        }
+        const what = noSubject && noBody ? "has no subject and no text" : noSubject ? "has no subject" : "has no text";
+        return ask(this.dialogService, {
+            title: "Send anyway?", body: `This message ${what}. Send it anyway?`,
+            confirmLabel: "Send anyway", cancelLabel: "Keep writing",
+        });
+    }
+
     async send() {
         const state = this.state;
+        this.takeTypedRecipients();
         const all = [...state.to, ...state.cc, ...state.bcc];
         if (!all.length) {
             this.notification.add("Add at least one recipient.", { type: "warning" });
@@ -266,25 +341,85 @@ export class ComposeDialog extends Component {
             this.notification.add("Wait for the attachments to finish uploading.", { type: "warning" });
             return;
         }
+        if (!(await this.confirmUnfinished())) {
+            this.focusStart();
+            return;
+        }
         state.sending = true;
         try {
-            const result = await this.orm.call("maildesk.client", "send", [this.values]);
+            const result = await this.orm.call("maildesk.client", "send", [this.values],
+                state.undoSeconds === null ? {} : { delay: state.undoSeconds });
             state.dirty = false;
-            if (result && result.delivery_error) {
-                // Delivered to the others and filed in Sent: say who did not get it.
-                this.notification.add(result.delivery_error, {
-                    title: "Sent, but not to everyone", type: "warning", sticky: true,
-                });
+            if (result && result.outbox_id) {
+                offerUndoSend(this.env, result, state.undoSeconds, this.props.onSent);
             } else {
-                this.notification.add("Message sent.", { type: "success" });
+                announceSent(this.env, result, this.props.onSent);
             }
-            this.maildesk.notifyChanged({ thread_ids: result && result.thread_id ? [result.thread_id] : [] });
-            this.props.onSent && this.props.onSent(result);
             this.props.close();
         } finally {
             state.sending = false;
         }
     }
+}
+
+function announceSent(env, result, onSent) {
+    if (result && result.delivery_error) {
+        // Delivered to the others and filed in Sent: say who did not get it.
+        env.services.notification.add(result.delivery_error, {
+            title: "Sent, but not to everyone", type: "warning", sticky: true,
+        });
+    } else {
+        env.services.notification.add("Message sent.", { type: "success" });
+    }
+    env.services.maildesk.notifyChanged({ thread_ids: result && result.thread_id ? [result.thread_id] : [] });
+    onSent && onSent(result);
+}
+
+/**
+ * The message waits in the outbox: "Sending… Undo" until `send_at`, then this page asks the
+ * server to send it (the server's cron does it if the page is gone). Undo brings the message
+ * back into the composer, as a draft. Lives outside the dialog, which is closed by then.
+ */
+function offerUndoSend(env, queued, seconds, onSent) {
+    const { notification, orm } = env.services;
+    // The delay as asked (this page's clock may differ a little from the server's), else
+    // what send_at says, within the server's limit.
+    const untilSendAt = luxon.DateTime.fromSQL(queued.send_at, { zone: "utc" }).diffNow().as("milliseconds");
+    const wait = seconds !== null ? seconds * 1000 : Math.min(60000, Math.max(0, untilSendAt || 0));
+    let undone = false;
+    let timer;
+    const close = notification.add("Sending…", {
+        type: "info", sticky: true, className: "o_maildesk_undo_send",
+        buttons: [{
+            name: "Undo", primary: true,
+            onClick: async () => {
+                clearTimeout(timer);
+                close();
+                undone = true;
+                const values = await orm.call("maildesk.client", "cancel_send", [queued.outbox_id]);
+                notification.add("Not sent: the message is back in the composer.", { type: "info" });
+                openCompose(env, env.services.dialog, values.draft_id
+                    ? { mode: "draft", draftId: values.draft_id, onSent }
+                    : { mode: "draft", values, onSent });
+            },
+        }],
+    });
+    timer = setTimeout(async () => {
+        close();
+        if (undone) {
+            return;
+        }
+        const result = await orm.call("maildesk.client", "dispatch_outbox", [queued.outbox_id]);
+        if (result.pending) {
+            notification.add("Not sent yet: the mail server could not be reached. MailDesk tries again in a few minutes.",
+                             { type: "warning", sticky: true });
+        } else if (result.error) {
+            notification.add(result.error, { type: "danger", sticky: true });
+            env.services.maildesk.notifyChanged({});
+        } else {
+            announceSent(env, result, onSent);
+        }
+    }, wait);
 }
 
 /** Open the composer from anywhere (client action, systray, shortcuts). */

@@ -56,6 +56,26 @@ export class HtmlEditor extends Component {
         });
     }
 
+    /** Put the caret at the very start (above the signature and the quote), like a reply in any client. */
+    focus() {
+        const el = this.editableRef.el;
+        if (!el) {
+            return;
+        }
+        el.focus();
+        const range = document.createRange();
+        let first = el;
+        while (first.firstChild && first.firstChild.nodeType === Node.ELEMENT_NODE &&
+               !["BR", "IMG"].includes(first.firstChild.nodeName)) {
+            first = first.firstChild;
+        }
+        range.setStart(first, 0);
+        range.collapse(true);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+    }
+
     get html() {
         return this.editableRef.el ? this.editableRef.el.innerHTML : "";
     }

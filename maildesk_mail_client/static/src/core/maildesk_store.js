@@ -9,40 +9,51 @@
  *
  * Server API used (model `maildesk.client`, JSON shapes as read here; dates are UTC
  * "YYYY-MM-DD HH:MM:SS" strings):
- *   get_mailboxes() -> {accounts: [{id, name, email, is_shared, unread_count, last_sync_at,
+ *   get_mailboxes() -> {accounts: [{id, name, email, is_shared, can_manage, unread_count, last_sync_at,
  *       sync_error, sync: {running, progress (0-100), phase (initial|backfill|idle|error), error,
  *       last_sync_at},
  *       folders: [{id, name, role, account_id, parent_id, unread_count, selectable}]}],
  *       tags: [{id, name, color}], unified: {unread_count}}
+ *       (every unread_count counts conversations with unread mail, like the list's total)
  *   get_threads({account_id, folder_id, role, filter, search, partner_id, offset, limit})
  *       -> {total, total_capped, threads: [{id, subject, snippet, date, from, to, direction, unread, starred,
  *          has_attachments, message_count, account_id, account_name, tag_ids}]}
+ *       (ordered by `date`: the newest message of the conversation in this view)
  *   get_thread(thread_id) -> {thread: {id, subject, starred, account_id, account_name,
  *       folder_name, tag_ids}, messages: [{id, from, from_address, to, cc, date, body_html,
- *       body_text, snippet, direction, was_unread, is_draft, has_remote_images,
+ *       body_text, snippet, direction, was_unread, is_draft, folder_id, folder_name, folder_role,
+ *       has_remote_images,
  *       remote_images_allowed, body_state, partner: {id, name}|false,
  *       attachments: [{id, name, mimetype, size, checksum}]}], notice: false|string}
  *       (oldest first; marks read; `notice` says why the server was not told)
- *   mark(thread_ids, {read?, starred?}), archive(thread_ids),
- *   delete(thread_ids, {folder_id, permanent}) (moves to Trash; `permanent` erases the copies
- *       in Trash, sent only after the user confirmed),
+ *   mark(thread_ids, {read?, starred?}), set_tags(thread_ids, {add_ids, remove_ids}),
+ *   archive(thread_ids), delete(thread_ids, {folder_id, permanent}) (moves to Trash;
+ *       `permanent` erases the copies in Trash, sent only after the user confirmed),
  *   move(thread_ids, folder_id, {from_folder_id, from_role}) (only the copies in the list
- *       being viewed move), set_tags(thread_ids, {add_ids, remove_ids}),
+ *       being viewed move); archive, delete (to Trash) and move -> {undo: [[folder_id,
+ *       [message ids]]]}; undo_move(undo) puts them back,
  *   create_tag(name, {color}) -> {id, name, color}, sync_now(account_id)
  *   compose_defaults({mode, message_id, account_id, draft_id}) -> {accounts: [{id, name,
  *       email, signature}], account_id, to, cc, bcc, subject, body_html, attachments,
  *       parent_id, draft_id}
  *   save_draft(values) -> {draft_id}; discard_draft(draft_id); list_drafts({limit})
- *       -> [{id, subject, date}]; send(values) -> {message_id, thread_id, delivery_error}
- *       (delivery_error: false, or who the server refused while the others got it)
+ *       -> [{id, subject, date}]; send(values, {delay}) -> {message_id, thread_id, delivery_error}
+ *       (delivery_error: false, or who the server refused while the others got it) or, delayed,
+ *       {outbox_id, send_at}; dispatch_outbox(outbox_id) -> the same as an immediate send, or
+ *       {error, draft_id}; cancel_send(outbox_id) -> the values (draft_id, ...) to reopen it
+ *   mailbox_view_action(account_id) -> the gear's window action (read-only for members)
  *   search_contacts(query, {limit}) -> [{name, email}]
  *   create_partner_from_sender(message_id) -> {id, name};
  *   allow_remote_images(message_id, {scope: "message"|"sender"})
- * Bus: notifications of type "maildesk.update" (any payload; `thread_ids` narrows the
- * refresh of the open thread).
+ * Bus: notifications of type "maildesk.update" {account_id, folder_ids, kind, thread_ids?, status?}:
+ * kind "mail" refreshes everything (`thread_ids` narrows the refresh of the open thread),
+ * "flags" the counts and the list, "status" patches the mailbox's sync state in place.
  */
 
+import { ask } from "./ask_dialog";
+
 export const PAGE_SIZE = 80;
+export const UNDO_ACTION_MS = 8000; // how long "Undo" stays offered after archive / delete / move
 const MODEL = "maildesk.client";
 
 export const QUICK_FILTERS = [
@@ -55,13 +66,12 @@ export const QUICK_FILTERS = [
 
 export class MaildeskStore {
     /**
-     * @param {Object} services orm, notification, confirm(message) -> Promise<boolean>
-     *     (from the owning component)
+     * @param {Object} services orm, notification, dialog (from the owning component)
      */
     constructor(services) {
         this.orm = services.orm;
         this.notification = services.notification;
-        this.confirm = services.confirm || (async () => false);
+        this.dialog = services.dialog;
         this.accounts = [];
         this.tags = [];
         this.unified = { unread_count: 0 };
@@ -294,6 +304,9 @@ export class MaildeskStore {
                 this.notification.add(data.notice, { type: "warning" });
             } else {
                 this.patchRow(threadId, { unread: false, unread_count: 0 });
+                if (data.messages.some((message) => message.was_unread)) {
+                    await this.loadMailboxes(); // the unread counts of the folder pane
+                }
             }
             return data;
         } finally {
@@ -321,24 +334,28 @@ export class MaildeskStore {
     }
 
     // ---------------------------------------------------------------- actions
+    /** Patch a mailbox's sync state from a "status" bus notification (no server call). */
+    applyAccountStatus(status) {
+        const account = status && this.accountById(status.id);
+        if (account) {
+            Object.assign(account, {
+                state: status.state, last_sync_at: status.last_sync_at, sync_error: status.sync_error,
+                sync: status.sync,
+            });
+        }
+    }
+
     /**
-     * Run one thread action on the server then refresh what it changed.
-     * @param {string} operation mark|archive|move|delete|set_tags
+     * Run one thread action on the server then refresh what it changed. Archive, delete and
+     * move answer where the messages were: returns that ({undo}) for `undo`.
+     * @param {string} operation read|unread|star|archive|move|delete|tags
      */
     async act(operation, threadIds, args = {}) {
         if (!threadIds.length) {
             return;
         }
         const from = { from_folder_id: this.location.folderId || false, from_role: this.location.role || false };
-        const inTrash = this.viewedRole === "trash";
-        if (operation === "delete" && inTrash) {
-            const confirmed = await this.confirm(
-                "Delete these conversations for good? They are erased from the mail server and cannot be restored."
-            );
-            if (!confirmed) {
-                return;
-            }
-        }
+        const inTrash = this.inTrash; // runAction asked first: Trash erases for good
         const calls = {
             read: () => this.orm.call(MODEL, "mark", [threadIds], { read: true }),
             unread: () => this.orm.call(MODEL, "mark", [threadIds], { read: false }),
@@ -352,7 +369,7 @@ export class MaildeskStore {
                 add_ids: args.add || [], remove_ids: args.remove || [],
             }),
         };
-        await calls[operation]();
+        const result = await calls[operation]();
         const leavesList = ["archive", "delete", "move"].includes(operation);
         if (leavesList && this.openThread && threadIds.includes(this.openThread.thread.id)) {
             this.openThread = null;
@@ -361,6 +378,74 @@ export class MaildeskStore {
             this.selectedIds = new Set();
         }
         await Promise.all([this.loadMailboxes(), this.refreshLoadedPages(), this.reloadOpenThread()]);
+        return result;
+    }
+
+    /** The list shows a Trash folder (its own or the unified one). */
+    get inTrash() {
+        return this.viewedRole === "trash";
+    }
+
+    /**
+     * What the toolbar, the reading pane and the shortcuts run: asks before a delete, then
+     * offers "Undo" for a few seconds after archive / delete / move.
+     */
+    async runAction(operation, threadIds, args = {}) {
+        if (!threadIds.length) {
+            return;
+        }
+        const count = threadIds.length;
+        // Name the conversation: the question must say what it is about.
+        const single = count === 1 && (this.loadedThreads.find((row) => row.id === threadIds[0]) ||
+            (this.openThread && this.openThread.thread.id === threadIds[0] && this.openThread.thread));
+        const what = count === 1
+            ? (single ? `this conversation ("${single.subject || "(no subject)"}")` : "this conversation")
+            : `these ${count} conversations`;
+        if (operation === "delete") {
+            const confirmed = await ask(this.dialog, this.inTrash ? {
+                title: "Delete for good?",
+                body: `Delete ${what} for good? The copies in Trash are erased from the mail server and cannot be restored.`,
+                confirmLabel: "Delete for good", danger: true,
+            } : {
+                title: "Move to Trash?",
+                body: `Move ${what} to Trash, with every message in it (also your replies)?`,
+                confirmLabel: "Move to Trash", danger: true,
+            });
+            if (!confirmed) {
+                return;
+            }
+        }
+        const result = await this.act(operation, threadIds, args);
+        if (result && result.undo && result.undo.length) {
+            const folder = args.folderId && this.folderById(args.folderId);
+            const done = { archive: "Archived", delete: "Moved to Trash", move: `Moved to ${folder ? folder.name : "folder"}` };
+            const subject = count === 1 ? "1 conversation" : `${count} conversations`;
+            this.offerUndo(`${done[operation] || "Done"}: ${subject}.`, result.undo);
+        }
+        return result;
+    }
+
+    offerUndo(text, moves) {
+        let timer;
+        const close = this.notification.add(text, {
+            type: "info", sticky: true, className: "o_maildesk_undo_notice",
+            buttons: [{
+                name: "Undo", primary: true,
+                onClick: async () => {
+                    clearTimeout(timer);
+                    close();
+                    await this.undo(moves);
+                    this.notification.add("Undone: the messages are back where they were.", { type: "success" });
+                },
+            }],
+        });
+        timer = setTimeout(close, UNDO_ACTION_MS);
+    }
+
+    /** Put back what an archive / delete / move took away (the server's copies too). */
+    async undo(moves) {
+        await this.orm.call(MODEL, "undo_move", [moves]);
+        await Promise.all([this.loadMailboxes(), this.refreshLoadedPages()]);
     }
 
     async createTag(name, color) {

@@ -1,0 +1,459 @@
+"""New mail in seconds: wake-ups from IMAP IDLE, Gmail push and Microsoft Graph notifications.
+
+Every real-time source ends in one method, ``_realtime_request_sync(ids, source)``: it
+marks the mailboxes (``sync_requested_at``, one SQL statement) and, when at least one
+was not marked yet, triggers the cron "MailDesk: sync on push" (``ir.cron._trigger``).
+That cron runs the normal, crash-safe ``_sync`` of the marked mailboxes only. A burst of
+100 notifications therefore marks once and triggers once; a mark that comes in while the
+mailbox syncs is kept and triggers one more sync. ``_sync`` clears the mark of every
+mailbox it locks (the regular one-minute cron too: it stays the safety net).
+
+The marks and the listener's reports live in their own table (``maildesk.account.realtime``),
+never in ``maildesk_account``: a sync runs in a REPEATABLE READ cron transaction and writes
+its account row at the end; a wake-up that updated that row meanwhile would make the sync
+fail with a serialization error.
+
+Sources
+-------
+- IMAP: the ``maildesk-listener`` command (``cli/maildesk_listener.py``) reads
+  ``_idle_watches()`` every few seconds and reports ``_idle_report()``.
+- Gmail: ``users.watch`` on the Pub/Sub topic of the settings, renewed daily by
+  ``_cron_push_renew`` (Google: at least every 7 days), ``users.stop`` on disconnect;
+  pushes arrive at ``/maildesk/push/gmail`` (``controllers/push.py``).
+- Microsoft 365: a Graph subscription on ``/me/messages`` with a random ``clientState``
+  (stored encrypted), renewed a day before its 3-day expiry, re-created when Graph
+  removes it, deleted on disconnect; notifications at ``/maildesk/push/graph``.
+"""
+import hashlib
+import logging
+import secrets as pysecrets
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..engine import secrets
+from ..engine.errors import ProviderError
+from .maildesk_account import CRON_TIME_BUDGET
+
+_logger = logging.getLogger(__name__)
+
+PARAM = "maildesk_mail_client.%s"
+IDLE_FRESH = timedelta(minutes=2)  # a listener report older than this means "not live"
+GMAIL_RENEW_AFTER = timedelta(days=1)  # Google: re-call watch daily, at the latest every 7 days
+GRAPH_LIFETIME = timedelta(minutes=4230)  # ~70 h, well under the 10,080 min cap for messages
+GRAPH_RENEW_BEFORE = timedelta(hours=24)
+RETRIGGER_SECONDS = 5  # a marked mailbox that another worker is syncing is retried after this
+MARK_STALE = timedelta(seconds=60)  # a mark this old re-triggers (its trigger may have been lost)
+REALTIME_FIELDS = ["sync_requested_at", "idle_state", "idle_checked_at", "realtime_mode"]
+REALTIME_MODES = [("polling", "Polling"), ("idle", "Live (IMAP IDLE)"), ("push", "Live (push)")]
+
+
+def _is_testing():
+    return getattr(threading.current_thread(), "testing", False)
+
+
+class MaildeskAccount(models.Model):
+    _inherit = "maildesk.account"
+
+    sync_requested_at = fields.Datetime(compute="_compute_realtime_state",
+                                        help="A push or IDLE wake-up asked for a sync at this time.")
+    live_folder_ids = fields.Many2many(
+        "maildesk.folder", "maildesk_account_live_folder_rel", "account_id", "folder_id", string="Live Folders",
+        domain="[('account_id', '=', id), ('selectable', '=', True)]",
+        help="IMAP: folders watched live besides the Inbox (one IDLE connection each). Others sync every minute.")
+    realtime_mode = fields.Selection(REALTIME_MODES, compute="_compute_realtime_mode", string="New Mail",
+                                     help="Live: the server tells MailDesk about new mail within seconds. "
+                                          "Polling: new mail appears with the next scheduled sync.")
+    idle_state = fields.Char(compute="_compute_realtime_state", help="What the IMAP listener reported last.")
+    idle_checked_at = fields.Datetime(compute="_compute_realtime_state")
+    gmail_watch_expires_at = fields.Datetime(readonly=True, copy=False)
+    gmail_watch_renewed_at = fields.Datetime(readonly=True, copy=False)
+    graph_subscription_id = fields.Char(groups="base.group_system", copy=False, readonly=True)
+    graph_subscription_expires_at = fields.Datetime(readonly=True, copy=False)
+    graph_client_state_encrypted = fields.Char(groups="base.group_system", copy=False)
+
+    def _compute_realtime_state(self):
+        # sudo: derived state of the account, readable by whoever reads the account.
+        rows = {row.account_id.id: row for row in self.env["maildesk.account.realtime"].sudo().search(
+            [("account_id", "in", self.ids)])}
+        for account in self:
+            row = rows.get(account.id)
+            account.sync_requested_at = row.sync_requested_at if row else False
+            account.idle_state = row.idle_state if row else False
+            account.idle_checked_at = row.idle_checked_at if row else False
+
+    @api.depends("provider", "gmail_watch_expires_at", "graph_subscription_expires_at", "state", "active")
+    def _compute_realtime_mode(self):
+        now = fields.Datetime.now()
+        for account in self:
+            mode = "polling"
+            if account.active and account.state != "needs_reauth":
+                if account.provider == "imap":
+                    if account.idle_state == "idle" and account.idle_checked_at \
+                            and account.idle_checked_at > now - IDLE_FRESH:
+                        mode = "idle"
+                elif account.provider == "gmail":
+                    if account.gmail_watch_expires_at and account.gmail_watch_expires_at > now:
+                        mode = "push"
+                elif account.graph_subscription_expires_at and account.graph_subscription_expires_at > now:
+                    mode = "push"
+            account.realtime_mode = mode
+
+    # -- the one entry point of every wake-up ---------------------------------------------------
+    @api.model
+    def _realtime_request_sync(self, account_ids, source="push"):
+        """Mark active mailboxes for sync and trigger the sync-on-push cron once; returns marked ids.
+
+        Raw SQL: it runs for every notification (bursts of hundreds) and must neither load
+        records nor wait for a sync in progress. Unknown, archived and signed-out
+        mailboxes are skipped and logged, never reported back to the caller's client.
+        """
+        ids = sorted({int(i) for i in account_ids if i})
+        if not ids:
+            return []
+        cr = self.env.cr
+        cr.execute("""
+            INSERT INTO maildesk_account_realtime (account_id, sync_requested_at)
+                 SELECT id, now() AT TIME ZONE 'UTC' FROM maildesk_account
+                  WHERE id = ANY(%s) AND active AND state != 'needs_reauth'
+            ON CONFLICT (account_id) DO UPDATE SET sync_requested_at = EXCLUDED.sync_requested_at
+                  WHERE maildesk_account_realtime.sync_requested_at IS NULL
+                     OR maildesk_account_realtime.sync_requested_at < EXCLUDED.sync_requested_at - %s
+              RETURNING account_id""", (ids, MARK_STALE))
+        marked = [row[0] for row in cr.fetchall()]
+        cr.execute("SELECT id FROM maildesk_account WHERE id = ANY(%s) AND active AND state != 'needs_reauth'",
+                   (ids,))
+        valid = {row[0] for row in cr.fetchall()}
+        ignored = set(ids) - valid
+        if ignored:
+            _logger.info("MailDesk %s wake-up ignored for unknown or inactive mailboxes %s", source, sorted(ignored))
+        self.env["maildesk.account.realtime"].invalidate_model()
+        self.invalidate_model(REALTIME_FIELDS)
+        if marked:
+            # sudo: the caller is a listener or a webhook, not a user; triggering is harmless.
+            self.env.ref("maildesk_mail_client.ir_cron_maildesk_sync_requested").sudo()._trigger()
+            _logger.debug("MailDesk %s wake-up: sync requested for %s", source, marked)
+        return marked
+
+    def _sync_between(self, commit):
+        """Inside a long cron run (the minute sync, the backfill) serve wake-ups first.
+
+        A cron thread busy with a 50-second run would otherwise hold a pushed mailbox back
+        until it is done; this keeps the push latency independent of the other crons.
+        """
+        super()._sync_between(commit)
+        if not commit or self.env.context.get("maildesk_serving_wakeups"):
+            return
+        requested = self._requested_ids()
+        if requested:
+            self.browse(requested).exists().with_context(maildesk_serving_wakeups=True)._sync(commit=True)
+
+    def _sync_started(self, commit):
+        """Called by ``_sync`` once it holds the account's lock: the coming sync covers the mark."""
+        super()._sync_started(commit)
+        query = ("UPDATE maildesk_account_realtime SET sync_requested_at = NULL "
+                 "WHERE account_id = %s AND sync_requested_at IS NOT NULL")
+        if commit:
+            # Its own short transaction (cron only): the cron's snapshot may predate a newer
+            # mark, and a wake-up during this sync must find the mark cleared and set it again.
+            with self.env.registry.cursor() as cr:
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                cr.execute(query, (self.id,))
+            # cron only: end the snapshot taken before the lock. Another cron may have synced
+            # (and written) this account meanwhile; writing it from an older snapshot would
+            # fail with a serialization error. The advisory lock is session-level: it stays.
+            self.env.cr.commit()
+        else:
+            self.env.cr.execute(query, (self.id,))
+        self.env["maildesk.account.realtime"].invalidate_model()
+        self.invalidate_model(REALTIME_FIELDS)
+
+    @api.model
+    def _requested_ids(self):
+        self.env.cr.execute("SELECT account_id FROM maildesk_account_realtime WHERE sync_requested_at IS NOT NULL "
+                            "ORDER BY sync_requested_at, account_id")
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    @api.model
+    def _cron_sync_requested(self):
+        """Sync the mailboxes a push or IDLE wake-up marked; nothing else."""
+        deadline = time.monotonic() + CRON_TIME_BUDGET
+        accounts = self.browse(self._requested_ids()).exists()
+        accounts.with_context(maildesk_serving_wakeups=True)._sync(commit=True, deadline=deadline)
+        if self._requested_ids():
+            # Locked by another worker (its sync started before the wake-up), or out of time.
+            cron = self.env.ref("maildesk_mail_client.ir_cron_maildesk_sync_requested")
+            cron._trigger(fields.Datetime.now() + timedelta(seconds=RETRIGGER_SECONDS))
+
+    # -- IMAP IDLE (the maildesk-listener command) -----------------------------------------------
+    @api.model
+    def _idle_watches(self):
+        """What the IDLE listener should watch: one dict per (mailbox, folder).
+
+        Called by the listener process as superuser; passwords leave the database only
+        here, decrypted for the IMAP login, never logged.
+        """
+        accounts = self.sudo().search([("provider", "=", "imap"), ("active", "=", True),
+                                       ("state", "!=", "needs_reauth"), ("imap_host", "!=", False)])
+        watches = []
+        for account in accounts:
+            try:
+                config = account._get_imap_config()
+            except Exception as exc:  # noqa: BLE001 - e.g. undecryptable password: skip, the cron reports it
+                _logger.info("MailDesk IDLE: mailbox %s cannot be watched: %s", account.id, exc)
+                continue
+            paths = ["INBOX"] + [f.path for f in account.live_folder_ids if f.path.upper() != "INBOX"]
+            inbox = account.folder_ids.filtered(lambda f: f.role == "inbox")[:1]
+            if inbox:
+                paths[0] = inbox.path
+            # Changes when anything of the login changes: the listener then reconnects.
+            fingerprint = hashlib.sha256(
+                f"{config.host}|{config.port}|{config.security}|{config.login}|{config.password}|"
+                f"{config.ssl_verify}".encode()).hexdigest()
+            for path in dict.fromkeys(paths):
+                watches.append({"account_id": account.id, "folder": path, "config": config,
+                                "fingerprint": fingerprint})
+        return watches
+
+    @api.model
+    def _idle_report(self, states):
+        """Store the listener's view: ``{account_id: state}``, state 'idle' when every folder is."""
+        now = fields.Datetime.now()
+        ids = list(states)
+        # Raw SQL: one statement every few seconds, on the side table (see the module docstring).
+        self.env.cr.execute("""
+            INSERT INTO maildesk_account_realtime (account_id, idle_state, idle_checked_at)
+                 SELECT a.id, s.state, %s FROM maildesk_account a
+                   JOIN unnest(%s::int[], %s::varchar[]) AS s(id, state) ON s.id = a.id
+            ON CONFLICT (account_id) DO UPDATE SET idle_state = EXCLUDED.idle_state,
+                                                   idle_checked_at = EXCLUDED.idle_checked_at""",
+                            (now, ids, [states[i] for i in ids]))
+        self.env["maildesk.account.realtime"].invalidate_model()
+        self.invalidate_model(REALTIME_FIELDS)
+
+    # -- push settings -----------------------------------------------------------------------------
+    @api.model
+    def _push_base_url(self):
+        params = self.env["ir.config_parameter"].sudo()
+        return (params.get_param(PARAM % "push_base_url") or params.get_param("web.base.url", "")).rstrip("/")
+
+    @api.model
+    def _gmail_topic(self):
+        return self._param("gmail_pubsub_topic")
+
+    @api.model
+    def _graph_push_enabled(self):
+        return bool(self._param("graph_push"))
+
+    # -- Gmail watch ---------------------------------------------------------------------------------
+    def _gmail_watch(self):
+        """Start or renew ``users.watch`` on the configured topic."""
+        self.ensure_one()
+        topic = self._gmail_topic()
+        if not topic:
+            return False
+        with self._get_provider() as provider:
+            answer = provider.watch(topic)
+        expires = datetime.fromtimestamp(answer["expiration"] / 1000, tz=timezone.utc).replace(tzinfo=None) \
+            if answer["expiration"] else fields.Datetime.now() + timedelta(days=7)
+        self.sudo().write({"gmail_watch_expires_at": expires, "gmail_watch_renewed_at": fields.Datetime.now()})
+        return True
+
+    def _gmail_stop(self):
+        self.ensure_one()
+        if not self.gmail_watch_expires_at:
+            return False
+        try:
+            with self._get_provider() as provider:
+                provider.stop_watch()
+        except ProviderError as exc:
+            _logger.info("MailDesk: users.stop for mailbox %s failed: %s", self.id, exc)
+        self.sudo().write({"gmail_watch_expires_at": False, "gmail_watch_renewed_at": False})
+        return True
+
+    # -- Graph subscription ----------------------------------------------------------------------------
+    def _graph_urls(self):
+        base = self._push_base_url()
+        return base + "/maildesk/push/graph", base + "/maildesk/push/graph/lifecycle"
+
+    def _graph_subscribe(self):
+        """Create the subscription (a new clientState each time); Graph validates our URL first."""
+        self.ensure_one()
+        sudo_self = self.sudo()
+        if sudo_self.graph_subscription_id:
+            self._graph_unsubscribe()
+        client_state = pysecrets.token_urlsafe(32)
+        notify_url, lifecycle_url = self._graph_urls()
+        expires = datetime.now(timezone.utc) + GRAPH_LIFETIME
+        with self._get_provider() as provider:
+            answer = provider.create_subscription(notify_url, lifecycle_url, client_state, expires)
+        sudo_self.write({
+            "graph_subscription_id": answer["id"],
+            "graph_client_state_encrypted": secrets.encrypt(self._get_encryption_key(), client_state),
+            "graph_subscription_expires_at": answer["expires_at"] or expires.replace(tzinfo=None)})
+        return True
+
+    def _graph_renew(self):
+        self.ensure_one()
+        sudo_self = self.sudo()
+        expires = datetime.now(timezone.utc) + GRAPH_LIFETIME
+        try:
+            with self._get_provider() as provider:
+                answer = provider.renew_subscription(sudo_self.graph_subscription_id, expires)
+        except ProviderError as exc:
+            if getattr(exc, "status", None) != 404:
+                raise
+            return self._graph_subscribe()  # Graph dropped it: subscribe again
+        sudo_self.write({"graph_subscription_expires_at": answer["expires_at"] or expires.replace(tzinfo=None)})
+        return True
+
+    def _graph_unsubscribe(self):
+        self.ensure_one()
+        sudo_self = self.sudo()
+        if not sudo_self.graph_subscription_id:
+            return False
+        try:
+            with self._get_provider() as provider:
+                provider.delete_subscription(sudo_self.graph_subscription_id)
+        except ProviderError as exc:
+            _logger.info("MailDesk: deleting the Graph subscription of mailbox %s failed: %s", self.id, exc)
+        sudo_self.write({"graph_subscription_id": False, "graph_client_state_encrypted": False,
+                         "graph_subscription_expires_at": False})
+        return True
+
+    def _push_stop(self):
+        """Stop provider push for these mailboxes (disconnect, archive, delete); best effort."""
+        for account in self.sudo():
+            try:
+                if account.provider == "gmail":
+                    account._gmail_stop()
+                elif account.provider == "outlook":
+                    account._graph_unsubscribe()
+            except (ProviderError, UserError) as exc:
+                _logger.info("MailDesk: stopping push for mailbox %s failed: %s", account.id, exc)
+
+    @api.model
+    def _cron_push_renew(self):
+        """Start, renew or re-create Gmail watches and Graph subscriptions before they expire."""
+        now = fields.Datetime.now()
+        accounts = self.sudo().search([("provider", "in", ("gmail", "outlook")), ("active", "=", True),
+                                       ("state", "!=", "needs_reauth")])
+        topic, graph = self._gmail_topic(), self._graph_push_enabled()
+        for account in accounts:
+            try:
+                if account.provider == "gmail":
+                    if not topic:
+                        continue
+                    renewed = account.gmail_watch_renewed_at
+                    if not account.gmail_watch_expires_at or account.gmail_watch_expires_at <= now \
+                            or not renewed or renewed <= now - GMAIL_RENEW_AFTER:
+                        account._gmail_watch()
+                elif graph:
+                    if not account.graph_subscription_id:
+                        account._graph_subscribe()
+                    elif not account.graph_subscription_expires_at \
+                            or account.graph_subscription_expires_at <= now + GRAPH_RENEW_BEFORE:
+                        account._graph_renew()
+            except (ProviderError, UserError) as exc:
+                _logger.warning("MailDesk: push renewal for mailbox %s failed: %s", account.id, exc)
+                account._log("sync", "warning", _("Live updates could not be renewed: %s", exc))
+            if not _is_testing():
+                self.env.cr.commit()  # cron only: one mailbox's renewal is kept even if the next fails
+
+    # -- notifications (called by controllers/push.py, as superuser) -------------------------------------
+    @api.model
+    def _push_gmail(self, email, history_id):
+        """A verified Gmail push: mark the mailbox unless the push is older than one already taken."""
+        accounts = self.sudo().search([("provider", "=", "gmail"), ("email", "=ilike", email)])
+        if not accounts:
+            _logger.info("MailDesk Gmail push for an unknown mailbox ignored")
+            return []
+        # Only a push newer than the last one taken counts (replays and stale pushes do not).
+        self.env.cr.execute("""
+            INSERT INTO maildesk_account_realtime (account_id, push_history_id)
+                 SELECT unnest(%s::int[]), %s
+            ON CONFLICT (account_id) DO UPDATE SET push_history_id = EXCLUDED.push_history_id
+                  WHERE coalesce(maildesk_account_realtime.push_history_id, '0')::numeric
+                        < EXCLUDED.push_history_id::numeric
+              RETURNING account_id""", (accounts.ids, str(history_id)))
+        fresh = [row[0] for row in self.env.cr.fetchall()]
+        if len(fresh) < len(accounts):
+            _logger.info("MailDesk Gmail push ignored for %s: historyId %s not newer than the last one",
+                         sorted(set(accounts.ids) - set(fresh)), history_id)
+        return self._realtime_request_sync(fresh, source="gmail")
+
+    @api.model
+    def _push_graph(self, notifications, lifecycle=False):
+        """Graph notifications: the ones whose clientState matches their subscription act."""
+        from ..engine.push import secret_equal
+
+        key = self._get_encryption_key()
+        by_id = {}
+        ids = list({n["subscription_id"] for n in notifications})
+        # sudo: the subscription id and secret columns are admin-only; the webhook has no user.
+        for account in self.sudo().search([("graph_subscription_id", "in", ids)]):
+            by_id[account.graph_subscription_id] = account
+        wake, renew = [], self.browse()
+        for note in notifications:
+            account = by_id.get(note["subscription_id"])
+            expected = None
+            if account and account.graph_client_state_encrypted:
+                try:
+                    expected = secrets.decrypt(key, account.graph_client_state_encrypted)
+                except secrets.SecretError:
+                    expected = None
+            if not secret_equal(note["client_state"], expected):
+                _logger.warning("MailDesk Graph notification rejected: unknown subscription or wrong clientState")
+                continue
+            event = note["lifecycle_event"]
+            if event == "subscriptionRemoved":
+                account.sudo().write({"graph_subscription_id": False, "graph_client_state_encrypted": False,
+                                      "graph_subscription_expires_at": False})
+                renew |= account
+            elif event == "reauthorizationRequired":
+                account.sudo().write({"graph_subscription_expires_at": fields.Datetime.now()})
+                renew |= account
+            wake.append(account.id)  # every event (missed included) may hide changes: sync
+        if renew:
+            self.env.ref("maildesk_mail_client.ir_cron_maildesk_push_renew").sudo()._trigger()
+        return self._realtime_request_sync(wake, source="graph")
+
+    # -- lifecycle of the mailbox ------------------------------------------------------------------------
+    def action_oauth_disconnect(self):
+        self.ensure_one()
+        self.check_access_rule("write")
+        self._push_stop()
+        return super().action_oauth_disconnect()
+
+    def _oauth_finish(self, request_secret, params):
+        email = super()._oauth_finish(request_secret, params)
+        self.env.ref("maildesk_mail_client.ir_cron_maildesk_push_renew").sudo()._trigger()
+        return email
+
+    def write(self, vals):
+        if vals.get("active") is False:
+            self.filtered("active")._push_stop()
+        return super().write(vals)
+
+    def unlink(self):
+        self._push_stop()
+        return super().unlink()
+
+
+class MaildeskAccountRealtime(models.Model):
+    """Wake-up marks and listener reports, one row per mailbox (see the module docstring)."""
+
+    _name = "maildesk.account.realtime"
+    _description = "Mailbox live-update state"
+    _log_access = False
+
+    account_id = fields.Many2one("maildesk.account", required=True, ondelete="cascade", index=True)
+    sync_requested_at = fields.Datetime()
+    idle_state = fields.Char()
+    idle_checked_at = fields.Datetime()
+    push_history_id = fields.Char("Gmail historyId of the last push taken")  # uint64 at Google: compared as numeric
+
+    _sql_constraints = [("account_uniq", "unique(account_id)", "One live-update state per mailbox.")]

@@ -1,8 +1,11 @@
-"""Browser tours (headless Chromium) of the setup wizard and of search by address / accent."""
+"""Browser tours (headless Chromium): setup wizard, search by address / accent, working with IMAP down."""
 import socket
 import time
 
 from odoo.tests import HttpCase, new_test_user, tagged
+
+from .test_client_tours import ClientTourCase
+from .test_offline import closed_port
 
 
 @tagged("post_install", "-at_install", "maildesk", "maildesk_tours")
@@ -52,3 +55,57 @@ class TestServerTours(HttpCase):
                             "date": "2026-11-02 10:00:00"})
         self.start_tour("/web#action=maildesk_mail_client.maildesk_client_action", "maildesk_tour_search_address",
                         login=self.user.login)
+
+
+@tagged("post_install", "-at_install", "maildesk", "maildesk_tours")
+class TestOfflineTour(ClientTourCase):
+    def server_state(self, account):
+        """{folder: {subject: flags}} of ``account``'s mailbox on Dovecot."""
+        client = self.server.connect(*self.credentials[account.id])
+        state = {}
+        try:
+            for _flags, _delim, name in client.list_folders():
+                client.select_folder(name, readonly=True)
+                uids = client.search("ALL")
+                data = client.fetch(uids, ["FLAGS", "ENVELOPE"]) if uids else {}
+                state[name] = {item[b"ENVELOPE"].subject.decode(): set(item[b"FLAGS"]) for item in data.values()}
+        finally:
+            client.logout()
+        return state
+
+    def test_offline_actions_and_send_then_replay(self):
+        """IMAP down, SMTP up: read / archive are kept and pending, a sent mail leaves at once; sync replays."""
+        # The tour checks the copy in Sent right after Send: no Undo delay here.
+        self.env["ir.config_parameter"].sudo().set_param("maildesk_mail_client.send_delay", "0")
+        real_port = self.work.imap_port
+        self.work.imap_port = closed_port()  # connection refused: the IMAP server is down
+        self.tour("maildesk_tour_offline", self.alice.login)
+
+        self.assertEqual(len(self.sink.messages), 1, "the message reached the SMTP server while IMAP was down")
+        self.assertIn(b"Subject: Offline offer", self.sink.messages[0][2])
+        Message = self.env["maildesk.message"]
+        payment = Message.search([("message_id", "=", "<pay@tour.test>")])
+        contract = Message.search([("message_id", "=", "<contract@tour.test>")])
+        sent = Message.search([("account_id", "=", self.work.id), ("subject", "=", "Offline offer")])
+        self.assertTrue(payment.is_read and payment.pending_sync)
+        self.assertEqual(contract.folder_id.role, "archive")
+        self.assertTrue(contract.pending_sync)
+        self.assertEqual(sent.folder_id.role, "sent")
+        self.assertTrue(sent.pending_sync)
+        before = self.server_state(self.work)
+        self.assertNotIn(b"\\Seen", before["INBOX"]["Payment reminder"])
+        self.assertIn("Contract draft", before["INBOX"])
+        self.assertNotIn("Offline offer", before.get("Sent", {}))
+
+        self.work.imap_port = real_port  # the IMAP server is back: a sync replays the queue
+        self.work._sync()
+        after = self.server_state(self.work)
+        self.assertIn(b"\\Seen", after["INBOX"]["Payment reminder"])
+        self.assertNotIn("Contract draft", after["INBOX"])
+        self.assertIn("Contract draft", after["Archive"])
+        self.assertIn("Offline offer", after["Sent"])
+        self.assertFalse((payment | contract | sent).filtered("pending_sync"))
+        self.assertFalse(self.env["maildesk.pending.action"].search_count(
+            [("account_id", "=", self.work.id), ("state", "=", "pending")]))
+        self.assertEqual(Message.search_count([("account_id", "=", self.work.id),
+                                               ("message_id", "=", sent.message_id)]), 1)

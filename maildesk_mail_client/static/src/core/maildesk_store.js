@@ -10,14 +10,15 @@
  * Server API used (model `maildesk.client`, JSON shapes as read here; dates are UTC
  * "YYYY-MM-DD HH:MM:SS" strings):
  *   get_mailboxes() -> {accounts: [{id, name, email, is_shared, can_manage, unread_count, last_sync_at,
- *       sync_error, sync: {running, progress (0-100), phase (initial|backfill|idle|error), error,
+ *       sync_error, pending_count (changes queued while the server was unreachable), realtime_mode, sync: {running, progress (0-100), phase (initial|backfill|idle|error), error,
  *       last_sync_at},
  *       folders: [{id, name, role, account_id, parent_id, unread_count, selectable}]}],
  *       tags: [{id, name, color}], unified: {unread_count}}
  *       (every unread_count counts conversations with unread mail, like the list's total)
  *   get_threads({account_id, folder_id, role, filter, search, partner_id, offset, limit})
  *       -> {total, total_capped, threads: [{id, subject, snippet, date, from, to, direction, unread, starred,
- *          has_attachments, message_count, account_id, account_name, tag_ids}]}
+ *          has_attachments, message_count, account_id, account_name, tag_ids, pending (a change of it
+ *          waits for the server)}], drafts (in a Drafts folder: the user's autosaved drafts)}
  *       (ordered by `date`: the newest message of the conversation in this view)
  *   get_thread(thread_id) -> {thread: {id, subject, starred, account_id, account_name,
  *       folder_name, tag_ids}, messages: [{id, from, from_address, to, cc, date, body_html,

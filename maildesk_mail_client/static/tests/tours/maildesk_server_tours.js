@@ -124,6 +124,16 @@ tours.add("maildesk_tour_offline", {
         { content: "It leaves the inbox", trigger: `.o_maildesk_thread_list:has(${row("Payment reminder")}):not(:has(${row("Contract draft")}))`, isCheck: true },
         { content: "No error dialog after archiving", trigger: NO_ERROR_DIALOG, in_modal: false, isCheck: true },
         {
+            content: "The sidebar says changes wait for the server",
+            trigger: `${WORK} .o_maildesk_pending:contains("waiting for the server")`,
+            isCheck: true,
+        },
+        {
+            content: "The read conversation carries the waiting marker",
+            trigger: `${row("Payment reminder")} .o_maildesk_pending_marker`,
+            isCheck: true,
+        },
+        {
             content: "The server API flags both as pending and counts the queue",
             trigger: row("Payment reminder"),
             async run() {

@@ -606,7 +606,9 @@ class MaildeskMessage(models.Model):
         if not vals_list:
             return
         self._write_files([vals["raw"] for vals in vals_list])
-        created = self.env["ir.attachment"].sudo().create(vals_list)
+        # image_no_postprocess: a received file is kept as sent (Odoo would otherwise decode every
+        # image and re-encode the large ones at 1920 px, quality 80; a mail client must not).
+        created = self.env["ir.attachment"].sudo().with_context(image_no_postprocess=True).create(vals_list)
         cids = defaultdict(dict)
         for attachment, (record, content_id) in zip(created, owners):
             if content_id:

@@ -19,6 +19,8 @@ by name in a fresh interpreter, whose ``odoo.addons`` path is not set up) and on
 connections and leave with ``os._exit``. ``gc.freeze()`` at their start keeps their garbage
 collector off the inherited heap, so it stays shared with the parent (copy-on-write).
 A process that was forked after the pool was made (an Odoo prefork worker) makes its own.
+The workers drop what they inherit of the parent's process settings that would hurt a
+long-lived helper: Odoo's signal handlers and a prefork worker's per-request CPU limit.
 
 Messages travel in chunks (``CHUNK`` per task) to keep the hand-over cost small. The result
 is the same list the in-process parse gives; ``parse_message`` never raises, and when the
@@ -34,6 +36,8 @@ import gc
 import logging
 import multiprocessing
 import os
+import resource
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
@@ -57,6 +61,12 @@ def _init_worker():
     # Everything inherited from the parent stays out of this process's collections, so the
     # pages holding it are not copied (gc would touch every object's header).
     gc.freeze()
+    # The parent's signal handlers (Odoo's) and CPU limit (Odoo prefork workers set
+    # RLIMIT_CPU per request) are not this long-lived helper's: default handlers, no limit.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
 
 
 def _parse_chunk(items):

@@ -72,3 +72,19 @@ def test_large_sync_is_parsed_ahead_by_the_workers(imap_account):
                 seen.append(message.remote_id)
     assert len(seen) == len(set(seen)) == 120
     assert parsepool._pool is not None
+
+
+def test_a_forked_process_makes_its_own_pool():
+    """A process forked after the pool was made (an Odoo prefork worker) never uses its parent's."""
+    items = corpus()
+    expected = as_values(parsepool.parse_many(items, workers=1))
+    parent_pool = parsepool._pool
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only when it parsed the same with a pool of its own
+        ok = as_values(parsepool.parse_many(items, workers=1)) == expected and parsepool._pool is not parent_pool \
+            and parsepool._pool[0] == os.getpid()
+        parsepool.shutdown()
+        os._exit(0 if ok else 1)
+    _pid, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert parsepool._pool is parent_pool

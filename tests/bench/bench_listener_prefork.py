@@ -127,7 +127,7 @@ with odoo.registry("{db}").cursor() as cr:
             except subprocess.TimeoutExpired:
                 process.kill()
         server.stop()
-        subprocess.run(["dropdb", "--if-exists", db], check=False)
+        subprocess.run(["dropdb", "--if-exists", "--force", db], check=False)  # the servers' last sessions
         print(f"logs     : {logs}")
 
 

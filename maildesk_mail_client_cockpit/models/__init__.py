@@ -5,3 +5,10 @@ from . import maildesk_cockpit_audit
 from . import maildesk_cockpit_escalation
 from . import maildesk_cockpit_board
 from . import maildesk_cockpit
+from . import maildesk_cockpit_alert_channel
+from . import maildesk_cockpit_alert_rule
+from . import maildesk_cockpit_alert_state
+from . import maildesk_cockpit_alert_event
+from . import maildesk_cockpit_alert_delivery
+from . import maildesk_message_alerts
+from . import res_config_settings_alerts

@@ -52,6 +52,7 @@ class MaildeskCockpitAlertDelivery(models.Model):
             values.setdefault("error", False)
             values["sent_at"] = fields.Datetime.now()
             delivery.write(values)
+            delivery.flush_recordset()  # _send_queued selects the next queued row in SQL
             if values["status"] != "delivered":
                 _logger.warning("Alert delivery %s on channel %s: %s (%s)", delivery.id, delivery.channel_id.name,
                                 values["status"], values.get("error"))

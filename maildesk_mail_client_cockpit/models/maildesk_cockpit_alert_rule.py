@@ -201,14 +201,14 @@ class MaildeskCockpitAlertRule(models.Model):
 
     # -- evaluation ----------------------------------------------------------------------------------
     @api.model
-    def _cron_evaluate(self):
+    def _cron_evaluate(self, now=None):
         """Cron: evaluate every active rule, then send what it queued."""
         self = self.sudo()  # noqa: PLW0642 - sudo: the cron evaluates every rule, each with its owner's scope
         rules = self.search([])
-        stats = rules._evaluate()
+        stats = rules._evaluate(now)
         if not self.env["maildesk.cockpit.alert.delivery"]._is_testing():
             self.env.cr.commit()  # keep the states even if a delivery below crashes the worker
-        self.env["maildesk.cockpit.alert.delivery"]._send_queued()
+        stats["sent"] = self.env["maildesk.cockpit.alert.delivery"]._send_queued()
         return stats
 
     def _evaluate(self, now=None):

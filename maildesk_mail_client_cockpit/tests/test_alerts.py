@@ -410,10 +410,10 @@ class TestAlertsRpc(AlertSetup, HttpCase):
                     "name": "sneaky", "kpi": "overdue", "scope_account_id": self.sales.id, "user_id": user.id})
                 self.expect(may, login, R, "action_send_test", [self.rule.id])
                 self.rule.sudo().last_test_at = False
-                self.expect(may, login, D, "search_read", [[("rule_id", "=", self.rule.id)]], fields=["status"])
+                self.expect(may, login, D, "search_read", [("rule_id", "=", self.rule.id)], fields=["status"])
                 self.expect(False, login, C, "read", [self.hook.id], ["webhook_url_encrypted"])
                 if login != "ck_admin":
                     self.expect(False, login, C, "write", [self.hook.id], {"webhook_url": "https://127.0.0.1:8/y"})
-        admin_rows = self.call("ck_admin", D, "search_read", [[("rule_id", "=", self.rule.id)]], fields=["status"])
+        admin_rows = self.call("ck_admin", D, "search_read", [("rule_id", "=", self.rule.id)], fields=["status"])
         self.assertTrue(admin_rows and all(r["status"] == "delivered" for r in admin_rows))
         self.assertEqual(self.call("ck_admin", C, "read", [self.hook.id], ["webhook_url"])[0]["webhook_url"], False)

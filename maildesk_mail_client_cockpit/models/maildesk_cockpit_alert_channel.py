@@ -232,7 +232,8 @@ class MaildeskCockpitAlertChannel(models.Model):
             if not secret:
                 return {"status": "refused", "error": _("The generic format is signed: set a signing secret.")}
             headers = webhooks.signature_headers(secret, body, delivery_id=delivery_uid)
-        result = webhooks.send(url, body, headers, delivery_id=delivery_uid, **self._webhook_options())
+        result = webhooks.send(url, body, headers, delivery_id=delivery_uid, max_attempts=webhooks.MAX_ATTEMPTS,
+                               backoff=webhooks.BACKOFF_BASE, **self._webhook_options())
         return {"status": result.status, "attempts": result.attempts, "http_status": result.http_status or 0,
                 "error": result.error, "response_excerpt": result.response_excerpt,
                 "target": self.webhook_target or "", "ip": result.ip}

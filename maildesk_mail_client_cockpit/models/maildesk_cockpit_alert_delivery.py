@@ -47,7 +47,12 @@ class MaildeskCockpitAlertDelivery(models.Model):
     def _send(self):
         """Send these deliveries now (superuser) and record the outcome of each."""
         for delivery in self:
-            values = delivery.channel_id._deliver(delivery.event_id, delivery.delivery_uid)
+            try:
+                with self.env.cr.savepoint():
+                    values = delivery.channel_id._deliver(delivery.event_id, delivery.delivery_uid)
+            except Exception as exc:  # noqa: BLE001 - one broken channel must not stop the others: log it
+                _logger.exception("Alert delivery %s failed unexpectedly", delivery.id)
+                values = {"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"[:1000]}
             values.setdefault("attempts", 1)
             values.setdefault("error", False)
             values["sent_at"] = fields.Datetime.now()

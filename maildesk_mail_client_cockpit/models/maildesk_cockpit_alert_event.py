@@ -33,8 +33,19 @@ class MaildeskCockpitAlertEvent(models.Model):
     notified_user_ids = fields.Many2many("res.users", string="Told in-app", readonly=True)
     delivery_ids = fields.One2many("maildesk.cockpit.alert.delivery", "event_id", "Deliveries", readonly=True)
 
-    def _record(self, rule, state, kind, value, facts, now):
-        """Create the event of one notice and queue a delivery per channel (called as superuser)."""
+    def _record_many(self, notices, now):
+        """Create the events of ``[(rule, state, kind, value, facts)]`` and queue a delivery per
+        channel of each (called as superuser); two INSERT batches whatever the number."""
+        if not notices:
+            return self.browse()
+        events = self.create([self._prepare_event(*notice, now) for notice in notices])
+        self.env["maildesk.cockpit.alert.delivery"].create([
+            {"event_id": event.id, "channel_id": channel.id}
+            for event in events for channel in event.rule_id.channel_ids.filtered("active")])
+        return events
+
+    def _prepare_event(self, rule, state, kind, value, facts, now):
+        """The values of one event: its title and text name the KPI, the condition and the scope."""
         key = state.instance_key if state else 0
         threshold = dict(rule._fields["operator"].selection)[rule.operator]
         kpi_label = dict(rule._fields["kpi"].selection)[rule.kpi]
@@ -55,15 +66,12 @@ class MaildeskCockpitAlertEvent(models.Model):
             title = f"{rule.name}: {kpi_label} {condition} ({scope})"
             text = _("%(kpi)s is %(value)s (%(condition)s) for %(scope)s.", kpi=kpi_label, value=shown,
                      condition=condition, scope=scope)
-        event = self.create({
+        return {
             "rule_id": rule.id, "state_id": state.id if state else False, "account_id": key or False,
             "kind": kind, "at": now, "started_at": state.active_since if state else False,
             "value": value or 0.0, "title": title, "text": text,
             "dedup_key": state.dedup_key if state else False,
-            "facts": json.dumps(facts, default=str) if facts else False})
-        self.env["maildesk.cockpit.alert.delivery"].create([
-            {"event_id": event.id, "channel_id": channel.id} for channel in rule.channel_ids.filtered("active")])
-        return event
+            "facts": json.dumps(facts, default=str) if facts else False}
 
     def _fields_list(self):
         self.ensure_one()

@@ -185,19 +185,24 @@ class MaildeskCockpitAlertRule(models.Model):
             partner_id=self.scope_partner_id.id or None, split_accounts=split,
             direction=self.direction or anomaly.KPI_DIRECTIONS.get(self.kpi, "both"))
 
-    def _owner_scope(self):
+    def _owner_scope(self, cache=None):
         """``(account_ids, company_ids)`` the responsible user may read for this rule's company, or None."""
         self.ensure_one()
         owner = self.user_id
-        if not owner.active or self.company_id not in owner.company_ids:
-            return None
-        cockpit = self.env["maildesk.cockpit"].with_user(owner).with_context(
-            allowed_company_ids=[self.company_id.id] + (owner.company_ids - self.company_id).ids)
-        tier = cockpit._tier()
-        if tier is None:
-            return None
-        accounts, companies = cockpit._accounts(tier)
-        return tuple(sorted(accounts.ids)), tuple(sorted(companies.ids))
+        key = (owner.id, self.company_id.id)
+        if cache is not None and key in cache:
+            return cache[key]
+        scope = None
+        if owner.active and self.company_id in owner.company_ids:
+            cockpit = self.env["maildesk.cockpit"].with_user(owner).with_context(
+                allowed_company_ids=[self.company_id.id] + (owner.company_ids - self.company_id).ids)
+            tier = cockpit._tier()
+            if tier is not None:
+                accounts, companies = cockpit._accounts(tier)
+                scope = tuple(sorted(accounts.ids)), tuple(sorted(companies.ids))
+        if cache is not None:
+            cache[key] = scope
+        return scope
 
     # -- evaluation ----------------------------------------------------------------------------------
     @api.model
@@ -217,12 +222,19 @@ class MaildeskCockpitAlertRule(models.Model):
         Returns ``{"rules", "queries", "notices"}``.
         """
         now = now or fields.Datetime.now()
-        self.env.flush_all()
         rules = self.filtered("active")
+        observations, queries = rules._observe(now)
+        notices = self._apply(rules, observations, now)
+        return {"rules": len(rules), "queries": queries, "notices": len(notices)}
+
+    def _observe(self, now):
+        """``({(rule_id, instance_key): Observation}, queries)``: one query per row source and scope group."""
+        self.env.flush_all()
         groups = defaultdict(list)
         observations = {}
-        for rule in rules:
-            scope = rule._owner_scope()
+        scopes = {}
+        for rule in self:
+            scope = rule._owner_scope(scopes)
             if scope is None or (rule.scope_account_id and rule.scope_account_id.id not in scope[0]):
                 observations[rule.id, None] = alert_batch.Observation(None)
                 continue
@@ -241,11 +253,14 @@ class MaildeskCockpitAlertRule(models.Model):
                 rows[source] = self.env.cr.fetchall()
                 queries += 1
             observations.update(alert_batch.fold(watches, rows))
-        notices = self._apply(rules, observations, now)
-        return {"rules": len(rules), "queries": queries, "notices": len(notices)}
+        return observations, queries
 
     def _apply(self, rules, observations, now):
-        """Feed each instance its observation; store changed states; queue the notices."""
+        """Feed each instance its observation; store changed states; queue the notices.
+
+        A status change is an ORM write; the value and time of states that only moved their
+        value are one UPDATE for all (a cron run must not cost a write per firing alert).
+        """
         State = self.env["maildesk.cockpit.alert.state"]
         existing = {(s.rule_id.id, s.instance_key): s for s in State.search([("rule_id", "in", rules.ids)])}
         by_id = {r.id: r for r in rules}
@@ -253,6 +268,7 @@ class MaildeskCockpitAlertRule(models.Model):
         events = []
         creates = []
         values = {}
+        touched = []
         for (rule_id, key), obs in observations.items():
             rule = by_id[rule_id]
             record = existing.get((rule_id, key or 0))
@@ -265,33 +281,38 @@ class MaildeskCockpitAlertRule(models.Model):
             state_vals = {"status": after.status, "since": after.since, "active_since": after.active_since,
                           "last_notified_at": after.last_notified_at, "last_value": after.last_value or 0.0,
                           "last_evaluated_at": now}
-            if record and (changed or after.status != "normal"):
+            if record and changed:
                 record.write(state_vals)
-            elif not record and after.status != "normal":
+            elif record:
+                touched.append((record.id, after.last_value or 0.0))
+            elif after.status != "normal":
                 creates.append(dict(state_vals, rule_id=rule_id, instance_key=key or 0,
                                     account_id=key or rule.scope_account_id.id or False,
                                     dedup_key=alerts.dedup_key(rule_id, rule._scope_labels(key))))
             for notice in notices:
                 events.append((rule, key, notice, obs))
         if creates:
-            for vals in State.create(creates):
-                existing[vals.rule_id.id, vals.instance_key] = vals
+            for state in State.create(creates):
+                existing[state.rule_id.id, state.instance_key] = state
+        cr = self.env.cr
+        if touched:
+            cr.execute("""
+                UPDATE maildesk_cockpit_alert_state s SET last_value = v.value, last_evaluated_at = %s
+                  FROM unnest(%s::int[], %s::float[]) AS v(id, value) WHERE s.id = v.id""",
+                       (now, [t[0] for t in touched], [t[1] for t in touched]))
+            State.browse([t[0] for t in touched]).invalidate_recordset(["last_value", "last_evaluated_at"])
         if rules:
-            # One statement for the list's "last value / last evaluated" of every rule (a write per
-            # rule would cost 200 UPDATEs and recomputations per cron run).
-            self.env.cr.execute("""
+            # Likewise one statement for the list's "last value / last evaluated" of every rule.
+            cr.execute("""
                 UPDATE maildesk_cockpit_alert_rule r
                    SET last_evaluated_at = %s,
                        last_value = coalesce((v.value ->> r.id::text)::float, r.last_value)
                   FROM (SELECT %s::jsonb AS value) v
                  WHERE r.id = ANY(%s)""", (now, json.dumps({str(k): v for k, v in values.items()}), rules.ids))
             rules.invalidate_recordset(["last_evaluated_at", "last_value"])
-        Event = self.env["maildesk.cockpit.alert.event"]
-        created = Event.browse()
-        for rule, key, notice, obs in events:
-            state = existing.get((rule.id, key or 0))
-            created |= Event._record(rule, state, notice.kind, notice.value, obs.facts, now)
-        return created
+        return self.env["maildesk.cockpit.alert.event"]._record_many(
+            [(rule, existing.get((rule.id, key or 0)), notice.kind, notice.value, obs.facts)
+             for rule, key, notice, obs in events], now)
 
     def _scope_labels(self, key=None):
         """The labels of one instance (what the dedup key and the notices name)."""
@@ -347,7 +368,8 @@ class MaildeskCockpitAlertRule(models.Model):
         # sudo: the test is logged and sent by the alert system; the caller was checked above.
         rule = self.sudo()
         rule.last_test_at = now
-        event = self.env["maildesk.cockpit.alert.event"].sudo()._record(rule, None, "test", rule.last_value, {}, now)
+        event = self.env["maildesk.cockpit.alert.event"].sudo()._record_many(
+            [(rule, None, "test", rule.last_value, {})], now)
         deliveries = event.delivery_ids
         deliveries._send()
         summary = ", ".join(f"{d.channel_id.name}: {dict(d._fields['status'].selection)[d.status]}"

@@ -1,13 +1,19 @@
 """Cockpit alerts end to end: rules, states, channels (loopback webhook, SMTP sink), tiers over RPC."""
+import base64
 import json
+import os
 import threading
-from datetime import timedelta
+import time
+import unittest
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from unittest.mock import patch
 
 from odoo.addons.maildesk_mail_client.tests.common import smtp_sink
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, tagged
+from odoo.tests.common import ChromeBrowser
 
 from ..engine import webhooks
 from ..models.maildesk_cockpit_alert_channel import PARAM_ALLOW_HTTP, PARAM_ALLOW_LOOPBACK
@@ -417,3 +423,60 @@ class TestAlertsRpc(AlertSetup, HttpCase):
         admin_rows = self.call("ck_admin", D, "search_read", [("rule_id", "=", self.rule.id)], fields=["status"])
         self.assertTrue(admin_rows and all(r["status"] == "delivered" for r in admin_rows))
         self.assertEqual(self.call("ck_admin", C, "read", [self.hook.id], ["webhook_url"])[0]["webhook_url"], False)
+
+
+SHOT_JS = """
+(async () => {
+    const wait = (sel) => new Promise((resolve, reject) => {
+        let n = 0;
+        const timer = setInterval(() => {
+            const el = document.querySelector(sel);
+            if (el) { clearInterval(timer); resolve(el); }
+            else if (++n > 150) { clearInterval(timer); reject(new Error("missing " + sel)); }
+        }, 100);
+    });
+    await wait(".o_form_view .o_field_widget[name='state_ids'] .o_data_row");
+    await new Promise((r) => setTimeout(r, 1000));
+    console.log("test successful");
+})();
+"""
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestAlertsScreenshot(AlertSetup, HttpCase):
+    """README screenshot of a firing rule from a real browser run: MAILDESK_SCREENSHOTS=<dir> enables it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not os.environ.get("MAILDESK_SCREENSHOTS"):
+            raise unittest.SkipTest("set MAILDESK_SCREENSHOTS to take the README screenshot")
+        cls.setup_cockpit(cls.env)
+        cls.setup_alerts()
+        now = datetime.now().replace(microsecond=0)
+        for i in range(3):
+            cls.store(cls.thread(subject=f"Order question {i + 1}"), date=now - timedelta(hours=3 - i))
+        email = cls.env["maildesk.cockpit.alert.channel"].create({"name": "On-call email", "kind": "email",
+                                                                  "email_to": "oncall@acme.test"})
+        cls.rule = cls.make_rule(name="Support backlog", threshold=2, pending_minutes=10, repeat_minutes=60,
+                                 channel_ids=[(6, 0, (cls.ch_inapp | email).ids)])
+        for minutes in (-130, -115, -50, 0):
+            cls.rule.sudo()._evaluate(now=now + timedelta(minutes=minutes))
+
+    def test_screenshot(self):
+        path = Path(os.environ["MAILDESK_SCREENSHOTS"]) / "cockpit_alert_rule.png"
+        original_stop = ChromeBrowser.stop
+
+        def capture_then_stop(browser):
+            browser._websocket_request("Emulation.setDeviceMetricsOverride", params={
+                "width": 1400, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+            time.sleep(2)
+            shot = browser._websocket_request("Page.captureScreenshot", timeout=30)
+            if shot and shot.get("data"):
+                path.write_bytes(base64.b64decode(shot["data"]))
+            return original_stop(browser)
+
+        with patch.object(ChromeBrowser, "stop", capture_then_stop):
+            self.browser_js(f"/web#model=maildesk.cockpit.alert.rule&id={self.rule.id}&view_type=form", SHOT_JS,
+                            login="ck_manager", timeout=90)
+        self.assertTrue(path.exists())

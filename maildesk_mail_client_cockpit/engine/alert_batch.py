@@ -174,7 +174,7 @@ def queries(watches, scope, now):
     if "threads" in needed:
         result["threads"] = threads_sql(scope, partner_ids, now)
     if "messages" in needed:
-        result["messages"] = messages_sql(scope, partner_ids, [w for w in windows], now)
+        result["messages"] = messages_sql(scope, partner_ids, windows, now)
     if "gaps" in needed:
         result["gaps"] = gaps_sql(scope, partner_ids, windows, now)
     if "anomaly" in needed:

@@ -453,6 +453,7 @@ class TestAlertsScreenshot(AlertSetup, HttpCase):
             raise unittest.SkipTest("set MAILDESK_SCREENSHOTS to take the README screenshot")
         cls.setup_cockpit(cls.env)
         cls.setup_alerts()
+        cls.manager.name = "Maya Manager"
         now = datetime.now().replace(microsecond=0)
         for i in range(3):
             cls.store(cls.thread(subject=f"Order question {i + 1}"), date=now - timedelta(hours=3 - i))
@@ -469,7 +470,7 @@ class TestAlertsScreenshot(AlertSetup, HttpCase):
 
         def capture_then_stop(browser):
             browser._websocket_request("Emulation.setDeviceMetricsOverride", params={
-                "width": 1400, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+                "width": 1400, "height": 1150, "deviceScaleFactor": 1, "mobile": False})
             time.sleep(2)
             shot = browser._websocket_request("Page.captureScreenshot", timeout=30)
             if shot and shot.get("data"):

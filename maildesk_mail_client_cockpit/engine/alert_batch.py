@@ -29,6 +29,11 @@ Buckets
 Instances
     A rule has one instance (key None) or, split per mailbox, one per mailbox of its scope
     (key: the account id); each instance has its own state in the model.
+
+Scope groups
+    The caller may put rules of owners who see different mailboxes into one group (the union
+    of their mailboxes, same companies): each ``Watch`` then carries its owner's ``accounts``
+    and only adds up the buckets of those, so one query per source serves every owner.
 """
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -56,6 +61,7 @@ class Watch:
     partner_id: int | None = None
     split_accounts: tuple = ()  # one instance per mailbox: the mailboxes (empty: one instance)
     direction: str = "both"  # anomaly rules
+    accounts: frozenset = frozenset()  # the owner's mailboxes within the group (empty: all of them)
 
     def __post_init__(self):
         kpi.rows_of(self.kpi)  # raises on an unknown KPI
@@ -73,7 +79,8 @@ class Watch:
         return {"messages": "messages", "gaps": "gaps", "threads": "threads"}[kpi.rows_of(self.kpi)]
 
     def matches(self, account_id, team_id, partner_id):
-        return ((not self.account_id or account_id == self.account_id)
+        return ((not self.accounts or account_id in self.accounts)
+                and (not self.account_id or account_id == self.account_id)
                 and (not self.team_id or team_id == self.team_id)
                 and (not self.partner_id or partner_id == self.partner_id))
 

@@ -16,10 +16,11 @@ States (``engine/alerts.py``)
 
 Evaluation
     ``_cron_evaluate`` (every 5 minutes) evaluates every active rule, then sends the queued
-    deliveries. Rules whose responsible users see the same mailboxes are evaluated together, one
-    query per row source (``engine/alert_batch.py``). After ingest, the cheap rules (threshold on
-    counts) touching the stored mailboxes are evaluated too, at most once a minute per rule; their
-    deliveries are queued and sent by the delivery cron, so a sync never waits for a webhook.
+    deliveries. Rules of the same companies are evaluated together, one query per row source over
+    the union of their owners' mailboxes, each rule adding up only its owner's mailboxes
+    (``engine/alert_batch.py``). After ingest, the cheap rules (threshold on counts) touching the
+    stored mailboxes are evaluated too, at most once a minute per rule; their deliveries are
+    queued and sent by the delivery cron, so a sync never waits for a webhook.
 
 Who may do what (every server method checks it, whatever the client sends)
     Viewer and Operator read the rules that concern them; a Manager creates and changes rules
@@ -182,7 +183,7 @@ class MaildeskCockpitAlertRule(models.Model):
         return alert_batch.Watch(
             rule_id=self.id, kpi=self.kpi, mode=self.mode, window=timedelta(hours=max(self.window_hours, 1)),
             account_id=self.scope_account_id.id or None, team_id=self.scope_team_id.id or None,
-            partner_id=self.scope_partner_id.id or None, split_accounts=split,
+            partner_id=self.scope_partner_id.id or None, split_accounts=split, accounts=frozenset(accounts),
             direction=self.direction or anomaly.KPI_DIRECTIONS.get(self.kpi, "both"))
 
     def _owner_scope(self, cache=None):
@@ -230,17 +231,22 @@ class MaildeskCockpitAlertRule(models.Model):
     def _observe(self, now):
         """``({(rule_id, instance_key): Observation}, queries)``: one query per row source and scope group."""
         self.env.flush_all()
+        # Rules are grouped by companies: the group reads the union of their owners' mailboxes
+        # once, and each rule only adds up the mailboxes of its own owner.
         groups = defaultdict(list)
+        union = defaultdict(set)
         observations = {}
         scopes = {}
         for rule in self:
             scope = rule._owner_scope(scopes)
-            if scope is None or (rule.scope_account_id and rule.scope_account_id.id not in scope[0]):
-                observations[rule.id, None] = alert_batch.Observation(None)
+            if scope is None or not scope[0] or (rule.scope_account_id and rule.scope_account_id.id not in scope[0]):
+                observations[rule.id, None] = alert_batch.Observation(None)  # the owner sees nothing here
                 continue
-            groups[scope].append(rule._watch(scope[0]))
+            groups[scope[1]].append(rule._watch(scope[0]))
+            union[scope[1]].update(scope[0])
         queries = 0
-        for (account_ids, company_ids), watches in groups.items():
+        for company_ids, watches in groups.items():
+            account_ids = tuple(sorted(union[company_ids]))
             if not account_ids:
                 for w in watches:
                     for key in (w.split_accounts or (None,)):

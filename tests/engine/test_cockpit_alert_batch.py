@@ -90,3 +90,11 @@ def test_anomaly_verdict_keeps_the_counted_value_in_the_notice():
     rule = alerts.Rule(id=1)
     state, notices = alerts.evaluate(rule, None, True, NOW, value=60)
     assert state.status == "firing" and state.last_value == 60 and notices[0].value == 60
+
+
+def test_owners_of_one_group_only_add_up_their_own_mailboxes():
+    """Rules of owners with different mailboxes share the rows; each sums its owner's only."""
+    rows = {"threads": [(1, None, None, 5, 5, 5), (2, None, None, 7, 7, 7)]}
+    watches = [ab.Watch(1, "waiting", accounts=frozenset({1})), ab.Watch(2, "waiting", accounts=frozenset({1, 2}))]
+    got = ab.fold(watches, rows)
+    assert got[1, None].value == 5 and got[2, None].value == 12

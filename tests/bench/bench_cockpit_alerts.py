@@ -103,24 +103,38 @@ def main():
     parser.add_argument("-r", "--runs", type=int, default=5, help="cron runs timed (5 minutes apart)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the database and print its name")
+    parser.add_argument("--reuse", metavar="DB", help="time again on a database kept by --keep (no rebuild; "
+                                                      "its alert states, events and deliveries are reset)")
     args = parser.parse_args()
     n_threads = args.t or max(args.n // 5, 1)
 
     import odoo
     from odoo import SUPERUSER_ID, api
 
-    db = f"maildesk_bench_alerts_{os.getpid()}"
-    registry = bench_cockpit.odoo_registry(db)
+    db = args.reuse or f"maildesk_bench_alerts_{os.getpid()}"
+    if args.reuse:
+        args.keep = True
+        odoo.tools.config.parse_config(["-d", db, "--log-level=warn", "--addons-path=" + ",".join(
+            p for p in (str(Path(odoo.__file__).parent / "addons"), str(Path(odoo.__file__).parent.parent / "addons"),
+                        str(bench_cockpit.REPO)) if os.path.isdir(p))])
+        registry = odoo.registry(db)
+    else:
+        registry = bench_cockpit.odoo_registry(db)
     try:
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             started = time.perf_counter()
-            bench_cockpit.build(env, args.n, n_threads, args.seed, args.days)
-            cr.execute("SELECT count(*) FROM maildesk_message")
-            n_msg = cr.fetchone()[0]
+            if args.reuse:
+                cr.execute("DELETE FROM maildesk_cockpit_alert_event; DELETE FROM maildesk_cockpit_alert_state; "
+                           "UPDATE maildesk_cockpit_alert_rule SET last_evaluated_at = NULL")
+            else:
+                bench_cockpit.build(env, args.n, n_threads, args.seed, args.days)
+            cr.execute("SELECT count(*), count(DISTINCT thread_id) FROM maildesk_message")
+            n_msg, n_threads = cr.fetchone()
             print(f"workload : {n_msg:,} messages, {n_threads:,} conversations, {bench_cockpit.ACCOUNTS} mailboxes, "
-                  f"built in {time.perf_counter() - started:.0f} s")
-            rules = make_rules(env, args.rules, args.seed)
+                  f"{'reused' if args.reuse else 'built'} in {time.perf_counter() - started:.0f} s")
+            Rule = env["maildesk.cockpit.alert.rule"]
+            rules = Rule.search([]) if args.reuse else make_rules(env, args.rules, args.seed)
             cr.commit()
             mix = {}
             for rule in rules:
@@ -128,7 +142,6 @@ def main():
                 mix[key] = mix.get(key, 0) + 1
             print(f"rules    : {len(rules)} ({', '.join(f'{k} {v}' for k, v in sorted(mix.items()))}), "
                   f"owners {len(rules.user_id)}")
-            Rule = env["maildesk.cockpit.alert.rule"]
             samples, evals = [], []
             now = bench_cockpit.NOW
             Delivery = env["maildesk.cockpit.alert.delivery"]

@@ -206,20 +206,40 @@ def _value(watch, source, row, windows):
     return (row[offset] or 0.0, row[offset + 1] or 0)
 
 
+def _rows_of(watch, by_account):
+    """The rows of ``by_account`` (mailbox -> rows) this watch may add up, mailbox first."""
+    if watch.account_id:
+        accounts = [watch.account_id] if not watch.accounts or watch.account_id in watch.accounts else []
+    elif watch.accounts:
+        accounts = [a for a in by_account if a in watch.accounts]
+    else:
+        accounts = list(by_account)
+    for account in accounts:
+        for row in by_account.get(account, ()):
+            if (not watch.team_id or row[1] == watch.team_id) and (not watch.partner_id or row[2] == watch.partner_id):
+                yield row
+
+
 def fold(watches, rows, weeks=ANOMALY_WEEKS):
     """``{(rule_id, instance_key): Observation}`` from the rows of ``queries`` (``{source: rows}``)."""
     windows = windows_of(watches)
     result = {}
     weeks_seen = {row[3] for row in rows.get("anomaly", ()) if (row[4] or row[5])}
+    indexed = {}
+    for source, source_rows in rows.items():
+        by_account = indexed[source] = defaultdict(list)
+        for row in source_rows:
+            by_account[row[0]].append(row)
     for watch in watches:
         source = watch.source
+        by_account = indexed.get(source, {})
         keys = _instance_keys(watch)
         if source == "anomaly":
             counts = {key: defaultdict(int) for key in keys}
             column = 4 + ANOMALY_KPIS.index(watch.kpi)
-            for row in rows.get("anomaly", ()):
+            for row in _rows_of(watch, by_account):
                 key = row[0] if watch.split_accounts else None
-                if key in counts and watch.matches(row[0], row[1], row[2]):
+                if key in counts:
                     counts[key][row[3]] += row[column]
             for key in keys:
                 value = counts[key][0]
@@ -229,9 +249,9 @@ def fold(watches, rows, weeks=ANOMALY_WEEKS):
                     "median": score.median, "z": score.z, "level": score.level, "history": score.history})
             continue
         totals = {key: (0.0, 0) if source == "gaps" else 0 for key in keys}
-        for row in rows.get(source, ()):
+        for row in _rows_of(watch, by_account):
             key = row[0] if watch.split_accounts else None
-            if key not in totals or not watch.matches(row[0], row[1], row[2]):
+            if key not in totals:
                 continue
             value = _value(watch, source, row, windows)
             if source == "gaps":

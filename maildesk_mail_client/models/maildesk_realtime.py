@@ -2,11 +2,29 @@
 
 Every real-time source ends in one method, ``_realtime_request_sync(ids, source)``: it
 marks the mailboxes (``sync_requested_at``, one SQL statement) and, when at least one
-was not marked yet, triggers the cron "MailDesk: sync on push" (``ir.cron._trigger``).
-That cron runs the normal, crash-safe ``_sync`` of the marked mailboxes only. A burst of
-100 notifications therefore marks once and triggers once; a mark that comes in while the
-mailbox syncs is kept and triggers one more sync. ``_sync`` clears the mark of every
-mailbox it locks (the regular one-minute cron too: it stays the safety net).
+was not marked yet, triggers the cron "MailDesk: sync on push". That cron runs the
+normal, crash-safe ``_sync`` of the marked mailboxes only. A burst of 100 notifications
+therefore marks once and triggers once. ``_sync`` clears the mark of every mailbox it
+locks, right after taking the lock (the regular one-minute cron too: it stays the
+safety net), so a wake-up that comes in while the mailbox syncs sets a new mark.
+
+No lost wake-up
+---------------
+A mark set during a sync must cause another sync. Three rules make sure it does:
+
+- The sync-on-push run loops: after its syncs it reads the marks again and syncs the
+  re-marked mailboxes, until none is left or every one left is locked by another worker.
+  That read first takes the *wake-up gate* exclusively (an advisory lock every wake-up
+  holds shared while it marks), so a wake-up still in flight is waited for, never missed.
+- Whoever releases a mailbox's lock (the minute cron, "Sync now", a backfill) hands
+  over: if the mailbox was marked meanwhile, it triggers the sync-on-push cron (``_unlock``).
+- Triggers are written with the database clock to the microsecond
+  (``_realtime_trigger``). Odoo deletes, after each run of a cron, its triggers older than
+  the run's start; ``ir.cron._trigger()`` truncates to the second, so a wake-up that came
+  in during the first second of a run lost its trigger and waited for the one-minute
+  cron: the 61 s outlier of ``bench_push.py``. A future trigger (``_trigger(now + 5 s)``)
+  does not wake the cron workers either (Odoo notifies them only for due triggers): they
+  find it on their next poll, up to a minute later. So every trigger here is due now.
 
 The marks and the listener's reports live in their own table (``maildesk.account.realtime``),
 never in ``maildesk_account``: a sync runs in a REPEATABLE READ cron transaction and writes
@@ -24,6 +42,7 @@ Sources
   (stored encrypted), renewed a day before its 3-day expiry, re-created when Graph
   removes it, deleted on disconnect; notifications at ``/maildesk/push/graph``.
 """
+import functools
 import hashlib
 import logging
 import secrets as pysecrets
@@ -45,7 +64,8 @@ IDLE_FRESH = timedelta(minutes=2)  # a listener report older than this means "no
 GMAIL_RENEW_AFTER = timedelta(days=1)  # Google: re-call watch daily, at the latest every 7 days
 GRAPH_LIFETIME = timedelta(minutes=4230)  # ~70 h, well under the 10,080 min cap for messages
 GRAPH_RENEW_BEFORE = timedelta(hours=24)
-RETRIGGER_SECONDS = 5  # a marked mailbox that another worker is syncing is retried after this
+WAKE_GATE = (0x4D57, 0)  # "MW": advisory lock key of the wake-up gate (see "No lost wake-up")
+SYNC_REQUESTED_CRON = "maildesk_mail_client.ir_cron_maildesk_sync_requested"
 MARK_STALE = timedelta(seconds=60)  # a mark this old re-triggers (its trigger may have been lost)
 REALTIME_FIELDS = ["sync_requested_at", "idle_state", "idle_checked_at", "realtime_mode"]
 REALTIME_MODES = [("polling", "Polling"), ("idle", "Live (IMAP IDLE)"), ("push", "Live (push)")]
@@ -115,6 +135,9 @@ class MaildeskAccount(models.Model):
         if not ids:
             return []
         cr = self.env.cr
+        # Held until this transaction ends: the sync-on-push run waits for it before it
+        # decides that no mark is left (see "No lost wake-up").
+        cr.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", WAKE_GATE)
         cr.execute("""
             INSERT INTO maildesk_account_realtime (account_id, sync_requested_at)
                  SELECT id, now() AT TIME ZONE 'UTC' FROM maildesk_account
@@ -133,10 +156,25 @@ class MaildeskAccount(models.Model):
         self.env["maildesk.account.realtime"].invalidate_model()
         self.invalidate_model(REALTIME_FIELDS)
         if marked:
-            # sudo: the caller is a listener or a webhook, not a user; triggering is harmless.
-            self.env.ref("maildesk_mail_client.ir_cron_maildesk_sync_requested").sudo()._trigger()
+            self._realtime_trigger()
             _logger.debug("MailDesk %s wake-up: sync requested for %s", source, marked)
         return marked
+
+    @api.model
+    def _realtime_trigger(self):
+        """Trigger the sync-on-push cron now, in this transaction; the workers wake at its commit.
+
+        Not ``ir.cron._trigger()``: its time is truncated to the second, and Odoo deletes
+        after a run the triggers older than the run's start, so a trigger written during
+        the first second of a run was lost (module docstring). The database clock keeps
+        the microseconds: a trigger written after a run started outlives that run.
+        """
+        cron = self.env.ref(SYNC_REQUESTED_CRON)
+        # Raw SQL: the same row ir.cron._trigger() writes, with the database clock.
+        self.env.cr.execute("INSERT INTO ir_cron_trigger (cron_id, call_at) "
+                            "VALUES (%s, clock_timestamp() AT TIME ZONE 'UTC')", (cron.id,))
+        # sudo: waking the cron workers is what _trigger() does for any caller.
+        self.env.cr.postcommit.add(cron.sudo()._notifydb)
 
     def _sync_between(self, commit):
         """Inside a long cron run (the minute sync, the backfill) serve wake-ups first.
@@ -154,6 +192,9 @@ class MaildeskAccount(models.Model):
     def _sync_started(self, commit):
         """Called by ``_sync`` once it holds the account's lock: the coming sync covers the mark."""
         super()._sync_started(commit)
+        started = self.env.context.get("maildesk_started")
+        if started is not None:
+            started.append(self.id)  # the sync-on-push run tells synced from locked elsewhere
         query = ("UPDATE maildesk_account_realtime SET sync_requested_at = NULL "
                  "WHERE account_id = %s AND sync_requested_at IS NOT NULL")
         if commit:
@@ -171,6 +212,39 @@ class MaildeskAccount(models.Model):
         self.env["maildesk.account.realtime"].invalidate_model()
         self.invalidate_model(REALTIME_FIELDS)
 
+    def _unlock(self, commit=True):
+        """Release the mailbox, then hand over a wake-up that came in during its sync.
+
+        The sync-on-push run skips a mailbox another worker holds and does not come back
+        to it: the holder, here, triggers that run again when the mailbox was marked
+        meanwhile. After the release, so the triggered run can take the lock.
+        """
+        super()._unlock(commit)
+        if self.env.context.get("maildesk_wakeup_loop"):
+            return  # the sync-on-push run reads the marks again itself
+        if commit:
+            self._realtime_handover_committed(self.env.registry, self.ids)
+        else:
+            # "Sync now": the transaction-level lock ends with the request's commit.
+            self.env.cr.postcommit.add(functools.partial(self._realtime_handover_committed,
+                                                         self.env.registry, self.ids))
+
+    @api.model
+    def _realtime_handover_committed(self, registry, account_ids):
+        # A new cursor: its snapshot starts after the lock's release, so it sees every mark
+        # committed before, and its commit wakes the cron workers.
+        with registry.cursor() as cr:
+            self.with_env(self.env(cr=cr)).browse(account_ids)._realtime_handover()
+
+    def _realtime_handover(self):
+        """Trigger the sync-on-push cron when one of these mailboxes is marked; True if so."""
+        self.env.cr.execute("SELECT 1 FROM maildesk_account_realtime WHERE account_id = ANY(%s) "
+                            "AND sync_requested_at IS NOT NULL LIMIT 1", (self.ids,))
+        if not self.env.cr.fetchone():
+            return False
+        self._realtime_trigger()
+        return True
+
     @api.model
     def _requested_ids(self):
         self.env.cr.execute("SELECT account_id FROM maildesk_account_realtime WHERE sync_requested_at IS NOT NULL "
@@ -178,15 +252,39 @@ class MaildeskAccount(models.Model):
         return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
+    def _requested_ids_settled(self, commit):
+        """The marked mailboxes once every wake-up in flight has committed (the gate)."""
+        if not commit:
+            return self._requested_ids()
+        with self.env.registry.cursor() as cr:
+            # Read committed: the read after the wait must see what the wait was for.
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", WAKE_GATE)
+            return self.with_env(self.env(cr=cr))._requested_ids()
+
+    @api.model
     def _cron_sync_requested(self):
-        """Sync the mailboxes a push or IDLE wake-up marked; nothing else."""
+        """Sync the mailboxes a push or IDLE wake-up marked, again while marks come in; nothing else.
+
+        Ends when no mark is left, or when every marked mailbox is locked by another worker
+        (that worker hands over when it releases it, ``_unlock``), or at the time budget
+        (then it triggers itself for the rest).
+        """
         deadline = time.monotonic() + CRON_TIME_BUDGET
-        accounts = self.browse(self._requested_ids()).exists()
-        accounts.with_context(maildesk_serving_wakeups=True)._sync(commit=True, deadline=deadline)
-        if self._requested_ids():
-            # Locked by another worker (its sync started before the wake-up), or out of time.
-            cron = self.env.ref("maildesk_mail_client.ir_cron_maildesk_sync_requested")
-            cron._trigger(fields.Datetime.now() + timedelta(seconds=RETRIGGER_SECONDS))
+        commit = not _is_testing()
+        while True:
+            requested = self._requested_ids_settled(commit)
+            if not requested:
+                return
+            if time.monotonic() > deadline:
+                self._realtime_trigger()
+                return
+            started = []
+            self.browse(requested).exists().with_context(
+                maildesk_serving_wakeups=True, maildesk_wakeup_loop=True, maildesk_started=started,
+            )._sync(commit=True, deadline=deadline)
+            if not started:
+                return  # all locked elsewhere: their holders hand over
 
     # -- IMAP IDLE (the maildesk-listener command) -----------------------------------------------
     @api.model

@@ -13,6 +13,7 @@ import queue
 import time
 import unittest
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import HttpCase, tagged
@@ -96,6 +97,72 @@ class TestIdleWakeUp(TriggerMixin, ImapCase):
         self.account.invalidate_recordset()
         self.assertFalse(self.account.sync_requested_at)
         self.assertEqual(Account._realtime_request_sync([self.account.id]), [self.account.id])
+
+    def test_wakeup_during_a_sync_causes_another_sync(self):
+        """A wake-up that lands while the mailbox syncs (after it read the server) gets its own sync.
+
+        The lost-wake-up race of the 61 s bench outlier: the mark set during the sync must
+        not be consumed by it, and the sync-on-push run must come back for it.
+        """
+        Account = self.env["maildesk.account"]
+        self.account._sync()
+        original = type(self.account)._sync_one
+        runs = []
+
+        def sync_then_new_mail(account, *args, **kwargs):
+            result = original(account, *args, **kwargs)
+            runs.append(account.id)
+            if len(runs) == 1:  # the server changes after this sync read it, before it ends
+                self.append([raw("Landed during the sync")])
+                self.assertEqual(Account._realtime_request_sync([account.id], source="idle"), [account.id])
+            return result
+
+        Account._realtime_request_sync([self.account.id], source="idle")
+        with patch.object(type(self.account), "_sync_one", sync_then_new_mail):
+            Account._cron_sync_requested()
+        self.assertEqual(runs, [self.account.id, self.account.id])
+        self.assertIn("Landed during the sync", self.thread_subjects(self.user_owner, role="inbox"))
+        self.account.invalidate_recordset()
+        self.assertFalse(self.account.sync_requested_at)
+
+    def test_trigger_outlives_the_run_it_came_in_during(self):
+        """A wake-up's trigger is not older than a cron run that started before it.
+
+        After each run Odoo deletes the run's triggers older than the run's start
+        (``ir.cron._process_job``); a trigger truncated to the second was deleted when
+        the wake-up came in the run's first second, and the mark waited a minute.
+        """
+        cron = self.env.ref(CRON)
+        while time.time() % 1 > 0.8 or time.time() % 1 < 0.1:  # mid-second: truncation would show
+            time.sleep(0.05)
+        self.env.cr.execute("SELECT clock_timestamp() AT TIME ZONE 'UTC'")
+        run_started = self.env.cr.fetchone()[0]
+        self.env["maildesk.account"]._realtime_request_sync([self.account.id])
+        self.env.flush_all()
+        # What Odoo runs at the end of the cron run that started at run_started:
+        self.env.cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id = %s AND call_at < %s",
+                            (cron.id, run_started))
+        self.assertEqual(self.triggers(), 1, "the wake-up's trigger was deleted with the run it came in during")
+
+    def test_mailbox_locked_elsewhere_is_handed_over(self):
+        """The sync-on-push run skips a mailbox another worker holds; the holder triggers it on release."""
+        Account = self.env["maildesk.account"]
+        self.append([raw("While locked")])
+        Account._realtime_request_sync([self.account.id], source="idle")
+        with self.registry.cursor() as other:
+            other.execute("SELECT pg_advisory_lock(%s, %s)", (0x4D44, self.account.id))
+            Account._cron_sync_requested()  # returns: no busy loop on a mailbox it cannot take
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", (0x4D44, self.account.id))
+        self.assertNotIn("While locked", self.thread_subjects(self.user_owner, role="inbox"))
+        self.account.invalidate_recordset()
+        self.assertTrue(self.account.sync_requested_at, "the mark waits for the holder")
+        before = self.triggers()
+        self.assertTrue(self.account._realtime_handover())
+        self.assertEqual(self.triggers(), before + 1)
+        Account._cron_sync_requested()
+        self.assertIn("While locked", self.thread_subjects(self.user_owner, role="inbox"))
+        self.assertFalse(self.account._realtime_handover(), "no mark left: nothing to hand over")
+        self.assertEqual(self.triggers(), before + 1)
 
     def test_unknown_and_inactive_mailboxes_are_ignored(self):
         Account = self.env["maildesk.account"]
@@ -314,6 +381,28 @@ class TestGraphPush(PushCase):
         self.assertEqual(self.triggers(), before + 1)
         self.env["maildesk.account"]._cron_sync_requested()
         self.assertIn("Notified", self.thread_subjects(self.owner, role="inbox"))
+
+    def test_notification_during_a_sync_causes_another_sync(self):
+        """A Graph notification that arrives while the mailbox syncs leads to one more sync (no lost wake-up)."""
+        Account = self.env["maildesk.account"]
+        original = type(self.account)._sync_one
+        runs = []
+
+        def sync_then_notify(account, *args, **kwargs):
+            result = original(account, *args, **kwargs)
+            runs.append(account.id)
+            if len(runs) == 1:
+                self.env.flush_all()
+                self.graph_api.add_message(self.USER, plain("During", "<during@x>", to=self.USER))
+                self.assertEqual(self.graph_api.pushes[-1][1], 202)
+            return result
+
+        Account._realtime_request_sync([self.account.id], source="graph")
+        with patch.object(type(self.account), "_sync_one", sync_then_notify):
+            Account._cron_sync_requested()
+        self.assertEqual(runs, [self.account.id, self.account.id])
+        self.assertIn("During", self.thread_subjects(self.owner, role="inbox"))
+        self.assertFalse(self.mark(self.account))
 
     def test_forged_notification_changes_nothing(self):
         """Wrong clientState, unknown subscription, garbage: 202 like any other, and no mark."""

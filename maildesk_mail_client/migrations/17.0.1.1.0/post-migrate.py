@@ -1,0 +1,29 @@
+"""17.0.1.1.0: push subscription state moves from maildesk_account to maildesk_account_push.
+
+Gmail watch and Graph subscription columns were on the account row, which a sync writes
+in a long transaction (see models/maildesk_realtime.py). Copy what the old columns hold
+so live mailboxes stay live across the upgrade; the old columns are left for Odoo's
+usual cleanup. A database without them (new install) has nothing to copy.
+"""
+
+COLUMNS = ("gmail_watch_expires_at", "gmail_watch_renewed_at", "graph_subscription_id",
+           "graph_subscription_expires_at", "graph_client_state_encrypted")
+
+
+def migrate(cr, version):
+    if not version:
+        return
+    cr.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'maildesk_account' "
+               "AND column_name IN %s", (COLUMNS,))
+    present = [row[0] for row in cr.fetchall()]
+    if len(present) != len(COLUMNS):
+        return
+    cr.execute("""
+        INSERT INTO maildesk_account_push (account_id, gmail_watch_expires_at, gmail_watch_renewed_at,
+                                           graph_subscription_id, graph_subscription_expires_at,
+                                           graph_client_state_encrypted)
+             SELECT id, gmail_watch_expires_at, gmail_watch_renewed_at, graph_subscription_id,
+                    graph_subscription_expires_at, graph_client_state_encrypted
+               FROM maildesk_account
+              WHERE gmail_watch_expires_at IS NOT NULL OR graph_subscription_id IS NOT NULL
+        ON CONFLICT (account_id) DO NOTHING""")

@@ -277,7 +277,7 @@ class PushCase(TriggerMixin, OAuthCase):
 
     def mark(self, account):
         self.env.flush_all()
-        account.invalidate_recordset()
+        self.env.invalidate_all()
         return account.sync_requested_at
 
 
@@ -417,7 +417,7 @@ class TestGmailPush(PushCase):
         self.env.flush_all()
         self.env.cr.execute("UPDATE maildesk_account_push SET gmail_watch_renewed_at = gmail_watch_renewed_at "
                             "- interval '2 days' WHERE account_id = %s", (self.account.id,))
-        self.account.invalidate_recordset()
+        self.env.invalidate_all()  # the push table too (computed fields read it)
         calls = self.gmail_api.count("/watch")
         Account._cron_push_renew()
         self.assertEqual(self.gmail_api.count("/watch"), calls + 1)
@@ -508,13 +508,13 @@ class TestGraphPush(PushCase):
         """reauthorizationRequired -> renewed; subscriptionRemoved -> re-created; missed -> sync; disconnect deletes."""
         Account = self.env["maildesk.account"]
         self.graph_api.lifecycle(self.USER, "reauthorizationRequired")
-        self.account.invalidate_recordset()
+        self.env.invalidate_all()
         self.assertTrue(self.mark(self.account))
         Account._cron_push_renew()
         self.assertEqual(self.account.realtime_mode, "push")
         self.assertIn(self.sub["id"], self.graph_api.subscriptions)
         self.graph_api.lifecycle(self.USER, "subscriptionRemoved")
-        self.account.invalidate_recordset()
+        self.env.invalidate_all()
         self.assertFalse(self.account.sudo().graph_subscription_id)
         Account._cron_push_renew()
         self.env.flush_all()
@@ -587,7 +587,7 @@ class TestGraphPush(PushCase):
         """A subscription expiring within a day is extended (PATCH) by the renewal cron."""
         self.env.cr.execute("UPDATE maildesk_account_push SET graph_subscription_expires_at = (now() "
                             "AT TIME ZONE 'UTC') + interval '2 hours' WHERE account_id = %s", (self.account.id,))
-        self.account.invalidate_recordset()
+        self.env.invalidate_all()
         self.env["maildesk.account"]._cron_push_renew()
         self.assertIn(("PATCH", f"/v1.0/subscriptions/{self.sub['id']}"), self.graph_api.requests)
         self.assertGreater(self.account.graph_subscription_expires_at, fields.Datetime.now() + timedelta(days=2))

@@ -16,6 +16,7 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import fields
+from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
@@ -552,6 +553,15 @@ class TestGraphPush(PushCase):
         Account._cron_push_renew()
         self.assertEqual(self.account_row_version(), version)
         self.assertEqual(self.account.realtime_mode, "push")
+
+    def test_subscription_secrets_stay_with_administrators(self):
+        """The owner (a Mailbox User) sees live or polling, never the subscription id or its clientState."""
+        owner_account = self.account.with_user(self.owner)
+        self.assertEqual(owner_account.read(["realtime_mode"])[0]["realtime_mode"], "push")
+        with self.assertRaises(AccessError):
+            owner_account.read(["graph_subscription_id"])
+        with self.assertRaises(AccessError):
+            self.env["maildesk.account.push"].with_user(self.owner).search([])
 
     def test_live_state_follows_the_lifecycle(self):
         """The client shows polling once Graph removed the subscription (told on the bus), live again once renewed;

@@ -2,8 +2,9 @@
 
 Gmail watch and Graph subscription columns were on the account row, which a sync writes
 in a long transaction (see models/maildesk_realtime.py). Copy what the old columns hold
-so live mailboxes stay live across the upgrade; the old columns are left for Odoo's
-usual cleanup. A database without them (new install) has nothing to copy.
+so live mailboxes stay live across the upgrade, then drop the old columns (one held the
+encrypted clientState: it should not linger on the account). A database without them
+has nothing to copy.
 """
 
 COLUMNS = ("gmail_watch_expires_at", "gmail_watch_renewed_at", "graph_subscription_id",
@@ -27,3 +28,5 @@ def migrate(cr, version):
                FROM maildesk_account
               WHERE gmail_watch_expires_at IS NOT NULL OR graph_subscription_id IS NOT NULL
         ON CONFLICT (account_id) DO NOTHING""")
+    for column in COLUMNS:
+        cr.execute(f"ALTER TABLE maildesk_account DROP COLUMN IF EXISTS {column}")  # names from COLUMNS above

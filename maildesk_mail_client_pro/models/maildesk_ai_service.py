@@ -152,10 +152,12 @@ class MaildeskAiService(models.AbstractModel):
     @api.model
     def check_allowed(self, feature, mailbox=None, need_provider=True):
         """Raise a readable UserError unless ``feature`` may run now (switches, access, provider, limit)."""
-        if feature not in FEATURE_NAMES:
+        # The usage log's selection, so an upper addon adds a feature with selection_add (the cockpit).
+        names = dict(self.env["maildesk.ai.usage"]._fields["feature"].selection)
+        if feature not in names:
             raise UserError(_("Unknown AI feature %s.", feature))
         if not self._feature_enabled(feature):
-            raise UserError(_("The AI feature '%s' is switched off in this database.", FEATURE_NAMES[feature]))
+            raise UserError(_("The AI feature '%s' is switched off in this database.", names[feature]))
         self._check_mailbox(mailbox)
         provider = self._get_provider()
         if need_provider and not provider:

@@ -60,8 +60,10 @@ def clean_name(name, limit=60):
     return NAME_CHARS.sub(" ", str(name or "")).strip()[:limit] or "someone"
 
 
-def _fact(facts, fid, group, label, value, unit="", display=None):
+def _fact(facts, fid, group, label, value, unit="", display=None, names=()):
     fact = {"id": fid, "group": group, "label": label, "value": value, "unit": unit}
+    if names:
+        fact["names"] = list(names)  # spelled in the label; the gate ignores digits inside them
     fact["display"] = display if display is not None else grounding.format_value(value, unit)
     facts.append(fact)
     return fact
@@ -99,7 +101,8 @@ def build_facts(day, cards, first_response_seconds=None, anomalies=(), risks=(),
         _fact(facts, "risk_scale", "risk", "Highest possible escalation risk score", 100, "points")
     for ref, result, customer in risks:
         label = f"{ref} escalation risk" + (f" ({clean_name(customer)})" if customer else "")
-        _fact(facts, f"{ref}_score", "risk", f"{label}: score, {result.level}", result.score, "points")
+        _fact(facts, f"{ref}_score", "risk", f"{label}: score, {result.level}", result.score, "points",
+              names=[clean_name(customer)] if customer else ())
         for key, value in result.components.items():
             if value:
                 _fact(facts, f"{ref}_{key}", "risk", f"{ref} points from {key}", value, "points")
@@ -109,7 +112,7 @@ def build_facts(day, cards, first_response_seconds=None, anomalies=(), risks=(),
         for person in proposal.people:
             who = clean_name(names.get(person.user_id) or person.name)
             _fact(facts, f"open_{person.user_id}", "rebalance", f"{who}: open conversations now",
-                  person.threads_before, "conversations")
+                  person.threads_before, "conversations", names=[who])
             if person.on_leave:
                 _fact(facts, f"leave_{person.user_id}", "rebalance", f"{who}: on leave today", "yes")
                 continue
@@ -165,11 +168,22 @@ def recommendations(facts):
     return actions
 
 
+def _names_pattern(facts):
+    """A regex of the names the facts spell (longest first), or None."""
+    names = sorted({n for f in facts for n in f.get("names") or () if n}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(n) for n in names)) if names else None
+
+
 class LineGate:
-    """Releases streamed text line by line, each only once all its numbers are grounded."""
+    """Releases streamed text line by line, each only once all its numbers are grounded.
+
+    Digits inside a person's or customer's name of the facts ("Agent 7") are part of the
+    name, not a claim: names are blanked before the check.
+    """
 
     def __init__(self, facts, decimal="."):
         self.facts = facts
+        self._names = _names_pattern(facts)
         self.decimal = decimal
         self.text = ""
         self._pending = ""
@@ -197,8 +211,13 @@ class LineGate:
         line, self._pending = self._pending, ""
         return [line] if self._accept(line) else []
 
+    def _check(self, text):
+        if self._names is not None:
+            text = self._names.sub(" ", text)
+        return grounding.check(text, self.facts, decimal=self.decimal)
+
     def _accept(self, line):
-        bad = grounding.check(line, self.facts, decimal=self.decimal)
+        bad = self._check(line)
         if bad:
             self.failed = [claim.text for claim in bad]
             return False
@@ -209,7 +228,7 @@ class LineGate:
         """``(ok, unsupported claims)`` over the whole text (an empty text fails)."""
         if not self.text.strip():
             return False, ["(empty answer)"]
-        bad = grounding.check(self.text, self.facts, decimal=self.decimal)
+        bad = self._check(self.text)
         return not bad and not self.failed, self.failed or [claim.text for claim in bad]
 
 

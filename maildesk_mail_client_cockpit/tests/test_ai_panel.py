@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.addons.maildesk_mail_client_pro.tests.common import API_KEY, AiEmulator
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
@@ -39,10 +40,13 @@ class AiPanelSetup(CockpitSetup):
             "name": "Emulator", "kind": "openai", "base_url": cls.emulator.base_url + "/v1", "model": "emu-1",
             "api_key": API_KEY, "timeout": 10})
         cls.provider.action_set_active()
+        for user, name in ((cls.viewer, "Vera Viewer"), (cls.operator, "Otto Operator"),
+                           (cls.colleague, "Cora Colleague"), (cls.manager, "Mona Manager")):
+            user.name = name
         params = cls.env["ir.config_parameter"].sudo()
         params.set_param(CAPACITY, "4")
         cls.env["maildesk.sla.policy"].create({"name": "Fast", "first_response_hours": 1, "next_response_hours": 1})
-        now = datetime.now().replace(microsecond=0)
+        now = fields.Datetime.now().replace(microsecond=0)
         cls.waiting = cls.env["maildesk.thread"]
         for i in range(6):
             thread = cls.thread(subject=f"Secret subject {i}")
@@ -51,9 +55,21 @@ class AiPanelSetup(CockpitSetup):
         cls.urgent = cls.waiting[0]
         cls.store(cls.urgent, date=now - timedelta(minutes=30), body_text="URGENT: we will cancel the contract")
         cls.waiting.sudo().write({"user_id": cls.operator.id})
+        # A week ago: twelve customer messages in one morning (all answered), against nothing on
+        # the same weekday of the eight weeks before: an anomaly of incoming mail.
+        cls.spike_day = (now - timedelta(days=7)).date()
+        spike = cls.thread(subject="Newsletter backlash")
+        start = datetime.combine(cls.spike_day, datetime.min.time()) + timedelta(hours=10)
+        for i in range(12):
+            cls.store(spike, date=start + timedelta(minutes=i))
+        cls.store(spike, "outgoing", date=start + timedelta(hours=1))
         cls.t_sales = cls.thread(cls.sales, "Sales only")
         cls.store(cls.t_sales, date=now - timedelta(hours=2))
         cls.env["maildesk.thread"]._cron_cockpit_sla(full=True)
+
+    def setUp(self):
+        super().setUp()
+        self.emulator.reset(api_key=API_KEY)
 
     def panel(self, user):
         return self.env["maildesk.cockpit.ai"].with_user(user)
@@ -69,10 +85,6 @@ class TestAiPanel(AiPanelSetup, TransactionCase):
         super().setUpClass()
         cls.setup_panel(cls.env)
 
-    def setUp(self):
-        super().setUp()
-        self.emulator.reset(api_key=API_KEY)
-
     def test_statistics_are_computed_by_code(self):
         """Risk (ranked, with components), the rebalance proposal and the facts come without any AI call."""
         data = self.panel(self.manager).get_panel({})
@@ -87,6 +99,9 @@ class TestAiPanel(AiPanelSetup, TransactionCase):
         self.assertTrue(moves)
         self.assertEqual({m["from_id"] for m in moves}, {self.operator.id})
         self.assertTrue({m["to_id"] for m in moves} <= {self.colleague.id, self.viewer.id})
+        spike = [a for a in data["anomalies"] if a["kpi"] == "incoming"]
+        self.assertEqual([(a["day"], a["value"], a["level"]) for a in spike],
+                         [(self.spike_day.isoformat(), 12, "anomaly")])
         self.assertEqual(self.emulator.payloads, [])
         self.assertEqual(self.waiting.mapped("user_id"), self.operator)  # nothing applied by looking
 

@@ -65,3 +65,12 @@ def test_template_says_why_and_recommends_from_facts():
     assert text.startswith("Daily briefing (figures)\nThe AI text was not shown")
     assert "- Overdue: 3 conversations" in text and "Look at R1" in text
     assert briefing.gate_text(text.split("\n", 2)[2], facts())[0]  # the template itself is grounded
+
+
+def test_digits_inside_names_are_not_claims():
+    members = [rebalance.Member(1, "Agent 7", 10, (1,)), rebalance.Member(2, "Bob", 10, (1,))]
+    window = (datetime(2026, 3, 4, 8), datetime(2026, 3, 4, 17))
+    proposal = rebalance.propose(members, [rebalance.OpenThread(i, 1, 1) for i in range(4)], [], window)
+    found = briefing.build_facts(DAY, {"overdue": 3}, proposal=proposal, names={1: "Agent 7", 2: "Bob"})
+    assert briefing.gate_text("Agent 7 holds 4 conversations, 3 overdue.", found) == (True, [])
+    assert briefing.gate_text("Agent 8 holds 4 conversations.", found) == (False, ["8"])

@@ -12,6 +12,7 @@ registry.category("web_tour.tours").add("maildesk_cockpit_ai_panel_tour", {
           trigger: ".o_cockpit_ai_risk:first-child .o_cockpit_ai_risk_subject:contains('Secret subject 0')", isCheck: true },
         { content: "Its components are shown", trigger: ".o_cockpit_ai_risk:first-child:contains('urgent, cancel')", isCheck: true },
         { content: "A rebalance is proposed", trigger: ".o_cockpit_ai_move", isCheck: true },
+        { content: "Last week's spike is an anomaly", trigger: ".o_cockpit_ai_anomaly:contains('incoming messages')", isCheck: true },
         { content: "Write the briefing", trigger: ".o_cockpit_ai_brief" },
         { content: "The grounded AI text arrives",
           trigger: ".o_cockpit_ai_briefing .o_cockpit_ai_source_ai .o_cockpit_ai_pre:contains('Briefing for')", isCheck: true },

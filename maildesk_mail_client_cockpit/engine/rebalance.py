@@ -9,9 +9,10 @@ Inputs (plain values; the Odoo layer loads them)
     ``members``: ``Member(user_id, name, limit, team_ids)``; ``limit`` is the number of open
     conversations the person carries at 100 % (the team's "open conversations per member",
     else the cockpit default).
-    ``threads``: ``OpenThread(thread_id, user_id, team_id, due, urgent)``: the open
+    ``threads``: ``OpenThread(thread_id, user_id, team_id, due, urgent, eligible)``: the open
     conversations that need a reply, assigned to a member; ``urgent`` when the SLA is due
-    within ``URGENT_WITHIN`` business time or already passed.
+    within ``URGENT_WITHIN`` business time or already passed; ``eligible`` the people who
+    may take it (who read its mailbox), None for any member of its team.
     ``leaves``: ``Leave(user_id, start, end)`` from ``resource.calendar.leaves`` (``user_id``
     None: a public holiday for everyone); ``window``: ``(start, end)`` of the working day the
     proposal is for.
@@ -56,6 +57,7 @@ class OpenThread:
     team_id: int | None
     due: object = None  # datetime or None (no SLA: due last)
     urgent: bool = False
+    eligible: tuple | None = None  # who may take it (e.g. who reads its mailbox); None: any team member
 
     @property
     def weight(self):
@@ -187,7 +189,8 @@ def propose(members, threads, leaves, window, max_moves=MAX_MOVES, target_spread
                                   reverse=not on_leave)
             for thread in latest_first:
                 targets = [uid for uid in by_user if uid != source and capacity[uid] > 0
-                           and thread.team_id is not None and thread.team_id in by_user[uid].team_ids]
+                           and thread.team_id is not None and thread.team_id in by_user[uid].team_ids
+                           and (thread.eligible is None or uid in thread.eligible)]
                 if not targets:
                     continue
                 target = min(targets, key=lambda uid: (pct(uid, thread.weight), uid))

@@ -253,16 +253,20 @@ class MaildeskCockpitAi(models.AbstractModel):
         cr = self.env.cr
         cr.execute(*kpi.page_sql("needs_reply", team_scope, now, now, now, REBALANCE_THREADS, 0))
         ids = [row[0] for row in cr.fetchall()]
-        cr.execute("SELECT id, user_id, team_id, sla_due_at, coalesce(subject, '') FROM maildesk_thread "
+        cr.execute("SELECT id, user_id, team_id, sla_due_at, coalesce(subject, ''), account_id FROM maildesk_thread "
                    "WHERE id = ANY(%s) AND user_id = ANY(%s)", (ids, list(members)))
         rows = cr.fetchall()
         calendars = self.env["maildesk.thread"].sudo().browse([r[0] for r in rows])._cockpit_calendars()
+        # Who may be assigned a conversation: who reads its mailbox (automation's assignee constraint).
+        admins = set(self.env.ref("maildesk_mail_client.group_maildesk_admin").sudo().users.ids)
+        readers = {a.id: tuple(sorted(set((a.owner_id | a.user_ids).ids) | admins))
+                   for a in self.env["maildesk.account"].sudo().browse({r[5] for r in rows})}
         threads, info = [], {}
-        for tid, user_id, team_id, due, subject in rows:
+        for tid, user_id, team_id, due, subject, account_id in rows:
             calendar = calendars.get(tid) or bizhours.Calendar.round_the_clock()
             urgent = bool(due) and (due <= now or bizhours.business_seconds(calendar, now, due)
                                     <= rebalance.URGENT_WITHIN.total_seconds())
-            threads.append(rebalance.OpenThread(tid, user_id, team_id, due, urgent))
+            threads.append(rebalance.OpenThread(tid, user_id, team_id, due, urgent, readers.get(account_id)))
             info[tid] = subject or _("(no subject)")
         window, calendar = self._work_window(teams, today)
         leaves = []

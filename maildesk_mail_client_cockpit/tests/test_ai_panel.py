@@ -205,6 +205,13 @@ class TestAiPanel(AiPanelSetup, TransactionCase):
         self.assertFalse(self.t_sales.user_id)
         self.assertFalse(panel.get_panel({})["rebalance"]["moves"])  # balanced now
 
+    def test_members_who_cannot_read_the_mailbox_receive_nothing(self):
+        """Automation refuses an assignee outside the mailbox, so the proposal never names one."""
+        self.team.sudo().member_ids = [(4, self.outsider.id)]
+        moves = self.panel(self.manager).get_panel({})["rebalance"]["moves"]
+        self.assertTrue(moves)
+        self.assertNotIn(self.outsider.id, {m["to_id"] for m in moves})
+
     def test_outsider_manager_sees_nothing_of_the_team(self):
         """A Manager who is not in the mailbox: no risks, no moves, no foreign team."""
         data = self.panel(self.outsider).get_panel({})

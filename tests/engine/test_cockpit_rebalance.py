@@ -106,3 +106,10 @@ def test_bad_input_is_a_clear_error():
         rebalance.propose(team(10) + team(5), [], [], DAY)
     with pytest.raises(ValueError, match="window"):
         rebalance.availability(1, [], (DAY[1], DAY[0]))
+
+
+def test_only_eligible_people_receive_a_conversation():
+    """A member who cannot read the conversation's mailbox is never proposed for it."""
+    items = [OpenThread(i, 1, 1, eligible=(1, 3)) for i in range(8)]
+    proposal = rebalance.propose(team(10, 10, 10), items, [], DAY)
+    assert proposal.moves and {m.to_user_id for m in proposal.moves} == {3}

@@ -28,6 +28,7 @@ from . import grounding
 
 KINDS = ("briefing", "rebalance")
 RISK_FACTS = 5
+ANOMALY_FACTS = 5  # the first ones given (anomalies before unusual days, most recent first)
 NAME_CHARS = re.compile(r"[^\w .,'@&()-]+", re.UNICODE)
 QUEUE = (("incoming", "Incoming today", "messages"), ("outgoing", "Outgoing today", "messages"),
          ("waiting", "Waiting for us", "conversations"), ("needs_reply", "Needs reply", "conversations"),
@@ -75,7 +76,7 @@ def build_facts(day, cards, first_response_seconds=None, anomalies=(), risks=(),
     :param day: the local date of the briefing (``date``)
     :param cards: ``{kpi: value}`` of the queue (``QUEUE`` keys)
     :param first_response_seconds: today's median first response, or None
-    :param anomalies: ``[(kpi, day, anomaly.Score)]``
+    :param anomalies: ``[(kpi, day, anomaly.Score)]``, the most telling first (``ANOMALY_FACTS`` kept)
     :param risks: ``[(ref, risk.Risk, customer name or None)]``, highest first
     :param proposal: a ``rebalance.Proposal`` (``people`` and ``moves``) or None
     :param names: ``{user_id: name}`` for the proposal's people
@@ -88,7 +89,7 @@ def build_facts(day, cards, first_response_seconds=None, anomalies=(), risks=(),
     if first_response_seconds is not None:
         _fact(facts, "first_response", "queue", "Median first response today", round(first_response_seconds / 60.0, 1),
               "min")
-    for index, (kpi, when, result) in enumerate(anomalies, 1):
+    for index, (kpi, when, result) in enumerate(list(anomalies)[:ANOMALY_FACTS], 1):
         ref = f"A{index}"
         what = KPI_LABELS.get(kpi, kpi)
         _fact(facts, f"{ref}_day", "anomaly", f"{ref} {what}: day", when.isoformat())

@@ -27,13 +27,15 @@ Applying a rebalance
 """
 import hashlib
 import json
+import threading
 from dataclasses import replace
 from datetime import timedelta
+from time import monotonic
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..engine import anomaly, bizhours, briefing, kpi, rebalance, risk
+from ..engine import anomaly, bizhours, briefing, kpi, periods, rebalance, risk
 
 COCKPIT_FEATURES = ("briefing", "rebalance")
 TIER_LIMIT_PARAM = "maildesk_mail_client_cockpit.ai_limit_%s_%s"  # feature, tier
@@ -45,9 +47,18 @@ HISTORY_WEEKS = anomaly.DEFAULT_WEEKS
 ANOMALY_KPIS = ("incoming", "outgoing", "needs_reply", "overdue")
 RISK_CANDIDATES = 500
 RISK_SHOWN = 10
+ANOMALIES_SHOWN = 10  # in the panel; the AI gets briefing.ANOMALY_FACTS of them
 REBALANCE_THREADS = 5000
 TEXT_CHARS = 2000  # customer text read per message by the urgency-word check (code only)
 REBALANCE_REASON = "Workload rebalance"
+ROUND_THE_CLOCK = bizhours.Calendar.round_the_clock()
+ANOMALY_TTL = 900  # seconds a worker reuses the anomalies of a scope (complete days only)
+ANOMALY_CACHE_SIZE = 500
+_ANOMALY_CACHE = {}  # (dbname, scope key, day) -> (monotonic time, anomalies)
+
+
+def _is_testing():
+    return getattr(threading.current_thread(), "testing", False)
 
 
 class MaildeskCockpitAi(models.AbstractModel):
@@ -127,7 +138,7 @@ class MaildeskCockpitAi(models.AbstractModel):
         cards = {key: dashboard["cards"][key]["value"] for key, _label, _unit in briefing.QUEUE}
         first_response = dashboard["cards"]["first_response"]["median"]
         teams = self._teams(scope)
-        anomalies = self._anomalies(filters, today, teams)
+        anomalies = self._anomalies(scope, now, today, teams)
         risks = self._risks(scope, now)
         proposal, names, threads = self._proposal(scope, now, today, teams)
         shown_risks = risks[:RISK_SHOWN]
@@ -157,21 +168,56 @@ class MaildeskCockpitAi(models.AbstractModel):
         return days
 
     @api.model
-    def _anomalies(self, filters, today, teams):
-        """``[(kpi, day, Score)]`` over the last ``ANOMALY_DAYS`` complete days, most recent first."""
+    def _daily_series(self, scope, now, first, last):
+        """``(days, {kpi: {day: value}})`` of the anomaly KPIs, from the cockpit's own SQL (``engine/kpi.py``).
+
+        Only the two scans the daily series need (counted messages, gap history): the
+        dashboard's other scans (response times, breakdowns) would triple the time over the
+        86 days of history.
+        """
+        try:
+            period = periods.resolve("custom", now, self.env.user.tz or "UTC", first, last)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        days = list(period.days)
+        cr = self.env.cr
+        incoming, outgoing = dict.fromkeys(days, 0), dict.fromkeys(days, 0)
+        cr.execute(*kpi.messages_summary_sql(scope, period))
+        for grouping, bucket, _account, _user, inc, out, _prev_inc, _prev_out in cr.fetchall():
+            day = kpi.day_of(period, bucket)
+            if kpi.MESSAGE_SETS.get(grouping) == "day" and day in incoming:
+                incoming[day], outgoing[day] = inc, out
+        cr.execute(*kpi.backlog_history_sql(scope, period))
+        open_series, due_series, _open_before, _due_before = kpi.backlog_series(
+            [(event, kpi.day_of(period, bucket), n) for event, bucket, n in cr.fetchall()], days)
+        return days, {"incoming": incoming, "outgoing": outgoing, "needs_reply": dict(zip(days, open_series)),
+                      "overdue": dict(zip(days, due_series))}
+
+    @api.model
+    def _anomalies(self, scope, now, today, teams):
+        """``[(kpi, day, Score)]`` over the last ``ANOMALY_DAYS`` complete days, anomalies first, recent first.
+
+        Complete days only, so the result holds for the day: kept per worker for
+        ``ANOMALY_TTL`` seconds per scope (a panel refresh or a briefing does not rescan).
+        """
+        key = (self.env.cr.dbname, self._scope_key("anomalies", scope, False), today)
+        cached = _ANOMALY_CACHE.get(key)
+        if cached and monotonic() - cached[0] < ANOMALY_TTL and not _is_testing():
+            return cached[1]
         first = today - timedelta(days=ANOMALY_DAYS + 7 * HISTORY_WEEKS)
         last = today - timedelta(days=1)
-        data = self.env["maildesk.cockpit"].get_dashboard(
-            dict(filters, period="custom", date_from=first.isoformat(), date_to=last.isoformat()), options=False)
-        days = [fields.Date.to_date(d) for d in data["period"]["days"]]
+        self.env.flush_all()
+        days, series = self._daily_series(scope, now, first, last)
         skip = self._holidays(teams, first, last)
         window = [d for d in days if d > last - timedelta(days=ANOMALY_DAYS)]
         found = []
-        for key in ANOMALY_KPIS:
-            series = dict(zip(days, data["cards"][key]["series"]))
-            series = {d: v for d, v in series.items() if v is not None}
-            found += [(key, day, result) for day, result in anomaly.detect(series, window, kpi=key, skip=skip)]
+        for key_kpi in ANOMALY_KPIS:
+            values = {d: v for d, v in series[key_kpi].items() if v is not None}
+            found += [(key_kpi, day, result) for day, result in anomaly.detect(values, window, kpi=key_kpi, skip=skip)]
         found.sort(key=lambda item: (item[2].level != "anomaly", -item[1].toordinal(), ANOMALY_KPIS.index(item[0])))
+        if len(_ANOMALY_CACHE) > ANOMALY_CACHE_SIZE:
+            _ANOMALY_CACHE.clear()
+        _ANOMALY_CACHE[key] = (monotonic(), found)
         return found
 
     @api.model
@@ -184,7 +230,7 @@ class MaildeskCockpitAi(models.AbstractModel):
             return []
         # One read of the signals; text is read by code for the urgency words and never leaves the server.
         cr.execute("""
-            SELECT t.id, t.ck_wait_since, t.sla_due_at, coalesce(t.subject, ''),
+            SELECT t.id, t.team_id, t.ck_wait_since, t.sla_due_at, coalesce(t.subject, ''),
                    (SELECT min(m.date) FROM maildesk_message m WHERE m.thread_id = t.id),
                    (SELECT count(*) FROM maildesk_message m WHERE m.thread_id = t.id AND m.ck_kind = 'in'
                        AND m.date >= t.ck_wait_since),
@@ -196,11 +242,10 @@ class MaildeskCockpitAi(models.AbstractModel):
               FROM maildesk_thread t WHERE t.id = ANY(%s)
         """, (TEXT_CHARS, ids))
         rows = cr.fetchall()
-        threads = self.env["maildesk.thread"].sudo().browse([r[0] for r in rows])  # sudo: calendars only
-        calendars = threads._cockpit_calendars()
+        calendars = self._team_calendars({r[1] for r in rows})
         inputs = []
-        for tid, since, due, subject, first_at, unanswered, firsts, handoffs, text in rows:
-            calendar = calendars.get(tid) or bizhours.Calendar.round_the_clock()
+        for tid, team_id, since, due, subject, first_at, unanswered, firsts, handoffs, text in rows:
+            calendar = calendars.get(team_id, ROUND_THE_CLOCK)
             elapsed = None
             if due and since:
                 allowed = bizhours.business_seconds(calendar, since, due)
@@ -218,6 +263,13 @@ class MaildeskCockpitAi(models.AbstractModel):
                            "customer": row.get("customer") or "", "user": row.get("user") or "",
                            "sla": row.get("sla")})
         return result
+
+    @api.model
+    def _team_calendars(self, team_ids):
+        """``{team id: bizhours.Calendar}`` (round the clock without), as ``maildesk.thread._cockpit_calendars``."""
+        teams = self.env["maildesk.team"].sudo().browse([t for t in team_ids if t])  # sudo: working hours only
+        data = self.env["maildesk.sla.policy"]._calendar_data(teams.resource_calendar_id)
+        return {team.id: data.get(team.resource_calendar_id.id, ROUND_THE_CLOCK) for team in teams}
 
     @api.model
     def _work_window(self, teams, today):
@@ -256,14 +308,14 @@ class MaildeskCockpitAi(models.AbstractModel):
         cr.execute("SELECT id, user_id, team_id, sla_due_at, coalesce(subject, ''), account_id FROM maildesk_thread "
                    "WHERE id = ANY(%s) AND user_id = ANY(%s)", (ids, list(members)))
         rows = cr.fetchall()
-        calendars = self.env["maildesk.thread"].sudo().browse([r[0] for r in rows])._cockpit_calendars()
+        calendars = self._team_calendars({r[2] for r in rows})
         # Who may be assigned a conversation: who reads its mailbox (automation's assignee constraint).
         admins = set(self.env.ref("maildesk_mail_client.group_maildesk_admin").sudo().users.ids)
         readers = {a.id: tuple(sorted(set((a.owner_id | a.user_ids).ids) | admins))
                    for a in self.env["maildesk.account"].sudo().browse({r[5] for r in rows})}
         threads, info = [], {}
         for tid, user_id, team_id, due, subject, account_id in rows:
-            calendar = calendars.get(tid) or bizhours.Calendar.round_the_clock()
+            calendar = calendars.get(team_id, ROUND_THE_CLOCK)
             urgent = bool(due) and (due <= now or bizhours.business_seconds(calendar, now, due)
                                     <= rebalance.URGENT_WITHIN.total_seconds())
             threads.append(rebalance.OpenThread(tid, user_id, team_id, due, urgent, readers.get(account_id)))
@@ -288,7 +340,7 @@ class MaildeskCockpitAi(models.AbstractModel):
         cached = {}
         for kind in COCKPIT_FEATURES:
             row = self._cached(kind, data)
-            cached[kind] = {"text": row.text, "source": "cache", "at": fields.Datetime.to_string(row.create_date),
+            cached[kind] = {"text": row.text, "source": "cache", "at": fields.Datetime.to_string(row.write_date),
                             "note": ""} if row else False
         return {
             "tier": data["tier"],
@@ -298,7 +350,8 @@ class MaildeskCockpitAi(models.AbstractModel):
             "anomalies": [{"ref": f"A{i}", "kpi": key, "label": briefing.KPI_LABELS.get(key, key),
                            "day": day.isoformat(), "value": res.value, "median": res.median, "z": res.z,
                            "level": res.level, "direction": res.direction}
-                          for i, (key, day, res) in enumerate(data["anomalies"], 1)],
+                          for i, (key, day, res) in enumerate(data["anomalies"][:ANOMALIES_SHOWN], 1)],
+            "anomalies_more": max(0, len(data["anomalies"]) - ANOMALIES_SHOWN),
             "risks": [{"ref": f"R{i}", "thread_id": item["thread_id"], "subject": item["subject"],
                        "customer": item["customer"], "user": item["user"], "sla": item["sla"],
                        "score": item["risk"].score, "level": item["risk"].level,

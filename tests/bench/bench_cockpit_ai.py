@@ -33,6 +33,7 @@ def main():
     parser.add_argument("--days", type=int, default=180, help="days of history")
     parser.add_argument("-r", "--runs", type=int, default=5, help="timed runs per call")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", action="store_true", help="print where one get_panel call spends its time")
     args = parser.parse_args()
     import odoo
     from odoo import SUPERUSER_ID, api
@@ -69,6 +70,12 @@ def main():
             for label, call in cases:
                 median, peak = bench_cockpit.timed(env, call, args.runs)
                 print(f"  {label:<40} {median:8.1f} / {peak:8.1f} ms")
+            if args.profile:
+                import cProfile
+                import pstats
+                profiler = cProfile.Profile()
+                profiler.runcall(panel.get_panel, {})
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
             result = panel.get_panel({})
             moves = result["rebalance"]["moves"]
             print(f"panel    : {len(result['anomalies'])} anomalies/unusual days, {len(result['risks'])} risks shown "

@@ -5,7 +5,9 @@ Builds the workload of ``bench_cockpit.py`` (same generator, same sizes and opti
 the SLA cron once, then times, warm, median of R runs, as the same Cockpit Manager:
 
     get_panel               queue, anomalies (30 days against 8 weeks), risk ranking,
-                            rebalance proposal, over every mailbox of the manager
+                            rebalance proposal, over every mailbox of the manager; warm runs
+                            reuse the anomalies a worker keeps for 15 minutes
+    get_panel, cold         the same with the anomalies recomputed (the first open of the day)
     get_panel, one team     the same with the team filter
     get_briefing            the template path (no provider is set up): the facts and the prompt
 
@@ -60,9 +62,17 @@ def main():
             env["resource.calendar.leaves"].create({"name": "Day off", "resource_id": resource.id,
                                                     "calendar_id": team.resource_calendar_id.id,
                                                     "date_from": today, "date_to": today + timedelta(days=1)})
+            from odoo.addons.maildesk_mail_client_cockpit.models.maildesk_cockpit_ai import _ANOMALY_CACHE
+
             panel = env["maildesk.cockpit.ai"].with_user(data["manager"])
+
+            def cold():
+                _ANOMALY_CACHE.clear()
+                return panel.get_panel({})
+
             cases = [
                 ("get_panel, all my mailboxes", lambda: panel.get_panel({})),
+                ("get_panel, cold (anomalies recomputed)", cold),
                 ("get_panel, one team", lambda: panel.get_panel({"team_id": team.id})),
                 ("get_briefing (template, no provider)", lambda: panel.get_briefing({"team_id": team.id})),
             ]
@@ -74,7 +84,7 @@ def main():
                 import cProfile
                 import pstats
                 profiler = cProfile.Profile()
-                profiler.runcall(panel.get_panel, {})
+                profiler.runcall(cold)
                 pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
             result = panel.get_panel({})
             moves = result["rebalance"]["moves"]

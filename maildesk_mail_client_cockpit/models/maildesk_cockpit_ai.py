@@ -72,6 +72,7 @@ class MaildeskCockpitAi(models.AbstractModel):
         tier = self.env["maildesk.cockpit"]._tier()
         if tier is None:
             return 0
+        # sudo: the limits are admin-set parameters every caller is measured against.
         value = self.env["ir.config_parameter"].sudo().get_param(TIER_LIMIT_PARAM % (feature, tier))
         try:
             return int(value) if value not in (None, False, "") else DEFAULT_TIER_LIMITS[tier]
@@ -80,11 +81,12 @@ class MaildeskCockpitAi(models.AbstractModel):
 
     @api.model
     def _names_allowed(self):
+        # sudo: an admin-set parameter.
         return self.env["ir.config_parameter"].sudo().get_param(NAMES_PARAM) in ("1", "True", "true")
 
     @api.model
     def _default_capacity(self):
-        value = self.env["ir.config_parameter"].sudo().get_param(CAPACITY_PARAM)
+        value = self.env["ir.config_parameter"].sudo().get_param(CAPACITY_PARAM)  # sudo: an admin-set parameter
         try:
             return max(1, int(value)) if value else rebalance.DEFAULT_LIMIT
         except ValueError:
@@ -115,7 +117,7 @@ class MaildeskCockpitAi(models.AbstractModel):
         if scope.team_id:
             parts.append(self.env["maildesk.team"].sudo().browse(scope.team_id).name)  # sudo: checked in _scope
         if len(scope.account_ids) == 1:
-            parts.append(self.env["maildesk.account"].sudo().browse(scope.account_ids[0]).name)
+            parts.append(self.env["maildesk.account"].sudo().browse(scope.account_ids[0]).name)  # sudo: as above
         return " / ".join(parts) or _("All my mailboxes")
 
     @api.model
@@ -156,7 +158,7 @@ class MaildeskCockpitAi(models.AbstractModel):
         """Local dates of the team calendars' public holidays (global leaves) between two dates."""
         days = set()
         # sudo: calendars and their global leaves are not secret; users may lack resource rights.
-        for calendar in teams.sudo().resource_calendar_id:
+        for calendar in teams.sudo().resource_calendar_id:  # sudo: see above
             tz = calendar.tz or "UTC"
             for leave in calendar.leave_ids.filtered(lambda lv: not lv.resource_id):
                 day = bizhours.to_local_date(tz, leave.date_from)
@@ -309,7 +311,8 @@ class MaildeskCockpitAi(models.AbstractModel):
                    "WHERE id = ANY(%s) AND user_id = ANY(%s)", (ids, list(members)))
         rows = cr.fetchall()
         calendars = self._team_calendars({r[2] for r in rows})
-        # Who may be assigned a conversation: who reads its mailbox (automation's assignee constraint).
+        # Who may be assigned a conversation: who reads its mailbox (automation's assignee constraint);
+        # sudo: membership decides, the caller may not read every member's groups.
         admins = set(self.env.ref("maildesk_mail_client.group_maildesk_admin").sudo().users.ids)
         readers = {a.id: tuple(sorted(set((a.owner_id | a.user_ids).ids) | admins))
                    for a in self.env["maildesk.account"].sudo().browse({r[5] for r in rows})}

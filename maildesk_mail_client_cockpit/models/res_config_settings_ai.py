@@ -35,11 +35,12 @@ class ResConfigSettings(models.TransientModel):
     @api.model
     def get_values(self):
         values = super().get_values()
-        # Pro's convention: "1"/"0", unset means on.
+        # Pro's convention: "1"/"0", unset means on. sudo: settings are saved by administrators only.
         values["maildesk_ck_ai_rebalance"] = self.env["ir.config_parameter"].sudo().get_param(PRO_SWITCH, "1") not in (
             "0", "False", "false", "")
         return values
 
     def set_values(self):
         super().set_values()
+        # sudo: as in get_values (the settings form is for administrators).
         self.env["ir.config_parameter"].sudo().set_param(PRO_SWITCH, "1" if self.maildesk_ck_ai_rebalance else "0")

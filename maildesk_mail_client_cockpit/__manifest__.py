@@ -18,6 +18,7 @@
         "views/maildesk_cockpit_alert_views.xml",
         "views/res_config_settings_alerts_views.xml",
         "views/maildesk_cockpit_menus.xml",
+        "views/res_config_settings_ai_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

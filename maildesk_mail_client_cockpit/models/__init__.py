@@ -12,3 +12,8 @@ from . import maildesk_cockpit_alert_event
 from . import maildesk_cockpit_alert_delivery
 from . import maildesk_message_alerts
 from . import res_config_settings_alerts
+from . import maildesk_cockpit_ai
+from . import maildesk_cockpit_briefing
+from . import maildesk_ai_usage
+from . import maildesk_ai_service
+from . import res_config_settings_ai

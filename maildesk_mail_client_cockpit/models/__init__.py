@@ -5,3 +5,4 @@ from . import maildesk_cockpit_audit
 from . import maildesk_cockpit_escalation
 from . import maildesk_cockpit_board
 from . import maildesk_cockpit
+from . import res_config_settings

@@ -70,6 +70,12 @@ class MaildeskThread(models.Model):
         # Drill-down pages of the thread KPIs (kpi.page_sql, oldest wait first) in index order.
         self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_ck_page_idx ON maildesk_thread
                                    (ck_wait_since, id) WHERE conversation_state = 'waiting_for_us'""")
+        # The conversation side of every KPI join (engine/kpi.py scope_filter): the scope columns of
+        # the non-noise conversations, read index-only instead of the wide rows (the predicate is
+        # scope_filter's own, so the planner matches it).
+        self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_ck_scope_idx ON maildesk_thread
+                                   (id) INCLUDE (account_id, company_id, team_id, user_id, ck_partner_id)
+                                   WHERE NOT coalesce(is_noise, false) AND NOT coalesce(ck_marked_noise, false)""")
 
     # -- activities (only when mail is installed) --------------------------------------------------
     # mail.activity is made for mail.thread documents; a conversation is none (the addons do not

@@ -5,3 +5,5 @@ from . import maildesk_cockpit_audit
 from . import maildesk_cockpit_escalation
 from . import maildesk_cockpit_board
 from . import maildesk_cockpit
+from . import maildesk_cockpit_report
+from . import maildesk_cockpit_report_run

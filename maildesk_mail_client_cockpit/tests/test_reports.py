@@ -1,15 +1,26 @@
 """Scheduled reports end to end: the cron mails the files to an SMTP sink on loopback, computed
 as the owner; history, Run now, download access and the tier matrix (also over HTTP / JSON-RPC)."""
+import base64
 import csv
 import email
 import io
-from datetime import datetime
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+from datetime import datetime, timedelta
 from email import policy
+from pathlib import Path
+from unittest.mock import patch
 
 from freezegun import freeze_time
 from odoo.addons.maildesk_mail_client.tests.common import smtp_sink
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, tagged
+from odoo.tests.common import ChromeBrowser
 
 from ..models import maildesk_cockpit_report as report_module
 from .common import MANAGER, NOW, CockpitCase, CockpitSetup
@@ -308,8 +319,8 @@ class TestReportDownloadRpc(ReportSetup, HttpCase):
             cls.report = cls.env["maildesk.cockpit.report"].with_user(cls.manager).create({
                 "name": "Support daily", "report_format": "xlsx", "frequency": "daily",
                 "recipient_user_ids": [(6, 0, cls.viewer.ids)]})
-            cls.run = cls.report.sudo()._run("manual")
-        cls.attachment = cls.run.attachment_ids
+            cls.report_run = cls.report.sudo()._run("manual")
+        cls.attachment = cls.report_run.attachment_ids
 
     def rpc(self, login, model, method, *args):
         self.authenticate(login, login)
@@ -317,7 +328,7 @@ class TestReportDownloadRpc(ReportSetup, HttpCase):
             "model": model, "method": method, "args": list(args), "kwargs": {}})
 
     def test_download_follows_the_run(self):
-        self.assertEqual(self.run.state, "done")  # no recipient mail in test mode: logged and skipped
+        self.assertEqual(self.report_run.state, "done")  # no recipient mail in test mode: logged and skipped
         self.assertTrue(self.attachment)
         expect = {"ck_manager": 200, "ck_viewer": 200, "ck_admin": 200, "ck_outsider": 403, "ck_operator": 403}
         for login, status in expect.items():
@@ -327,7 +338,7 @@ class TestReportDownloadRpc(ReportSetup, HttpCase):
                 self.assertIn(response.status_code, (status, 404) if status == 403 else (status,))
                 if status == 200:
                     self.assertEqual(response.content, self.attachment.raw)
-        action = self.rpc("ck_viewer", "maildesk.cockpit.report.run", "action_download", [self.run.id])
+        action = self.rpc("ck_viewer", "maildesk.cockpit.report.run", "action_download", [self.report_run.id])
         self.assertEqual(action["url"], f"/web/content/{self.attachment.id}?download=true")
 
     def test_rpc_matrix(self):
@@ -351,3 +362,82 @@ class TestReportDownloadRpc(ReportSetup, HttpCase):
         self.assertEqual(runs, [])
         action = self.rpc("ck_manager", "maildesk.cockpit.report", "action_run_now", [self.report.id])
         self.assertEqual(action["res_model"], "maildesk.cockpit.report.run")
+
+
+FORM_JS = """
+(async () => {
+    const wait = (sel) => new Promise((resolve, reject) => {
+        let n = 0;
+        const timer = setInterval(() => {
+            const el = document.querySelector(sel);
+            if (el) { clearInterval(timer); resolve(el); }
+            else if (++n > 150) { clearInterval(timer); reject(new Error("missing " + sel)); }
+        }, 100);
+    });
+    await wait(".o_form_view .o_field_one2many .o_data_row");
+    await new Promise((r) => setTimeout(r, 1000));
+    console.log("test successful");
+})();
+"""
+
+
+@unittest.skipUnless(os.environ.get("MAILDESK_SCREENSHOTS"), "set MAILDESK_SCREENSHOTS=<dir> to write screenshots")
+@tagged("post_install", "-at_install", "maildesk")
+class TestReportScreenshots(ReportSetup, HttpCase):
+    """README pictures: page 1 of a real PDF run (pdftoppm) and the report form in Chromium."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_cockpit(cls.env)
+        cls.setup_reports()
+        rng = random.Random(5)
+        now = datetime.now().replace(microsecond=0)
+        subjects = ["Invoice 4711 is wrong", "Delivery delayed", "Cannot log in", "Quote for 40 chairs",
+                    "Refund request", "Contract renewal", "API rate limit", "Broken link in newsletter"]
+        for i in range(60):
+            thread = cls.thread(cls.support, f"{subjects[i % len(subjects)]} #{i + 1}")
+            when = now - timedelta(days=rng.randint(1, 8), hours=rng.randint(1, 12))
+            for step in range(rng.randint(1, 4)):
+                if when >= now:
+                    break
+                cls.store(thread, "incoming" if step % 2 == 0 else "outgoing", when)
+                when += timedelta(hours=rng.randint(1, 20))
+            if i % 3 == 0:
+                thread.sudo().user_id = [cls.operator, cls.colleague, cls.manager][i % 9 // 3]
+        cls.env["maildesk.thread"]._cron_cockpit_sla(full=True)
+        cls.report = cls.env["maildesk.cockpit.report"].with_user(cls.manager).create({
+            "name": "Support weekly", "report_format": "pdf", "frequency": "weekly", "weekday": "0",
+            "period": "previous_7_days", "row_limit": 50, "recipient_user_ids": [(6, 0, cls.viewer.ids)],
+            "recipient_emails": "ceo@example.org", "external_content": "summary"})
+        cls.report_run = cls.report.sudo()._run("manual")
+
+    def test_pdf_page(self):
+        if not shutil.which("pdftoppm"):
+            self.skipTest("pdftoppm (Debian poppler-utils) is not installed")
+        target = Path(os.environ["MAILDESK_SCREENSHOTS"]) / "report_pdf.png"
+        pdf = self.report_run.attachment_ids.filtered(lambda a: not a.description)
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(tmp) / "report.pdf"
+            source.write_bytes(pdf.raw)
+            subprocess.run(["pdftoppm", "-png", "-r", "90", "-f", "1", "-l", "1", "-singlefile", str(source),
+                            str(target.with_suffix(""))], check=True)
+        self.assertTrue(target.exists())
+
+    def test_report_form(self):
+        target = Path(os.environ["MAILDESK_SCREENSHOTS"]) / "report_form.png"
+        original_stop = ChromeBrowser.stop
+
+        def capture_then_stop(browser):
+            browser._websocket_request("Emulation.setDeviceMetricsOverride", params={
+                "width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+            time.sleep(2)
+            shot = browser._websocket_request("Page.captureScreenshot", timeout=30)
+            if shot and shot.get("data"):
+                target.write_bytes(base64.b64decode(shot["data"]))
+            return original_stop(browser)
+
+        with patch.object(ChromeBrowser, "stop", capture_then_stop):
+            self.browser_js(f"/web#model=maildesk.cockpit.report&id={self.report.id}&view_type=form", FORM_JS,
+                            login="ck_manager", timeout=90)
+        self.assertTrue(target.exists())

@@ -109,7 +109,7 @@ def breaches_page_sql(scope, period, after=FIRST_KEY, limit=2000):
 
 
 def chunks(fetch, sql_builder, limit, chunk=2000):
-    """Stream rows of a keyset query: ``fetch(sql, params)`` returns a list of rows whose first
+    """Stream rows of a keyset query: ``fetch((sql, params))`` returns a list of rows whose first
     two columns are the key. Stops after ``limit`` rows (0 or None: no limit)."""
     after = FIRST_KEY
     produced = 0
@@ -117,7 +117,7 @@ def chunks(fetch, sql_builder, limit, chunk=2000):
         size = chunk if not limit else min(chunk, limit - produced)
         if size <= 0:
             return
-        rows = fetch(*sql_builder(after, size))
+        rows = fetch(sql_builder(after, size))
         yield from rows
         produced += len(rows)
         if len(rows) < size:

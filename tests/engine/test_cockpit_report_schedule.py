@@ -80,7 +80,8 @@ def test_chunks_stream_keyset_pages_up_to_the_limit():
     data = [(datetime(2026, 1, 1, 0, i // 2), i) for i in range(25)]
     asked = []
 
-    def fetch(after, size):
+    def fetch(query):
+        after, size = query
         asked.append((after, size))
         return [row for row in data if row > after][:size]
 

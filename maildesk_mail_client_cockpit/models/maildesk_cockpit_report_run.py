@@ -49,11 +49,14 @@ class MaildeskCockpitReportRun(models.Model):
         """Store ``[(name, bytes, mimetype)]`` on this run; returns the attachments."""
         self.ensure_one()
         # sudo: the system writes the history; reading it goes through the run's rules.
-        return self.env["ir.attachment"].sudo().create([{
+        attachments = self.env["ir.attachment"].sudo().create([{
             "name": name, "raw": data, "mimetype": mimetype, "res_model": self._name, "res_id": self.id,
             "company_id": self.company_id.id,
             "description": _("Sent outside the company") if external else False,
         } for name, data, mimetype in files])
+        # create() left the new run's x2many cache empty: read the files again next time.
+        self.invalidate_recordset(["attachment_ids", "file_name"])
+        return attachments
 
     def unlink(self):
         # sudo: the files belong to the runs being deleted (the caller may delete those).

@@ -391,18 +391,23 @@ class TestReportScreenshots(ReportSetup, HttpCase):
         super().setUpClass()
         cls.setup_cockpit(cls.env)
         cls.setup_reports()
+        for user, name in ((cls.manager, "Maria Manager"), (cls.viewer, "Victor Viewer"),
+                           (cls.operator, "Olga Operator"), (cls.colleague, "Carl Colleague")):
+            user.name = name
+        cls.env["maildesk.sla.policy"].create({"name": "Standard", "sequence": 1, "first_response_hours": 8,
+                                               "next_response_hours": 8})
         rng = random.Random(5)
         now = datetime.now().replace(microsecond=0)
         subjects = ["Invoice 4711 is wrong", "Delivery delayed", "Cannot log in", "Quote for 40 chairs",
                     "Refund request", "Contract renewal", "API rate limit", "Broken link in newsletter"]
-        for i in range(60):
+        for i in range(90):
             thread = cls.thread(cls.support, f"{subjects[i % len(subjects)]} #{i + 1}")
-            when = now - timedelta(days=rng.randint(1, 8), hours=rng.randint(1, 12))
+            when = now - timedelta(days=rng.randint(1, 14), hours=rng.randint(1, 12))
             for step in range(rng.randint(1, 4)):
                 if when >= now:
                     break
                 cls.store(thread, "incoming" if step % 2 == 0 else "outgoing", when)
-                when += timedelta(hours=rng.randint(1, 20))
+                when += timedelta(hours=rng.choice((1, 2, 3, 5, 7, 12, 20)))
             if i % 3 == 0:
                 thread.sudo().user_id = [cls.operator, cls.colleague, cls.manager][i % 9 // 3]
         cls.env["maildesk.thread"]._cron_cockpit_sla(full=True)

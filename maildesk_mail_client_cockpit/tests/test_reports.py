@@ -231,6 +231,16 @@ class TestScheduledReports(ReportSetup, CockpitCase):
         self.assertIn("viewer@acme.test", report.run_ids.error)
         self.assertEqual(len(report.run_ids.attachment_ids), 5)  # kept: downloadable from the history
 
+    def test_deleting_a_report_deletes_its_files(self):
+        """No orphan file is left behind for anyone to fetch by id."""
+        with freeze_time(NOW):
+            report = self.new_report(recipient_user_ids=[(5, 0, 0)])
+            report.with_user(self.manager).action_run_now()
+        attachments = report.run_ids.attachment_ids
+        self.assertEqual(len(attachments), 5)
+        report.with_user(self.manager).unlink()
+        self.assertFalse(attachments.exists())
+
     def test_large_list_is_read_in_chunks(self):
         """Rows come through keyset pages: a chunk of 1 still yields every waiting thread, in order."""
         with freeze_time(NOW):

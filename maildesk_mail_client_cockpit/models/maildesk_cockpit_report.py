@@ -260,11 +260,13 @@ class MaildeskCockpitReport(models.Model):
         return result
 
     # -- building the report -----------------------------------------------------------------------
-    def _local(self, moment):
-        if not moment:
-            return None
+    def _local_converter(self):
+        """A function: naive UTC -> naive local time of the owner (looked up once, used per row)."""
         zone = ZoneInfo(self._owner_tz())
-        return moment.replace(tzinfo=timezone.utc).astimezone(zone).replace(tzinfo=None)
+
+        def local(moment):
+            return moment.replace(tzinfo=timezone.utc).astimezone(zone).replace(tzinfo=None) if moment else None
+        return local
 
     def _collect(self, now):
         """Everything computed as the owner, except the lists (generators, read later)."""
@@ -359,19 +361,20 @@ class MaildeskCockpitReport(models.Model):
         cockpit, scope, now = data["cockpit"], data["scope"], data["now"]
         rows = report_sql.chunks(cockpit._sql, lambda after, size: report_sql.waiting_page_sql(
             scope, now, after, size), self._limit(), CHUNK)
+        local, no_subject, unassigned = self._local_converter(), _("(no subject)"), _("Unassigned")
         for since, _tid, subject, mailbox, team, assignee, customer, status, due in rows:
-            yield (self._local(since), (now - since).total_seconds() / 3600.0, subject or _("(no subject)"), mailbox,
-                   team, assignee or _("Unassigned"), customer, SLA_LABELS.get(status or "none", status),
-                   self._local(due))
+            yield (local(since), (now - since).total_seconds() / 3600.0, subject or no_subject, mailbox,
+                   team, assignee or unassigned, customer, SLA_LABELS.get(status or "none", status), local(due))
 
     def _breach_rows(self, data):
         cockpit, scope, period = data["cockpit"], data["scope"], data["period"]
         rows = report_sql.chunks(cockpit._sql, lambda after, size: report_sql.breaches_page_sql(
             scope, period, after, size), self._limit(), CHUNK)
+        local, no_subject, unassigned = self._local_converter(), _("(no subject)"), _("Unassigned")
         for due, _mid, subject, mailbox, team, assignee, customer, since, answered in rows:
             late = ((answered or period.end) - due).total_seconds() / 3600.0
-            yield (self._local(due), subject or _("(no subject)"), mailbox, team, assignee or _("Unassigned"),
-                   customer, self._local(since), self._local(answered), late)
+            yield (local(due), subject or no_subject, mailbox, team, assignee or unassigned, customer, local(since),
+                   local(answered), late)
 
     def _build(self, data, external=False):
         """The engine ``Report`` (rows as generators); ``external``: the summary-only variant."""

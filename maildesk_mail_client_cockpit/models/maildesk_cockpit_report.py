@@ -16,7 +16,8 @@ Whose numbers
     reports for themselves; only a Cockpit Administrator may set another owner.
 
 Who gets what
-    Internal users in the recipients get the file with every chosen section. Free addresses
+    Internal users of the company in the recipients get the file with every chosen section;
+    users of other companies count as outside it. Free addresses
     that are not an internal user of the company are **outside** it: they get what the owner
     chose for them (``external_content``): the same file, the KPI summary only (no names,
     subjects or addresses), or nothing. One message per recipient, so nobody sees the others.
@@ -236,15 +237,17 @@ class MaildeskCockpitReport(models.Model):
         return [a.strip() for a in re.split(r"[,;\s]+", self.recipient_emails or "") if a.strip()]
 
     def _recipients(self):
-        """``[(address, internal)]``: users first, then free addresses (internal when an internal
-        user of the company has that address), each address once."""
+        """``[(address, internal)]``: users first (internal when they belong to the report's
+        company), then free addresses (internal when an internal user of the company has that
+        address), each address once."""
         self.ensure_one()
         seen, result = set(), []
-        for user in self.recipient_user_ids.filtered(lambda u: u.active and u.email):
+        # sudo: company membership decides what a user receives, not the caller's read rights.
+        for user in self.recipient_user_ids.sudo().filtered(lambda u: u.active and u.email):
             key = user.email.strip().lower()
             if key not in seen:
                 seen.add(key)
-                result.append((user.email.strip(), True))
+                result.append((user.email.strip(), self.company_id in user.company_ids))
         addresses = self._free_addresses()
         internal = set()
         if addresses:

@@ -19,11 +19,11 @@ from unittest.mock import patch
 from freezegun import freeze_time
 from odoo.addons.maildesk_mail_client.tests.common import smtp_sink
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
 
 from ..models import maildesk_cockpit_report as report_module
-from .common import MANAGER, NOW, CockpitCase, CockpitSetup
+from .common import MANAGER, NOW, VIEWER, CockpitCase, CockpitSetup
 
 RUN_AT = datetime(2026, 3, 5, 8, 1)  # Thursday, just after a daily 08:00 (UTC) slot
 
@@ -194,6 +194,20 @@ class TestScheduledReports(ReportSetup, CockpitCase):
             report.action_run_now()
         self.assertEqual(sorted(r[0] for r, _m in mails(sink)), ["operator@acme.test", "viewer@acme.test"])
         self.assertEqual(report.run_ids.sorted("id")[-1].skipped_to, "ceo@outside.test")
+
+    def test_a_user_of_another_company_counts_as_outside(self):
+        """A recipient user who does not belong to the report's company gets the outside content."""
+        sink = self.start_sink()
+        elsewhere = new_test_user(self.env, login="ck_elsewhere", groups=VIEWER, email="elsewhere@other.test",
+                                  company_id=self.company2.id, company_ids=[(6, 0, self.company2.ids)])
+        with freeze_time(NOW):
+            report = self.new_report(recipient_user_ids=[(6, 0, (self.viewer | elsewhere).ids)])
+        with freeze_time(RUN_AT):
+            report.action_run_now()
+        by_address = {rcpts[0]: files_of(message) for rcpts, message in mails(sink)}
+        self.assertEqual(len(by_address["viewer@acme.test"]), 5)
+        self.assertEqual(list(by_address["elsewhere@other.test"]),
+                         ["support-weekly-2026-02-26-2026-03-04-summary-kpi-summary.csv"])
 
     def test_computed_as_the_owner_whoever_runs_it(self):
         """An administrator running a manager's report gets the manager's scope, not their own."""

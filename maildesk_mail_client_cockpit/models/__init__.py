@@ -11,3 +11,5 @@ from . import maildesk_cockpit_briefing
 from . import maildesk_ai_usage
 from . import maildesk_ai_service
 from . import res_config_settings_ai
+from . import maildesk_cockpit_report
+from . import maildesk_cockpit_report_run

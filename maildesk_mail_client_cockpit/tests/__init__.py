@@ -4,3 +4,4 @@ from . import test_sla
 from . import test_tour
 from . import test_ai_panel
 from . import test_settings
+from . import test_reports

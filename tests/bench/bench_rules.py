@@ -16,6 +16,7 @@ rolled back). Prints both times and the share the rules add. Goal: <= 10 %.
 Prints figures; it is not a test.
 """
 import argparse
+import cProfile
 import os
 import random
 import subprocess
@@ -106,7 +107,7 @@ def bench_engine(n):
     return specs
 
 
-def bench_odoo(n, specs, repeat=1):
+def bench_odoo(n, specs, repeat=1, profile=None):
     import odoo
     from odoo import SUPERUSER_ID, api
 
@@ -161,11 +162,17 @@ def bench_odoo(n, specs, repeat=1):
                 remotes = [RemoteMessage(remote_id=f"1:{i}", raw=raw, is_read=False, size=len(raw),
                                          internal_date=datetime(2026, 3, 2) + timedelta(minutes=i))
                            for i, raw in enumerate(raws)]
+                profiler = cProfile.Profile() if profile and enabled else None
                 started = time.perf_counter()
+                if profiler:
+                    profiler.enable()
                 for offset in range(0, len(remotes), 500):
                     Message.with_context(maildesk_from_sync=True)._ingest(inbox, remotes[offset:offset + 500])
                 env.flush_all()
                 elapsed = time.perf_counter() - started
+                if profiler:
+                    profiler.disable()
+                    profiler.dump_stats(profile)
                 runs = env["maildesk.rule.run"].search_count([])
                 results.setdefault(label, []).append(elapsed)
                 print(f"ingest   : {n:,} messages, rules {label:<3} {elapsed:6.1f} s "
@@ -185,10 +192,11 @@ def main():
     parser.add_argument("-n", type=int, default=10000, help="messages")
     parser.add_argument("--odoo", action="store_true", help="also time ingest in Odoo with and without rules")
     parser.add_argument("--repeat", type=int, default=1, help="ingest runs per setting (best is kept)")
+    parser.add_argument("--profile", metavar="FILE", help="write cProfile stats of the ingest with rules on")
     args = parser.parse_args()
     specs = bench_engine(args.n)
     if args.odoo:
-        bench_odoo(args.n, specs, args.repeat)
+        bench_odoo(args.n, specs, args.repeat, args.profile)
 
 
 if __name__ == "__main__":

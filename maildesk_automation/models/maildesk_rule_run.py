@@ -27,7 +27,8 @@ class MaildeskRuleRun(models.Model):
     actions_done = fields.Text("Actions", readonly=True)
     duration_ms = fields.Float("Duration (ms)", readonly=True, digits=(16, 3))
     dry_run = fields.Boolean("Dry Run", readonly=True, index=True)
-    dry_run_id = fields.Integer(readonly=True, index=True, help="The dry-run wizard row that wrote this line.")
+    dry_run_id = fields.Integer("Dry Run Wizard", readonly=True, index=True,
+                                help="The dry-run wizard row that wrote this line.")
     state = fields.Selection([("done", "Done"), ("error", "Error")], default="done", readonly=True)
     error = fields.Text(readonly=True)
     trigger_key = fields.Char(index=True, readonly=True)

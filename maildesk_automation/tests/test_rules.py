@@ -237,7 +237,8 @@ class TestRules(AutomationCase):
         make_rule(self.env, self.account, conditions=[{"kind": "security_level", "choice": "medium"}],
                   actions=[{"kind": "add_tags", "tag_ids": [(6, 0, self.tag_vip.ids)]}])
         risky = self.phishing()
-        plain = self.store(subject="Lunch?")
+        plain = self.store(subject="Lunch?", email_from="Friend <friend@partner.example>",
+                           from_address="friend@partner.example")
         self.assertEqual(risky.security_level, "high")
         self.assertEqual(risky.tag_ids, self.tag_vip)
         self.assertEqual(plain.security_level, "low")
@@ -274,7 +275,7 @@ class TestRules(AutomationCase):
             "name": "Two weeks", "tz": "Europe/Berlin", "two_weeks_calendar": True, "attendance_ids": [(5, 0, 0)]
             + [(0, 0, {"name": "First week", "display_type": "line_section", "week_type": "0", "sequence": 0,
                        "dayofweek": "0", "hour_from": 0, "hour_to": 0, "day_period": "morning"})]
-            + [line("0", d, 9, 17) for d in range(5)]
+            + [line("0", 0, 9, 12), line("0", 0, 13, 17)] + [line("0", d, 9, 17) for d in range(1, 5)]
             + [(0, 0, {"name": "Lunch", "week_type": "0", "dayofweek": "0", "hour_from": 12, "hour_to": 13,
                        "day_period": "lunch"})]
             + [(0, 0, {"name": "Second week", "display_type": "line_section", "week_type": "1", "sequence": 25,

@@ -26,12 +26,14 @@ class MaildeskRuleRun(models.Model):
     matched = fields.Text("Conditions Matched", readonly=True)
     actions_done = fields.Text("Actions", readonly=True)
     duration_ms = fields.Float("Duration (ms)", readonly=True, digits=(16, 3))
-    dry_run = fields.Boolean("Dry Run", readonly=True, index=True)
-    dry_run_id = fields.Integer("Dry Run Wizard", readonly=True, index=True,
+    dry_run = fields.Boolean("Dry Run", readonly=True)
+    # Partial indexes (rows with a value only): most lines have neither, and every index is
+    # paid on each of the many lines a batch writes.
+    dry_run_id = fields.Integer("Dry Run Wizard", readonly=True, index="btree_not_null",
                                 help="The dry-run wizard row that wrote this line.")
     state = fields.Selection([("done", "Done"), ("error", "Error")], default="done", readonly=True)
     error = fields.Text(readonly=True)
-    trigger_key = fields.Char(index=True, readonly=True)
+    trigger_key = fields.Char(index="btree_not_null", readonly=True)
 
     @api.model
     def _cron_cleanup(self):

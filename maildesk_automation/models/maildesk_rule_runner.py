@@ -658,14 +658,7 @@ class MaildeskRule(models.Model):
     def _flush_batch(self, batch):
         Message = self.env["maildesk.message"].sudo()
         if not batch.dry_run:
-            for tag_id, ids in batch.tag_add.items():
-                if ids:
-                    Message.browse(sorted(ids)).with_context(maildesk_from_sync=True).write(
-                        {"tag_ids": [(4, tag_id)]})
-            for tag_id, ids in batch.tag_remove.items():
-                if ids:
-                    Message.browse(sorted(ids)).with_context(maildesk_from_sync=True).write(
-                        {"tag_ids": [(3, tag_id)]})
+            self._write_tags(batch.tag_add, batch.tag_remove)
             for (field, value), ids in batch.flags.items():
                 try:
                     # Not in sync context: the flag goes to the server like a user's click.
@@ -684,6 +677,41 @@ class MaildeskRule(models.Model):
                 # Part of this transaction: a rolled-back batch wakes nobody and queued nothing.
                 self.env.ref("maildesk_automation.ir_cron_maildesk_rule_mail").sudo()._trigger()
         return self.env["maildesk.rule.run"].browse(self._insert_logs(batch.logs))
+
+    def _write_tags(self, add, remove):
+        """Add / remove tags on messages, ``{tag id: message ids}``: one statement each way.
+
+        Raw SQL on the relation table: the ORM's many2many write reads every message's
+        current tags first and cost more than all the rules' evaluation on a large batch. Tags
+        on messages are local data (nothing goes to the server, as for the ORM write in sync
+        context); the caches of both sides are invalidated and dependents marked modified.
+        """
+        field = self.env["maildesk.message"]._fields["tag_ids"]
+        pairs_add = [(mid, tag) for tag, ids in add.items() for mid in ids]
+        pairs_remove = [(mid, tag) for tag, ids in remove.items() for mid in ids]
+        if not pairs_add and not pairs_remove:
+            return
+        self.env["maildesk.message"].flush_model(["tag_ids"])
+        rel, col1, col2 = field.relation, field.column1, field.column2
+        if pairs_add:
+            messages, tags = zip(*pairs_add)
+            self.env.cr.execute(f"""
+                INSERT INTO "{rel}" ("{col1}", "{col2}")
+                SELECT v.m, v.t FROM unnest(%s::int[], %s::int[]) AS v(m, t)
+                  JOIN maildesk_tag tag ON tag.id = v.t
+                ON CONFLICT DO NOTHING""", [list(messages), list(tags)])  # noqa: S608 - field metadata
+        if pairs_remove:
+            messages, tags = zip(*pairs_remove)
+            self.env.cr.execute(f"""
+                DELETE FROM "{rel}" r USING unnest(%s::int[], %s::int[]) AS v(m, t)
+                 WHERE r."{col1}" = v.m AND r."{col2}" = v.t""", [list(messages), list(tags)])  # noqa: S608
+        touched = self.env["maildesk.message"].browse(sorted({m for m, _t in pairs_add + pairs_remove}))
+        touched.invalidate_recordset(["tag_ids"])
+        Tag = self.env["maildesk.tag"]
+        inverse = [name for name, f in Tag._fields.items() if f.type == "many2many" and f.relation == rel]
+        if inverse:
+            Tag.invalidate_model(inverse)
+        touched.modified(["tag_ids"])
 
     def _insert_logs(self, rows):
         """Write the batch's run-log rows in one statement; returns their ids.

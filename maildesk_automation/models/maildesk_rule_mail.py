@@ -29,6 +29,8 @@ from odoo import api, fields, models
 from odoo.addons.maildesk_mail_client.models.maildesk_account import NotSentError
 from odoo.exceptions import UserError
 
+from .maildesk_rule_runner import rules_disabled
+
 _logger = logging.getLogger(__name__)
 
 RETRY_MINUTES = 5
@@ -67,16 +69,6 @@ class MaildeskRuleMail(models.Model):
     sending_since = fields.Datetime(readonly=True)
     sent_message_id = fields.Many2one("maildesk.message", string="Sent Copy", ondelete="set null", readonly=True)
     error = fields.Text(readonly=True)
-
-    @api.model
-    def _queue(self, vals_list):
-        """Queue mail of rules (system rows) and wake the sender cron after commit."""
-        # sudo: rows of the system queue; the values were built by the runner for its own mailboxes.
-        rows = self.sudo().create(vals_list)
-        if rows:
-            # The trigger row is part of this transaction: a rolled-back batch leaves none.
-            self.env.ref("maildesk_automation.ir_cron_maildesk_rule_mail").sudo()._trigger()
-        return rows
 
     # -- sending ------------------------------------------------------------------------------
     @api.model
@@ -123,8 +115,6 @@ class MaildeskRuleMail(models.Model):
 
     def _deliver(self):
         """Send this row through the base send path; returns the copy filed in Sent."""
-        from .maildesk_rule_runner import rules_disabled  # the runner imports this module's model
-
         parent = self.message_id if self.thread_reply and self.message_id.exists() else None
         files = [(a.name, a.raw, a.mimetype) for a in self.attachment_ids]
         with rules_disabled():  # the stored Sent copy runs no rules: rules never trigger rules

@@ -215,11 +215,11 @@ class MaildeskRule(models.Model):
         by_id = {r.id: r for r in rules}
         active_from = {r.id: r.active_from for r in rules}
         check_activation = not dry_run and trigger not in TIME_TRIGGERS
-        oldest_start = max((d for d in active_from.values() if d), default=None)
+        latest_start = max((d for d in active_from.values() if d), default=None)
         keys = trigger_keys or {}
         for fact in facts:
             usable = compiled
-            if check_activation and oldest_start and not (fact.date and fact.date >= oldest_start):
+            if check_activation and latest_start and not (fact.date and fact.date >= latest_start):
                 when = fact.date or batch.now
                 usable = [c for c in compiled if not active_from[c.spec.id] or active_from[c.spec.id] <= when]
             start = time.perf_counter()

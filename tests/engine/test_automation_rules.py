@@ -69,6 +69,14 @@ def test_security_level_and_auto_generated_on_the_message():
     m = msg(security_level="high", is_auto_generated=True)
     assert matches({"kind": "security_level", "value": "medium, high"}, m)
     assert matches({"kind": "auto_generated"}, m)
+    assert not matches({"kind": "security_level", "value": ["medium", "high"]}, msg(security_level=""))
+
+
+@pytest.mark.parametrize("value", ["", "safe", ["low", "critical"]])
+def test_security_level_needs_scan_levels(value):
+    """Only Pro's scan levels (low / medium / high) are accepted."""
+    with pytest.raises(RuleError):
+        rules.compile_rules([RuleSpec(id=1, conditions=[{"kind": "security_level", "value": value}])])
 
 
 def test_domain_conditions_use_the_callers_batch_hits():

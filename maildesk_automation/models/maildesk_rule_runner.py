@@ -101,6 +101,7 @@ class _Batch:
         self.flags = defaultdict(set)       # (field, value) -> message ids
         self.thread_vals = defaultdict(dict)  # thread id -> vals; ("team", id) -> team vals
         self.thread_user = {}               # thread id -> assignee when the batch started
+        self.flag_state = {}                # message id -> {"is_read": bool, "is_starred": bool} as stored
         self.assigners = {}
         self.logs = []                      # run-log rows (tuples, see _insert_logs)
         self.now = fields.Datetime.now()
@@ -210,6 +211,8 @@ class MaildeskRule(models.Model):
         batch = _Batch(self.env, dry_run)
         batch.actions = self._action_infos(rules)
         kinds = {cond["kind"] for c in compiled for cond in c.spec.conditions}
+        if any(info.kind in ("add_tags", "remove_tags") for info in batch.actions.values()):
+            kinds.add("tags")  # the stored tags tell which tag changes are no-ops
         facts = self._facts(messages, batch, kinds)
         ctx = engine_rules.EvalContext(trigger=trigger, hits=self._domain_hits(rules, messages))
         by_id = {r.id: r for r in rules}
@@ -278,7 +281,8 @@ class MaildeskRule(models.Model):
                    m.email_to, m.email_cc, m.subject, {body_sql}, m.has_attachments,
                    (m.in_reply_to IS NOT NULL OR m."references" IS NOT NULL), t.conversation_state,
                    m.partner_id, t.team_id, team.resource_calendar_id, m.date, m.is_auto_generated,
-                   m.auto_submitted, m.precedence, m.list_id, m.message_id, m."references", t.user_id
+                   m.auto_submitted, m.precedence, m.list_id, m.message_id, m."references", t.user_id,
+                   m.is_read, m.is_starred
               FROM maildesk_message m
               LEFT JOIN maildesk_thread t ON t.id = m.thread_id
               LEFT JOIN maildesk_team team ON team.id = t.team_id
@@ -316,9 +320,10 @@ class MaildeskRule(models.Model):
                 continue
             (mid, account_id, thread_id, folder_id, direction, from_address, reply_to, email_to, email_cc, subject,
              body_text, body_html, _has_files, is_reply, state, partner_id, team_id, calendar_id, date, auto_gen,
-             auto_submitted, precedence, list_id, rfc_id, references, user_id) = row
+             auto_submitted, precedence, list_id, rfc_id, references, user_id, is_read, is_starred) = row
             if thread_id:
                 batch.thread_user[thread_id] = user_id or False
+            batch.flag_state[mid] = {"is_read": bool(is_read), "is_starred": bool(is_starred)}
             result.append(engine_rules.MessageFacts(
                 id=mid, account_id=account_id, thread_id=thread_id or 0, folder_id=folder_id or 0,
                 direction=direction or "incoming", from_address=(from_address or "").lower(),
@@ -380,6 +385,8 @@ class MaildeskRule(models.Model):
             _logger.warning("MailDesk automation: rule %s failed on message %s: %s", rule.name, fact.id, error)
         finally:
             batch.pending = None
+        if not (error or batch.dry_run or trigger_key) and infos and all(d is None for d in done):
+            return  # every action found its work already done (tag there, starred, assigned): no line
         duration = eval_ms + (time.perf_counter() - start) * 1000
         batch.logs.append(self._log_row(rule, fact, trigger, decision.matched, done, duration, batch,
                                         error=error, trigger_key=trigger_key))
@@ -392,7 +399,8 @@ class MaildeskRule(models.Model):
                 trigger_key or None)
 
     def _do_action(self, rule, action, message, fact, batch):
-        """Execute (or, in a dry run, describe) one action; returns what was done.
+        """Execute (or, in a dry run, describe) one action; returns what was done, or None
+        when there was nothing to do (the tag is already there, the message already starred...).
 
         ``action`` is the batch's ``_ActionInfo`` (``action.record`` is the record).
         """
@@ -414,11 +422,22 @@ class MaildeskRule(models.Model):
             batch.notes[key] = {"tagged": _("Tagged"), "moved": _("Moved"), "assigned": _("Assigned")}[verb]
         return batch.notes[key]
 
+    @staticmethod
+    def _has_tag(fact, batch, tag_id):
+        """The tag as this batch leaves it: stored, or added / removed by an earlier rule."""
+        mid = fact.id
+        if mid in batch.tag_add.get(tag_id, ()):
+            return True
+        return tag_id in fact.tag_ids and mid not in batch.tag_remove.get(tag_id, ())
+
     def _action_add_tags(self, rule, action, message, fact, batch):
         if batch.dry_run:
             return action.dry
         mid = fact.id
-        for tag_id in action.tag_ids:
+        missing = [t for t in action.tag_ids if not self._has_tag(fact, batch, t)]
+        if not missing:
+            return None
+        for tag_id in missing:
             batch.later(lambda t=tag_id: (batch.tag_add[t].add(mid), batch.tag_remove[t].discard(mid)))
         self._note(rule, batch, fact.thread_id, self._verb(batch, "tagged"))
         return action.done
@@ -427,19 +446,26 @@ class MaildeskRule(models.Model):
         if batch.dry_run:
             return action.dry
         mid = fact.id
-        for tag_id in action.tag_ids:
+        present = [t for t in action.tag_ids if self._has_tag(fact, batch, t)]
+        if not present:
+            return None
+        for tag_id in present:
             batch.later(lambda t=tag_id: (batch.tag_remove[t].add(mid), batch.tag_add[t].discard(mid)))
         return action.done
 
+    def _set_flag(self, action, fact, batch, field):
+        if batch.dry_run:
+            return action.dry
+        if batch.flag_state.get(fact.id, {}).get(field) or fact.id in batch.flags.get((field, True), ()):
+            return None
+        batch.later(lambda: batch.flags[(field, True)].add(fact.id))
+        return action.done
+
     def _action_mark_read(self, rule, action, message, fact, batch):
-        if not batch.dry_run:
-            batch.later(lambda: batch.flags[("is_read", True)].add(fact.id))
-        return action.dry if batch.dry_run else action.done
+        return self._set_flag(action, fact, batch, "is_read")
 
     def _action_star(self, rule, action, message, fact, batch):
-        if not batch.dry_run:
-            batch.later(lambda: batch.flags[("is_starred", True)].add(fact.id))
-        return action.dry if batch.dry_run else action.done
+        return self._set_flag(action, fact, batch, "is_starred")
 
     def _action_move(self, rule, action, message, fact, batch):
         folder = action.record.folder_id
@@ -455,9 +481,10 @@ class MaildeskRule(models.Model):
     def _action_set_team(self, rule, action, message, fact, batch):
         if batch.dry_run:
             return action.dry
-        if fact.thread_id:
-            team_id, thread_id = action.team_id, fact.thread_id
-            batch.later(lambda: batch.thread_vals[thread_id].update(team_id=team_id))
+        if not fact.thread_id or batch.thread_vals[fact.thread_id].get("team_id", fact.team_id) == action.team_id:
+            return None
+        team_id, thread_id = action.team_id, fact.thread_id
+        batch.later(lambda: batch.thread_vals[thread_id].update(team_id=team_id))
         return action.done
 
     def _action_close(self, rule, action, message, fact, batch):
@@ -472,6 +499,9 @@ class MaildeskRule(models.Model):
                                                or batch.thread_vals[fact.thread_id].get("user_id"))
 
     def _action_assign_user(self, rule, action, message, fact, batch):
+        current = batch.thread_vals[fact.thread_id].get("user_id", batch.thread_user.get(fact.thread_id))
+        if current == action.user_id and not batch.dry_run:
+            return None
         if self._assigned(action, fact, batch):
             return _("already assigned")
         if batch.dry_run:

@@ -15,7 +15,10 @@ folder or label of the same Message-ID), load the rules of the trigger in one se
   notifications run per message; auto-replies and forwards are *queued* in
   ``maildesk.rule.mail`` and sent after the batch's commit (a rolled-back batch never sent
   anything, its retry queues once);
-- write the run log in one INSERT (one line per matched rule and message).
+- write the run log in one INSERT: one line per matched rule and message, except a match whose
+  actions all found their work already done (the tag already there, the message already
+  starred, the same assignee): a busy mailbox with broad rules would otherwise write a line
+  per rule per message for nothing. Errors, dry runs and time triggers are always logged.
 
 Each matched rule with an immediate action runs in a savepoint: a failing rule is logged with
 its error, its grouped changes are dropped, and it never stops the sync or the other rules.

@@ -23,7 +23,8 @@ class MaildeskRuleRun(models.Model):
     account_id = fields.Many2one("maildesk.account", ondelete="cascade", index=True, readonly=True)
     company_id = fields.Many2one(related="account_id.company_id", store=True)
     thread_id = fields.Many2one("maildesk.thread", ondelete="set null", index=True, readonly=True)
-    message_id = fields.Many2one("maildesk.message", ondelete="set null", readonly=True)
+    # Indexed: each message the sync deletes sets its lines' message to NULL (a scan without it).
+    message_id = fields.Many2one("maildesk.message", ondelete="set null", index=True, readonly=True)
     subject = fields.Char(readonly=True)
     matched = fields.Text("Conditions Matched", readonly=True)
     actions_done = fields.Text("Actions", readonly=True)

@@ -149,11 +149,19 @@ class MaildeskRuleAction(models.Model):
             if action.kind == "assign_user":
                 if not action.user_id:
                     raise ValidationError(_("Choose the user to assign."))
-                admin = action.user_id.has_group("maildesk_mail_client.group_maildesk_admin")
-                for account in accounts:
-                    if not admin and action.user_id not in account.owner_id | account.user_ids:
-                        raise ValidationError(_("%(u)s cannot see the mailbox %(a)s.", u=action.user_id.name,
-                                                a=account.name))
+                action._check_users_see(action.user_id, accounts)
+            if action.kind == "notify":
+                # The notification shows the mail's subject and sender: only to people who see the mailbox,
+                # and only in a channel the rule's owner may read (it is posted as the system).
+                action._check_users_see(action.notify_user_ids, accounts)
+                channel = action.notify_channel
+                if channel:
+                    try:
+                        channel.with_user(owner).check_access_rights("read")
+                        channel.with_user(owner).check_access_rule("read")
+                    except AccessError as exc:
+                        raise AccessError(_("%(u)s may not read the channel %(c)s.", u=owner.name,
+                                            c=channel.sudo().display_name)) from exc
             rule._check_line_scope(tags=action.tag_ids)
             if action.kind in ("add_tags", "remove_tags", "ai_classify") and not action.tag_ids:
                 raise ValidationError(_("Choose the tags of “%s”.", action.summary))
@@ -175,6 +183,15 @@ class MaildeskRuleAction(models.Model):
                 for field_name in action._mapping():
                     if field_name not in fields_:
                         raise ValidationError(_("%(m)s has no field %(f)s.", m=model, f=field_name))
+
+    def _check_users_see(self, users, accounts):
+        """Refuse users who cannot see every one of ``accounts`` (Mailbox Admins see all)."""
+        for user in users:
+            if user.has_group("maildesk_mail_client.group_maildesk_admin"):
+                continue
+            for account in accounts:
+                if user not in account.owner_id | account.user_ids:
+                    raise ValidationError(_("%(u)s cannot see the mailbox %(a)s.", u=user.name, a=account.name))
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -391,6 +391,20 @@ class TestRuleSecurity(AutomationCase):
         with self.assertRaises(AccessError):
             own.with_user(self.user_outsider).read(["examined"])
 
+    def test_notify_only_people_and_channels_who_may_see_it(self):
+        """A rule's notification (subject, sender) goes to users who see the mailbox and to channels its owner reads."""
+        Rule = self.env["maildesk.rule"].with_user(self.user_owner)
+        with self.assertRaises(ValidationError):
+            Rule.create(self._rule_vals(self.account, [{"kind": "notify",
+                                                         "notify_user_ids": [(6, 0, self.user_outsider.ids)]}]))
+        if "discuss.channel" not in self.env:
+            raise unittest.SkipTest("Discuss (the `mail` module) is not installed: no channels to post to")
+        private = self.env["discuss.channel"].with_user(self.user_outsider).create(
+            {"name": "Outsiders only", "channel_type": "group"})
+        with self.assertRaises(AccessError):
+            Rule.create(self._rule_vals(self.account, [{"kind": "notify",
+                                                         "notify_channel": f"discuss.channel,{private.id}"}]))
+
     def test_users_cannot_read_rule_mail_nor_set_scan_levels(self):
         """The queue of rule mail is admin-only and no user writes a message's security level."""
         make_rule(self.env, self.account, actions=[{"kind": "forward", "forward_to": "x@elsewhere.example"}])

@@ -110,6 +110,7 @@ class _Batch:
         self.now = fields.Datetime.now()
         self.mail_queued = False
         self.actions = {}
+        self.rule_actions = {}              # rule id -> (action infos, any immediate action)
         self.notes = {}
         self.user_names = {}
         self._own = None
@@ -371,12 +372,16 @@ class MaildeskRule(models.Model):
     def _execute(self, rule, decision, fact, batch, trigger, trigger_key, eval_ms):
         start = time.perf_counter()
         done, error = [], False
-        infos = [batch.actions[a["id"]] for a in decision.actions if a["id"] in batch.actions]
-        message = self.env["maildesk.message"].sudo().browse(fact.id)
+        cached = batch.rule_actions.get(rule.id)
+        if cached is None:
+            infos = [batch.actions[a["id"]] for a in decision.actions if a["id"] in batch.actions]
+            cached = batch.rule_actions[rule.id] = (infos, any(not info.grouped for info in infos))
+        infos, immediate = cached
+        # Grouped-only rules never touch the message record: no browse for them.
+        message = self.env["maildesk.message"].sudo().browse(fact.id) if immediate else None
         batch.pending = []
         # A savepoint (which flushes) only when an action writes at once; grouped-only rules
         # write nothing until the batch ends, and their queued changes are dropped on error.
-        immediate = any(not info.grouped for info in infos)
         try:
             with self.env.cr.savepoint() if immediate else contextlib.nullcontext():
                 for info in infos:
@@ -405,7 +410,9 @@ class MaildeskRule(models.Model):
         """Execute (or, in a dry run, describe) one action; returns what was done, or None
         when there was nothing to do (the tag is already there, the message already starred...).
 
-        ``action`` is the batch's ``_ActionInfo`` (``action.record`` is the record).
+        ``action`` is the batch's ``_ActionInfo`` (``action.record`` is the record);
+        ``message`` is the message record, None for rules whose actions are all grouped
+        (``GROUPED_KINDS`` handlers work on ``fact`` alone).
         """
         handler = getattr(self, f"_action_{action.kind}")
         return handler(rule, action, message, fact, batch)
@@ -521,7 +528,7 @@ class MaildeskRule(models.Model):
         if not team:
             return _("not assigned: the conversation has no team")
         method = action.record.assign_method
-        assigner = self._assigner(team, method, batch, message.account_id)
+        assigner = self._assigner(team, method, batch, self.env["maildesk.account"].sudo().browse(fact.account_id))
         user_id = assigner.pick()
         if not user_id:
             return _("not assigned: no member of %s is available", team.name)

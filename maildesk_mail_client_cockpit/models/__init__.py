@@ -12,8 +12,11 @@ from . import maildesk_cockpit_alert_event
 from . import maildesk_cockpit_alert_delivery
 from . import maildesk_message_alerts
 from . import res_config_settings_alerts
+from . import res_config_settings
 from . import maildesk_cockpit_ai
 from . import maildesk_cockpit_briefing
 from . import maildesk_ai_usage
 from . import maildesk_ai_service
 from . import res_config_settings_ai
+from . import maildesk_cockpit_report
+from . import maildesk_cockpit_report_run

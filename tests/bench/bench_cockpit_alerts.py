@@ -114,12 +114,7 @@ def main():
     db = args.reuse or f"maildesk_bench_alerts_{os.getpid()}"
     if args.reuse:
         args.keep = True
-        odoo.tools.config.parse_config(["-d", db, "--log-level=warn", "--addons-path=" + ",".join(
-            p for p in (str(Path(odoo.__file__).parent / "addons"), str(Path(odoo.__file__).parent.parent / "addons"),
-                        str(bench_cockpit.REPO)) if os.path.isdir(p))])
-        registry = odoo.registry(db)
-    else:
-        registry = bench_cockpit.odoo_registry(db)
+    registry = bench_cockpit.odoo_registry(db, reuse=bool(args.reuse))  # --reuse: -u, no rebuild
     try:
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})

@@ -3,7 +3,7 @@
 Kinds
     ``inapp``     a toast on the Odoo bus to each recipient, and the alert event itself, which
                   the recipient finds under MailDesk > Cockpit > Alerts (record rule: notified).
-    ``activity``  a to-do activity for the rule's responsible user. Needs Odoo's ``mail`` app
+    ``activity``  a to-do activity on the rule for its responsible user. Needs Odoo's ``mail`` app
                   (a soft dependency: the suite does not depend on it); without it the channel
                   cannot be saved and a delivery is refused with that reason.
     ``email``     a plain-text email through Odoo's outgoing mail servers (``ir.mail_server``,
@@ -177,16 +177,13 @@ class MaildeskCockpitAlertChannel(models.Model):
         user = rule.user_id
         if not user.active:
             return {"status": "refused", "error": _("The responsible user of the rule is archived.")}
-        # Activities live on a document that has a chatter; our models have none without
-        # ``mail``, so the to-do goes on the customer of a customer rule, else on the
-        # responsible user's own contact card, with the alert as its summary and note.
-        document = rule.scope_partner_id or user.partner_id
-        model = self.env["ir.model"]._get(document._name)
-        # sudo: the activity is assigned by the alert system on behalf of the rule owner.
-        activity = self.env["mail.activity"].sudo().create({
-            "res_model_id": model.id, "res_id": document.id, "user_id": user.id,
+        # sudo: the activity is assigned by the alert system on behalf of the rule owner;
+        # mail_activity_quick_update: no "assigned to you" e-mail (a rule is no mail.thread).
+        activity = self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create({
+            "res_model_id": self.env["ir.model"]._get_id(rule._name), "res_id": rule.id, "user_id": user.id,
             "activity_type_id": self.env.ref("mail.mail_activity_data_todo").id,
-            "summary": event.title[:250], "note": event.text, "date_deadline": fields.Date.context_today(self)})
+            "summary": event.title[:250], "note": event.text,
+            "date_deadline": fields.Date.context_today(user.with_user(user))})
         return {"status": "delivered", "target": f"{user.name} (mail.activity {activity.id})"}
 
     def _deliver_email(self, event, delivery_uid):

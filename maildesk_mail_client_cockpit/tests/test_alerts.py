@@ -335,7 +335,11 @@ class TestAlerts(AlertSetup, CockpitCase):
         self.assertEqual(rule.sudo().event_ids.delivery_ids.status, "delivered")
         activity = self.env["mail.activity"].search([("user_id", "=", self.manager.id)])
         self.assertEqual(len(activity), 1)
+        self.assertEqual((activity.res_model, activity.res_id), (rule._name, rule.id))
         self.assertIn("Needs reply", activity.summary)
+        self.assertEqual(rule.with_user(self.manager).search([("activity_user_id", "=", self.manager.id)]), rule)
+        activity.with_user(self.manager).action_feedback(feedback="Looked at it")  # marking it done works
+        self.assertFalse(activity.exists() and activity.active)
 
     # -- who may do what (ORM as the user) -----------------------------------------------------------
     def test_viewer_and_operator_cannot_create_rules(self):

@@ -11,10 +11,17 @@
     "data": [
         "security/maildesk_cockpit_security.xml",
         "security/ir.model.access.csv",
+        "security/maildesk_cockpit_alert_security.xml",
+        "security/maildesk_cockpit_report_security.xml",
         "data/ir_cron_data.xml",
         "views/maildesk_sla_policy_views.xml",
         "views/maildesk_cockpit_views.xml",
+        "views/maildesk_cockpit_alert_views.xml",
+        "views/res_config_settings_alerts_views.xml",
+        "views/maildesk_cockpit_report_views.xml",
         "views/maildesk_cockpit_menus.xml",
+        "views/res_config_settings_views.xml",
+        "views/res_config_settings_ai_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -3,8 +3,9 @@
 Schedule
     ``daily`` at a local time, ``weekly`` on a weekday (0 = Monday) at a local time, or
     ``monthly`` on a day of the month at a local time (a day past the month's end means its
-    last day: 31 runs on 30 April and 28/29 February). The time zone is the report owner's, so
-    "08:00" stays 08:00 local across DST changes. A local time that does not exist (the hour
+    last day: 31 runs on 30 April and 28/29 February). The time zone is the one the run is
+    delivered in (a recipient's, see the report model), so "08:00" stays 08:00 local across
+    DST changes. A local time that does not exist (the hour
     skipped in spring) is shifted forward by the gap (02:30 runs at 03:30); a time that exists
     twice (the hour repeated in autumn) runs at the first of the two.
 
@@ -33,6 +34,12 @@ def _zone(tz):
         return ZoneInfo(tz or "UTC")
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"Unknown time zone {tz!r}.") from exc
+
+
+def zone_name(tz):
+    """``tz`` when this system knows the time zone, else ValueError."""
+    _zone(tz)
+    return tz or "UTC"
 
 
 def _hour_minute(hour):

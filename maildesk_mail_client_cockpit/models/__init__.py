@@ -20,3 +20,4 @@ from . import maildesk_ai_service
 from . import res_config_settings_ai
 from . import maildesk_cockpit_report
 from . import maildesk_cockpit_report_run
+from . import maildesk_cockpit_report_slot

@@ -4,8 +4,16 @@ What a report is
     A scope (team, mailbox, customer: the cockpit dashboard's filters), a period (the local
     days before the run, ``engine/report_schedule.py``), sections (KPI summary with trends,
     per mailbox / per person breakdown, SLA attainment and breaches, oldest waiting threads),
-    a format, a schedule (daily / weekly / monthly at a local time of the owner's time zone,
-    the next run stored) and recipients (internal users and free addresses).
+    a format, a schedule (daily / weekly / monthly at a local time) and recipients (internal
+    users and free addresses).
+
+When it runs
+    At the local time **of each recipient**: the recipients are grouped by time zone (an
+    internal user's ``tz``, else the owner's; free addresses: the owner's) and each group has
+    a slot (``maildesk.cockpit.report.slot``) with its own next run, so a daily 08:00 report
+    reaches Berlin at 08:00 Berlin time and New York at 08:00 New York time. ``next_run_at``
+    is the earliest slot. The figures and the period's days stay the owner's (computed as the
+    owner, days local to the owner's time zone), whichever slot runs.
 
 Whose numbers
     Always the **owner's**: every figure is computed as the owner (``with_user``), through
@@ -31,10 +39,12 @@ Large scopes
     (``tests/bench/bench_cockpit_reports_odoo.py`` measures it).
 
 Cron
-    ``_cron_send_due`` picks the due reports (``next_run_at <= now``), a batch at a time, runs
-    each and commits after each one (cron only), so a failing report is logged on its run and
-    never blocks the others; the next run is always moved on. It re-triggers itself while due
-    reports remain.
+    ``_cron_send_due`` first brings the slots of the due reports up to date (a recipient may
+    have changed time zone), then picks the due slots (``next_run_at <= now``), a batch at a
+    time, runs each (one history row per slot run, mailing only that slot's recipients) and
+    commits after each one (cron only), so a failing run is logged and never blocks the
+    others; the slot's next run is always moved on. It re-triggers itself while due slots
+    remain. *Run now* sends to every recipient at once and moves no slot.
 """
 import logging
 import re
@@ -89,7 +99,8 @@ class MaildeskCockpitReport(models.Model):
                                domain=[("share", "=", False)],
                                help="The report shows what this user may see in the cockpit, nothing more.")
     tz = fields.Selection(related="owner_id.tz", string="Time Zone", readonly=True,
-                          help="The owner's time zone: the schedule and the report's days are local to it.")
+                          help="The owner's time zone: the report's days are local to it, and so is the delivery "
+                               "to free addresses and to users without a time zone.")
     # Scope: the cockpit dashboard's filters.
     team_id = fields.Many2one("maildesk.team", "Team", help="Empty: every team in the owner's scope.")
     account_id = fields.Many2one("maildesk.account", "Mailbox", help="Empty: every mailbox the owner may read.")
@@ -110,7 +121,10 @@ class MaildeskCockpitReport(models.Model):
     run_hour = fields.Float("At (local time)", default=8.0)
     weekday = fields.Selection(WEEKDAYS, default="0")
     monthday = fields.Integer("Day of Month", default=1, help="31: the last day of every month.")
-    next_run_at = fields.Datetime("Next Run", readonly=True, copy=False, index=True)
+    next_run_at = fields.Datetime("Next Run", readonly=True, copy=False, index=True,
+                                  help="The earliest of the delivery slots' next runs.")
+    slot_ids = fields.One2many("maildesk.cockpit.report.slot", "report_id", "Delivery Slots", readonly=True,
+                               help="One per time zone of the recipients: each gets the report at the local time.")
     last_run_at = fields.Datetime("Last Run", readonly=True, copy=False)
     # Recipients
     recipient_user_ids = fields.Many2many("res.users", string="Users", domain=[("share", "=", False)],
@@ -187,6 +201,8 @@ class MaildeskCockpitReport(models.Model):
         result = super().write(vals)
         if {"frequency", "run_hour", "weekday", "monthday", "owner_id", "active"} & set(vals):
             self._reschedule()
+        elif {"recipient_user_ids", "recipient_emails"} & set(vals):
+            self._reschedule(keep=True)
         return result
 
     def unlink(self):
@@ -204,16 +220,40 @@ class MaildeskCockpitReport(models.Model):
     def _owner_tz(self):
         return self.owner_id.tz or "UTC"
 
-    def _next_after(self, moment):
+    def _next_after(self, moment, tz=None):
         self.ensure_one()
-        return report_schedule.next_run(self.frequency, self.run_hour, self._owner_tz(), moment,
+        return report_schedule.next_run(self.frequency, self.run_hour, tz or self._owner_tz(), moment,
                                         weekday=int(self.weekday or 0), monthday=self.monthday or 1)
 
-    def _reschedule(self, after=None):
+    def _reschedule(self, after=None, keep=False):
+        """One slot per time zone of the recipients, each with its next run after ``after``.
+
+        ``keep``: slots whose time zone remains keep their next run (the recipients changed,
+        not the schedule); new time zones get theirs, vanished ones are dropped."""
         now = after or fields.Datetime.now()
-        for report in self:
-            # sudo: next_run_at is the cron's bookkeeping, readonly for users.
-            report.sudo().next_run_at = report._next_after(now) if report.active else False
+        # sudo: slots and next_run_at are the cron's bookkeeping, readonly for users.
+        for report in self.sudo():
+            slots = report.slot_ids
+            zones = report._slot_zones() if report.active else set()
+            slots.filtered(lambda s, z=zones: s.tz not in z).unlink()
+            have = {slot.tz: slot for slot in slots.exists()}
+            for tz in sorted(zones):
+                if tz not in have:
+                    have[tz] = slots.create({"report_id": report.id, "tz": tz,
+                                             "next_run_at": report._next_after(now, tz)})
+                elif not keep:
+                    have[tz].next_run_at = report._next_after(now, tz)
+            report._sync_next_run()
+
+    def _sync_next_run(self):
+        for report in self.sudo():
+            moments = [slot.next_run_at for slot in report.slot_ids if slot.next_run_at]
+            report.next_run_at = min(moments) if moments and report.active else False
+
+    def _slot_zones(self):
+        """The time zones of the recipients (the owner's alone when there are none)."""
+        self.ensure_one()
+        return {tz for _a, _i, tz in self._recipient_entries()} or {self._owner_tz()}
 
     # -- whose numbers -----------------------------------------------------------------------------
     def _owner_cockpit(self):
@@ -240,14 +280,27 @@ class MaildeskCockpitReport(models.Model):
         """``[(address, internal)]``: users first (internal when they belong to the report's
         company), then free addresses (internal when an internal user of the company has that
         address), each address once."""
+        return [(address, internal) for address, internal, _tz in self._recipient_entries()]
+
+    def _user_tz(self, user):
+        """A recipient user's time zone, the owner's when unset or unknown to this system."""
+        try:
+            return report_schedule.zone_name(user.tz) if user.tz else self._owner_tz()
+        except ValueError:
+            return self._owner_tz()
+
+    def _recipient_entries(self):
+        """``[(address, internal, tz)]`` in the order of ``_recipients``; ``tz`` is the time zone
+        the address is delivered in (a user's own, else the owner's; free addresses: the owner's)."""
         self.ensure_one()
         seen, result = set(), []
+        owner_tz = self._owner_tz()
         # sudo: company membership decides what a user receives, not the caller's read rights.
         for user in self.recipient_user_ids.sudo().filtered(lambda u: u.active and u.email):
             key = user.email.strip().lower()
             if key not in seen:
                 seen.add(key)
-                result.append((user.email.strip(), self.company_id in user.company_ids))
+                result.append((user.email.strip(), self.company_id in user.company_ids, self._user_tz(user)))
         addresses = self._free_addresses()
         internal = set()
         if addresses:
@@ -259,7 +312,7 @@ class MaildeskCockpitReport(models.Model):
             key = address.lower()
             if key not in seen:
                 seen.add(key)
-                result.append((address, key in internal))
+                result.append((address, key in internal, owner_tz))
         return result
 
     # -- building the report -----------------------------------------------------------------------
@@ -459,16 +512,17 @@ class MaildeskCockpitReport(models.Model):
                 "view_mode": "tree,form", "domain": [("report_id", "=", self.id)],
                 "context": {"default_report_id": self.id}}
 
-    def _run(self, trigger):
-        """One run: build, store, mail. Errors are recorded on the run, never raised."""
+    def _run(self, trigger, slot=None):
+        """One run: build, store, mail (to the ``slot``'s recipients, else to all). Errors are
+        recorded on the run, never raised."""
         self.ensure_one()
         Run = self.env["maildesk.cockpit.report.run"].sudo()
         now = fields.Datetime.now()
         run = Run.create({"report_id": self.id, "trigger": trigger, "started_at": now, "state": "running",
-                          "company_id": self.company_id.id})
+                          "company_id": self.company_id.id, "tz": slot.tz if slot else False})
         try:
             with self.env.cr.savepoint():
-                self._run_into(run, now)
+                self._run_into(run, now, slot)
         except Exception as exc:  # noqa: BLE001 - one report's failure is data: logged on its run
             _logger.warning("MailDesk report %s (id %s) failed: %s", self.name, self.id, exc)
             run.write({"state": "failed", "error": str(exc) or exc.__class__.__name__,
@@ -476,11 +530,12 @@ class MaildeskCockpitReport(models.Model):
         self.sudo().last_run_at = now
         return run
 
-    def _run_into(self, run, now):
+    def _run_into(self, run, now, slot=None):
         data = self._collect(now)
         files, counts = self._render(self._build(data), data)
         attachments = run._attach(files)
-        recipients = self._recipients()
+        recipients = [(address, internal) for address, internal, tz in self._recipient_entries()
+                      if slot is None or tz == slot.tz]
         external_files = None
         if any(not internal for _a, internal in recipients) and self.external_content == "summary":
             external_files, _counts = self._render(self._build(data, external=True), data, "-summary")
@@ -539,21 +594,29 @@ class MaildeskCockpitReport(models.Model):
 
     @api.model
     def _cron_send_due(self, batch=CRON_BATCH):
-        """Run the reports that are due, one commit each (see the module doc)."""
+        """Run the delivery slots that are due, one commit each (see the module doc)."""
         now = fields.Datetime.now()
         started = time.monotonic()
-        due = self.sudo().search([("active", "=", True), ("next_run_at", "<=", now)], order="next_run_at, id",
-                                 limit=batch + 1)
+        # A recipient may have changed time zone since the slots were made: add / drop slots first
+        # (kept slots keep their next run, so nothing due is skipped).
+        self.sudo().search([("active", "=", True), ("next_run_at", "<=", now)])._reschedule(now, keep=True)
+        if not _is_testing():
+            self.env.cr.commit()  # cron only: the slots a run below may roll back to
+        Slot = self.env["maildesk.cockpit.report.slot"].sudo()
+        due = Slot.search([("report_id.active", "=", True), ("next_run_at", "<=", now)],
+                          order="next_run_at, id", limit=batch + 1)
         done = 0
-        for report in due[:batch]:
+        for slot in due[:batch]:
+            report = slot.report_id
             try:
-                report._run("cron")
+                report._run("cron", slot)
             except Exception:  # noqa: BLE001 - _run records its own errors; this guards the bookkeeping
                 _logger.exception("MailDesk report %s could not be run", report.id)
                 if not _is_testing():
                     self.env.cr.rollback()  # cron only: a broken transaction must not stop the others
-            # The next slot after now: a report late by several periods runs once, not once per missed slot.
-            report._reschedule(now)
+            # The next run after now: a slot late by several periods runs once, not once per missed run.
+            slot.next_run_at = report._next_after(now, slot.tz)
+            report._sync_next_run()
             done += 1
             if not _is_testing():
                 self.env.cr.commit()  # cron only: each report is kept whatever happens to the next

@@ -22,6 +22,9 @@ class MaildeskCockpitReportRun(models.Model):
     company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
     owner_id = fields.Many2one(related="report_id.owner_id", string="Owner")
     trigger = fields.Selection([("cron", "Schedule"), ("manual", "Run now")], required=True, readonly=True)
+    tz = fields.Char("Time Zone", readonly=True,
+                     help="The delivery slot's time zone: this run mailed the recipients of that time zone. "
+                          "Empty for Run now, which mails everyone.")
     state = fields.Selection(RUN_STATES, required=True, default="running", readonly=True)
     started_at = fields.Datetime(readonly=True)
     finished_at = fields.Datetime(readonly=True)

@@ -268,6 +268,59 @@ class TestScheduledReports(ReportSetup, CockpitCase):
             rows = list(report.sudo()._waiting_rows(data))
         self.assertEqual([r[2] for r in rows], ["Extra 0", "Extra 1", "Extra 2", "Extra 3", "Waiting one"])
 
+    def test_each_recipient_gets_it_at_their_local_time(self):
+        """A daily 08:00 report: Berlin at 07:00 UTC, New York at 13:00 UTC (winter), each once a day,
+        one history row per time zone; slots follow the recipients and are the system's to write."""
+        sink = self.start_sink()
+        self.viewer.tz = "Europe/Berlin"
+        self.operator.tz = "America/New_York"
+        Report = self.env["maildesk.cockpit.report"]
+        with freeze_time(NOW):
+            report = self.new_report(recipient_user_ids=[(6, 0, (self.viewer | self.operator).ids)])
+        self.assertEqual(sorted((s.tz, s.next_run_at) for s in report.slot_ids), [
+            ("America/New_York", datetime(2026, 3, 5, 13, 0)), ("Europe/Berlin", datetime(2026, 3, 5, 7, 0))])
+        self.assertEqual(report.next_run_at, datetime(2026, 3, 5, 7, 0))
+        berlin, new_york = "viewer@acme.test", "operator@acme.test"
+        expected = [(datetime(2026, 3, 5, 7, 0), berlin), (datetime(2026, 3, 5, 13, 0), new_york),
+                    (datetime(2026, 3, 6, 7, 0), berlin), (datetime(2026, 3, 6, 13, 0), new_york)]
+        for moment, address in expected:
+            with freeze_time(moment - timedelta(minutes=1)):
+                self.assertEqual(Report._cron_send_due(), 0)  # not early
+            before = len(sink.messages)
+            with freeze_time(moment):
+                self.assertEqual(Report._cron_send_due(), 1)
+                self.assertEqual(Report._cron_send_due(), 0)  # not twice
+            self.assertEqual([rcpts for _f, rcpts, _raw in sink.messages[before:]], [[address]])
+        runs = report.run_ids.sorted("started_at")
+        self.assertEqual([(r.started_at, r.tz, r.sent_to, r.state) for r in runs], [
+            (moment, "Europe/Berlin" if address == berlin else "America/New_York", address, "done")
+            for moment, address in expected])
+        self.assertEqual(str(runs[2].period_start), "2026-02-27")  # the owner's (UTC) days
+        self.assertEqual(report.next_run_at, datetime(2026, 3, 7, 7, 0))
+        # Run now still mails everyone at once and moves no slot.
+        with freeze_time(datetime(2026, 3, 6, 14, 0)):
+            report.with_user(self.manager).action_run_now()
+        self.assertEqual(sorted(r[0] for r, _m in mails(sink)[-2:]), ["operator@acme.test", "viewer@acme.test"])
+        self.assertFalse(report.run_ids.filtered(lambda r: r.trigger == "manual").tz)
+        # Slots follow the recipients: New York leaves, the free address joins the owner's (UTC) slot.
+        with freeze_time(datetime(2026, 3, 6, 14, 0)):
+            report.with_user(self.manager).write({"recipient_user_ids": [(3, self.operator.id)],
+                                                  "recipient_emails": "ceo@outside.test"})
+        self.assertEqual(sorted((s.tz, s.next_run_at, s.recipients) for s in report.slot_ids), [
+            ("Europe/Berlin", datetime(2026, 3, 7, 7, 0), "viewer@acme.test"),
+            ("UTC", datetime(2026, 3, 7, 8, 0), "ceo@outside.test")])
+        # Users read the slots with the report, never write them.
+        slot = report.slot_ids[0]
+        self.assertEqual(slot.with_user(self.viewer).read(["tz"])[0]["tz"], slot.tz)
+        with self.assertRaises(AccessError):
+            slot.with_user(self.manager).write({"next_run_at": datetime(2026, 3, 6, 15, 0)})
+        with self.assertRaises(AccessError):
+            report.with_user(self.manager).write({"slot_ids": [(0, 0, {"tz": "Asia/Tokyo"})]})
+        with self.assertRaises(AccessError):
+            slot.with_user(self.cockpit_admin).unlink()
+        with self.assertRaises(AccessError):
+            slot.with_user(self.outsider).read(["tz"])
+
     def _import(self, name):
         try:
             return __import__(name)

@@ -275,7 +275,7 @@ class TestScheduledReports(ReportSetup, CockpitCase):
         self.viewer.tz = "Europe/Berlin"
         self.operator.tz = "America/New_York"
         Report = self.env["maildesk.cockpit.report"]
-        with freeze_time(NOW):
+        with freeze_time(datetime(2026, 3, 4, 14, 0)):  # after both of that day's slots
             report = self.new_report(recipient_user_ids=[(6, 0, (self.viewer | self.operator).ids)])
         self.assertEqual(sorted((s.tz, s.next_run_at) for s in report.slot_ids), [
             ("America/New_York", datetime(2026, 3, 5, 13, 0)), ("Europe/Berlin", datetime(2026, 3, 5, 7, 0))])

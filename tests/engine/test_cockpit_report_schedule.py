@@ -1,4 +1,4 @@
-"""Scheduled reports on plain values: next run in the owner's time zone, covered days, chunked rows."""
+"""Scheduled reports on plain values: next run in a delivery time zone, covered days, chunked rows."""
 from datetime import date, datetime
 
 import pytest
@@ -17,6 +17,14 @@ def test_daily_keeps_local_time_across_dst():
     """After the spring change 08:00 Berlin is 06:00 UTC: the wall-clock time stays."""
     assert next_run("daily", 8, "Europe/Berlin", datetime(2026, 3, 28, 8, 0)) == datetime(2026, 3, 29, 6, 0)
     assert next_run("daily", 8.5, "America/New_York", datetime(2026, 11, 1, 0, 0)) == datetime(2026, 11, 1, 13, 30)
+
+
+def test_zone_name_accepts_known_zones_only():
+    """A recipient's time zone is checked before it becomes a delivery slot."""
+    assert report_schedule.zone_name("America/New_York") == "America/New_York"
+    assert report_schedule.zone_name(False) == "UTC"
+    with pytest.raises(ValueError, match="Unknown time zone"):
+        report_schedule.zone_name("Mars/Olympus_Mons")
 
 
 def test_skipped_and_repeated_local_times():

@@ -36,15 +36,6 @@ class MaildeskThread(models.Model):
     # Everything here is derived from the mail by the sync: no user writes a conversation.
     _md_user_fields = ()
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        self._md_guard(vals_list)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self._md_guard([vals])
-        return super().write(vals)
-
     def _refresh_summary(self):
         """Recompute the summary columns of these threads from their messages.
 

@@ -24,11 +24,9 @@ autovacuum would after a bulk sync. Prints figures; not a test.
     python3 tests/bench/bench_cockpit.py -n 200000 -t 40000   # smaller
 """
 import argparse
-import io
 import math
 import os
 import random
-import statistics
 import subprocess
 import sys
 import time
@@ -40,6 +38,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import conftest  # noqa: E402,F401,I001  (registers the addons as bare packages for their engines)
 
 from maildesk_mail_client_cockpit.engine import bizhours, facts  # noqa: E402
+from _loaders import Copier, odoo_registry, timed, vacuum_analyze  # noqa: E402
 
 GOALS = {"dashboard": 300, "drill": 150, "cron": 10000}
 TZ = "Europe/Berlin"
@@ -49,53 +48,6 @@ ACCOUNTS, USERS, TEAMS, CUSTOMERS = 20, 40, 4, 3000
 HOLIDAYS = tuple((datetime.combine(NOW.date() - timedelta(days=d), datetime.min.time()) - timedelta(hours=1),
                   datetime.combine(NOW.date() - timedelta(days=d - 1), datetime.min.time()) - timedelta(hours=1))
                  for d in (12, 47))  # two local (Berlin) days off
-
-
-def odoo_registry(db):
-    import odoo
-    addons_path = [str(Path(odoo.__file__).parent / "addons"), str(Path(odoo.__file__).parent.parent / "addons"),
-                   str(REPO)]
-    addons_path = ",".join(p for p in addons_path if os.path.isdir(p))
-    subprocess.run(["dropdb", "--if-exists", db], check=False)
-    subprocess.run([sys.executable, "-m", "odoo", "-d", db, "-i", "maildesk_mail_client_cockpit", "--stop-after-init",
-                    "--without-demo=all", f"--addons-path={addons_path}", "--log-level=warn", "--no-http"],
-                   check=True)
-    odoo.tools.config.parse_config([f"--addons-path={addons_path}", "-d", db, "--log-level=warn"])
-    return odoo.registry(db)
-
-
-def _cell(value):
-    if value is None:
-        return r"\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value).replace("\\", "\\\\").replace("\t", " ").replace("\n", "\\n")
-
-
-class Copier:
-    def __init__(self, cr, table, columns, chunk=50000, before=None):
-        self.cr, self.table, self.columns, self.chunk = cr, table, columns, chunk
-        self.before = before  # a Copier to flush first (rows this one references)
-        self.rows = []
-
-    def add(self, row):
-        self.rows.append(row)
-        if len(self.rows) >= self.chunk:
-            self.flush()
-
-    def flush(self):
-        if self.before:
-            self.before.flush()
-        if not self.rows:
-            return
-        buffer = io.StringIO()
-        for row in self.rows:
-            buffer.write("\t".join(_cell(v) for v in row) + "\n")
-        buffer.seek(0)
-        self.cr.copy_expert(f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN", buffer)
-        self.rows = []
 
 
 def working_moment(rng, days):
@@ -259,20 +211,8 @@ def build(env, n_messages, n_threads, seed, days):
     threads_out.flush()
     messages_out.flush()
     cr.commit()
-    subprocess.run(["psql", "-q", "-d", cr.dbname, "-c", "VACUUM ANALYZE maildesk_message",
-                    "-c", "VACUUM ANALYZE maildesk_thread"], check=True)
+    vacuum_analyze(cr)
     return {"manager": manager, "accounts": accounts, "stored": stored}
-
-
-def timed(env, call, runs):
-    call()
-    samples = []
-    for _ in range(runs):
-        env.invalidate_all()
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples), max(samples)
 
 
 def main():
@@ -289,7 +229,7 @@ def main():
     from odoo import SUPERUSER_ID, api
 
     db = f"maildesk_bench_cockpit_{os.getpid()}"
-    registry = odoo_registry(db)
+    registry = odoo_registry(db, "maildesk_mail_client_cockpit")
     try:
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})

@@ -313,6 +313,23 @@ class TestProtectedFields(AttackCase):
         self.assertEqual(self.message.account_id, self.account)
         self.assertEqual(self.message.subject, "Shared numbers")
 
+    def test_refused_write_pushes_nothing_to_the_server(self):
+        """A write with a refused field never reaches the mail server, not even its allowed flags."""
+        calls = []
+        with patch.object(type(self.env["maildesk.message"]), "_push_flags",
+                          lambda records, **flags: calls.append(flags)):
+            with self.assertRaises(AccessError):
+                self.message.with_user(self.user_member).write({"is_read": True, "subject": "forged"})
+        self.assertEqual(calls, [])
+
+    def test_every_user_written_model_is_guarded(self):
+        """The models users write through the client and the wizards all inherit the write guard."""
+        mixin = type(self.env["maildesk.guard.mixin"])
+        guarded = {name for name, model in self.env.registry.items() if issubclass(model, mixin)}
+        self.assertLessEqual({"maildesk.account", "maildesk.folder", "maildesk.thread", "maildesk.message",
+                              "maildesk.draft", "maildesk.tag", "maildesk.trusted.sender", "maildesk.compose",
+                              "maildesk.account.setup"}, guarded)
+
     def test_message_reader_state_still_writable(self):
         tag = self.env["maildesk.tag"].with_user(self.user_member).create({"name": "mine"})
         self.message.with_user(self.user_member).write({"is_starred": True, "tag_ids": [(4, tag.id)],

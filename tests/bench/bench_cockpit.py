@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import conftest  # noqa: E402,F401,I001  (registers the addons as bare packages for their engines)
 
 from maildesk_mail_client_cockpit.engine import bizhours, facts  # noqa: E402
-from _loaders import Copier, odoo_registry, timed, vacuum_analyze  # noqa: E402
+from _loaders import Copier, timed, vacuum_analyze  # noqa: E402
 
 GOALS = {"dashboard": 300, "drill": 150, "cron": 10000}
 TZ = "Europe/Berlin"
@@ -48,6 +48,19 @@ ACCOUNTS, USERS, TEAMS, CUSTOMERS = 20, 40, 4, 3000
 HOLIDAYS = tuple((datetime.combine(NOW.date() - timedelta(days=d), datetime.min.time()) - timedelta(hours=1),
                   datetime.combine(NOW.date() - timedelta(days=d - 1), datetime.min.time()) - timedelta(hours=1))
                  for d in (12, 47))  # two local (Berlin) days off
+
+
+def odoo_registry(db):
+    import odoo
+    addons_path = [str(Path(odoo.__file__).parent / "addons"), str(Path(odoo.__file__).parent.parent / "addons"),
+                   str(REPO)]
+    addons_path = ",".join(p for p in addons_path if os.path.isdir(p))
+    subprocess.run(["dropdb", "--if-exists", db], check=False)
+    subprocess.run([sys.executable, "-m", "odoo", "-d", db, "-i", "maildesk_mail_client_cockpit", "--stop-after-init",
+                    "--without-demo=all", f"--addons-path={addons_path}", "--log-level=warn", "--no-http"],
+                   check=True)
+    odoo.tools.config.parse_config([f"--addons-path={addons_path}", "-d", db, "--log-level=warn"])
+    return odoo.registry(db)
 
 
 def working_moment(rng, days):
@@ -229,7 +242,7 @@ def main():
     from odoo import SUPERUSER_ID, api
 
     db = f"maildesk_bench_cockpit_{os.getpid()}"
-    registry = odoo_registry(db, "maildesk_mail_client_cockpit")
+    registry = odoo_registry(db)
     try:
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})

@@ -1,7 +1,7 @@
 {
     "name": "MailDesk Mail Client",
     "summary": "Gmail, Microsoft 365 and IMAP mailboxes inside Odoo: sync engine, shared mailboxes",
-    "version": "17.0.1.0.0",
+    "version": "17.0.1.1.0",
     "category": "Productivity/MailDesk",
     "license": "LGPL-3",
     "author": "MailDesk",

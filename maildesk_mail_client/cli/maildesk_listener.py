@@ -128,8 +128,21 @@ class ListenerService:
         self.close()
 
     def close(self):
+        watched = {key[:2] for key in self.listener.states()}
         self.listener.stop()
         self.coalescer.close()
+        # Tell the clients at once that these mailboxes are polled now (not after IDLE_FRESH).
+        for db in self.db_names:
+            states = {account_id: "stopped" for d, account_id in watched if d == db}
+            if not states:
+                continue
+            try:
+                with odoo.registry(db).cursor() as cr:
+                    cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    cr.execute("SET LOCAL lock_timeout = '2s'")
+                    api.Environment(cr, SUPERUSER_ID, {})["maildesk.account"]._idle_report(states)
+            except Exception:  # noqa: BLE001 - best effort at shutdown; staleness covers it
+                _logger.info("MailDesk listener: final report to %s failed", db, exc_info=True)
 
 
 def _databases():

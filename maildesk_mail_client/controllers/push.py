@@ -22,7 +22,6 @@ _logger = logging.getLogger(__name__)
 
 PARAM = "maildesk_mail_client.%s"
 MAX_BODY = 1024 * 1024  # a Pub/Sub push or a Graph notification batch is a few KB
-_REPLAYS = push.ReplayGuard()
 _CERTS = None  # one caching transport per process: Google's certificates are fetched once an hour
 
 
@@ -71,10 +70,9 @@ class MaildeskPush(http.Controller):
         except push.PushRejected as exc:
             _logger.warning("MailDesk Gmail push refused from %s: %s", request.httprequest.remote_addr, exc)
             return request.make_response("", status=403)
-        if _REPLAYS.seen(message_id):
-            _logger.info("MailDesk Gmail push %s replayed: ignored", message_id)
-        else:
-            env["maildesk.account"]._push_gmail(email, history_id)
+        # Replays (Pub/Sub redeliveries, an attacker's copy) are refused by the stored
+        # historyId, in the database: see _push_gmail for why not by messageId in memory.
+        env["maildesk.account"]._push_gmail(email, history_id, message_id=message_id)
         return request.make_response("", status=204)
 
     # -- Microsoft Graph ---------------------------------------------------------------------------

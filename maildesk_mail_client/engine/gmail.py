@@ -570,9 +570,13 @@ class GmailProvider(MailProvider):
         return None
 
     # -- push (users.watch -> Cloud Pub/Sub) ----------------------------------------------------
-    def watch(self, topic, label_ids=("INBOX",)):
+    def watch(self, topic, label_ids=()):
         """Start (or renew) push notifications to ``topic``; returns ``{historyId, expiration}``.
 
+        Without ``label_ids`` (what MailDesk uses) Gmail pushes every change of the mailbox:
+        new mail that a Gmail filter files away from the Inbox (skip Inbox, apply a label)
+        wakes the sync as well, and so do changes made in other clients. With them, only
+        changes of messages carrying one of those labels (``labelFilterBehavior: include``).
         ``expiration`` is epoch milliseconds (about 7 days out); call again before it.
         """
         body = {"topicName": topic, "labelFilterBehavior": "include", "labelIds": list(label_ids)}

@@ -15,8 +15,17 @@ know the POST really comes from our subscription:
 - ``token``: the endpoint URL holds a long random secret (compared in constant time).
 
 Either way a notification only says "this mailbox changed": the receiver marks the
-mailbox for sync and the normal history-based sync does the rest. ``ReplayGuard`` drops
-a Pub/Sub ``messageId`` seen before (Pub/Sub redelivers until it gets a 2xx).
+mailbox for sync and the normal history-based sync does the rest.
+
+Replays (Pub/Sub redelivers until it gets a 2xx; an attacker may resend a captured push
+within the token's hour) are refused by the receiver with the ``historyId``: a push
+counts only when its ``historyId`` is above the last one taken for the mailbox, a value
+stored in the database in the same transaction as the mark. That holds across worker
+processes and restarts, and a push whose handling failed (rolled back) is taken when
+Pub/Sub delivers it again. A per-process memory of ``messageId`` held neither (another
+worker had not seen the id; a failed delivery's id was already remembered), and a
+push out of order loses nothing: the sync the newer one caused read the history from the
+stored cursor, past the older change.
 
 Microsoft Graph (``/subscriptions`` on the mailbox's messages)
 --------------------------------------------------------------
@@ -34,7 +43,6 @@ import hmac
 import json
 import threading
 import time
-from collections import OrderedDict
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
@@ -141,24 +149,3 @@ def graph_notifications(body):
     except (ValueError, KeyError, TypeError) as exc:
         raise PushRejected(f"not a Graph notification: {exc.__class__.__name__}") from exc
     return result
-
-
-class ReplayGuard:
-    """Remembers recently seen ids (bounded, with expiry): ``seen(id)`` is True on a replay."""
-
-    def __init__(self, size=10000, ttl=7 * 24 * 3600):
-        self.size, self.ttl = size, ttl
-        self._seen = OrderedDict()
-        self._lock = threading.Lock()
-
-    def seen(self, key, now=None):
-        if not key:
-            return False
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            while self._seen and (len(self._seen) >= self.size or next(iter(self._seen.values())) < now):
-                self._seen.popitem(last=False)
-            if key in self._seen:
-                return True
-            self._seen[key] = now + self.ttl
-            return False

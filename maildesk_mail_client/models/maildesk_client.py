@@ -123,7 +123,7 @@ class MaildeskClient(models.AbstractModel):
         records = account.folder_ids
         folders = [{"id": f.id, "sync_state": f.sync_state, "selectable": f.selectable} for f in records]
         return {"id": account.id, "state": account.state, "last_sync_at": _dt(account.last_sync_at),
-                "sync_error": account.sync_error or False,
+                "sync_error": account.sync_error or False, "realtime_mode": account.realtime_mode,
                 "sync": self._sync_status(account, folders, self._message_counts(records))}
 
     def _message_counts(self, folders):

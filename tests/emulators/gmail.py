@@ -19,7 +19,11 @@ faithful because the engine depends on it:
   the JSON form and the ``/upload/...`` media and multipart forms googleapiclient uses.
 
 Push (``users.watch`` -> Cloud Pub/Sub push subscription): ``watch`` stores the topic and
-answers ``{historyId, expiration}`` (7 days out), ``stop`` ends it. Configure the push
+answers ``{historyId, expiration}`` (7 days out), ``stop`` ends it. As documented for
+``users.watch``: without ``labelIds`` every change is pushed; with them,
+``labelFilterBehavior`` (or the deprecated ``labelFilterAction``; ``include`` when neither
+is given) ``include`` pushes only changes of messages carrying (or gaining or losing) one
+of those labels, ``exclude`` every change but those. Configure the push
 subscription with ``configure_push(url, auth="oidc"|"none", audience, service_account,
 sync)``: every change to a watched mailbox then POSTs a Pub/Sub push envelope
 (``{"message": {"data": base64({"emailAddress", "historyId"}), "messageId",
@@ -148,9 +152,10 @@ class GmailEmulator(EmulatorServer):
         token = self.issuer.token(audience or push.get("audience"), email or push.get("service_account"), **token_kw)
         return {"Authorization": f"Bearer {token}"}
 
-    def _notify(self, box):
+    def _notify(self, box, records):
+        """Push ``records`` (the history the change wrote) when the mailbox's watch covers them."""
         watch = self.watches.get(box.email)
-        if not watch or not self.push:
+        if not watch or not self.push or not any(self._watched(watch, r) for r in records):
             return
         headers = self.push_headers() if self.push["auth"] == "oidc" else {}
         self._sender.post(self.push["url"], self.push_envelope(box.email, box.history_id), headers)
@@ -158,14 +163,24 @@ class GmailEmulator(EmulatorServer):
     def wait_pushes(self, timeout=10):
         self._sender.join(timeout)
 
+    @staticmethod
+    def _watched(watch, record):
+        if not watch["labels"]:
+            return True
+        related = bool(set(watch["labels"]) & record["labels"])
+        return related if watch["behavior"] == "include" else not related
+
     def _watch(self, request):
         body = request.json()
         if not str(body.get("topicName", "")).startswith("projects/"):
             return google_error(400, "Invalid topicName", "invalidArgument", "INVALID_ARGUMENT")
+        behavior = str(body.get("labelFilterBehavior") or body.get("labelFilterAction") or "include").lower()
+        if behavior not in ("include", "exclude"):
+            return google_error(400, "Invalid labelFilterBehavior", "invalidArgument", "INVALID_ARGUMENT")
         box = self.mailbox(request.user)
         expiration = int(time.time() * 1000) + 7 * 24 * 3600 * 1000
         self.watches[box.email] = {"topic": body["topicName"], "labels": body.get("labelIds") or [],
-                                   "expiration": expiration}
+                                   "behavior": behavior, "expiration": expiration}
         return 200, {"historyId": str(box.history_id), "expiration": str(expiration)}
 
     def _stop(self, request):
@@ -193,27 +208,33 @@ class GmailEmulator(EmulatorServer):
     def add_message(self, user, raw, labels=("INBOX", "UNREAD"), thread_id=None):
         box = self.mailbox(user)
         with self._lock_box:
+            start = len(box.history)
             message = {"id": box.new_id(), "raw": raw, "labelIds": set(labels),
                        "internalDate": str(self._internal_date(raw)),
                        "threadId": thread_id or self._thread_for(box, raw)}
             box.messages[message["id"]] = message
             box.threads_by_message_id[self._header(raw, "Message-ID").strip()] = message["threadId"]
             box.record("messagesAdded", message)
-        self._notify(box)
+            records = box.history[start:]
+        self._notify(box, records)
         return message["id"]
 
     def set_labels(self, user, message_id, add=(), remove=()):
         box = self.mailbox(user)
         with self._lock_box:
+            start = len(box.history)
             self._apply_labels(box, box.messages[message_id], add, remove)
-        self._notify(box)
+            records = box.history[start:]
+        self._notify(box, records)
 
     def remove(self, user, message_id):
         box = self.mailbox(user)
         with self._lock_box:
+            start = len(box.history)
             message = box.messages.pop(message_id)
             box.record("messagesDeleted", message)
-        self._notify(box)
+            records = box.history[start:]
+        self._notify(box, records)
 
     delete = remove  # the name the tests' brief uses
 

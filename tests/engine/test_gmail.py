@@ -412,3 +412,22 @@ def test_untrash_move_and_delete_outside_trash(gmail, provider):
     store = FolderStore()
     store.sync(provider, trash, SyncOptions())
     assert set(store.messages) == set(ids)
+
+
+def test_watch_covers_mail_filed_away_from_the_inbox(gmail, provider):
+    """MailDesk's watch has no labelIds: mail a Gmail filter labels away from the Inbox is pushed too.
+
+    The emulator follows users.watch as documented: an INBOX-only watch (``include``) stays
+    silent for that mail.
+    """
+    gmail.configure_push("http://127.0.0.1:9/push", auth="none", sync=True)  # answers are not the point
+    receipts = gmail.add_label(USER, "Receipts")
+    provider.watch("projects/p/topics/t", label_ids=("INBOX",))
+    gmail.add_message(USER, plain("Filed", "<filed-1@x>"), labels=(receipts, "UNREAD"))
+    assert len(gmail.pushes) == 0
+    gmail.add_message(USER, plain("Inbox", "<inbox-1@x>"))
+    assert len(gmail.pushes) == 1
+    provider.watch("projects/p/topics/t")
+    assert gmail.watches[USER]["labels"] == []
+    gmail.add_message(USER, plain("Filed again", "<filed-2@x>"), labels=(receipts, "UNREAD"))
+    assert len(gmail.pushes) == 2

@@ -48,7 +48,7 @@
  *   allow_remote_images(message_id, {scope: "message"|"sender"})
  * Bus: notifications of type "maildesk.update" {account_id, folder_ids, kind, thread_ids?, status?}:
  * kind "mail" refreshes everything (`thread_ids` narrows the refresh of the open thread),
- * "flags" the counts and the list, "status" patches the mailbox's sync state in place.
+ * "flags" the counts and the list, "status" patches the mailbox's sync state and live/polling mode in place.
  */
 
 import { ask } from "./ask_dialog";
@@ -342,6 +342,7 @@ export class MaildeskStore {
             Object.assign(account, {
                 state: status.state, last_sync_at: status.last_sync_at, sync_error: status.sync_error,
                 sync: status.sync,
+                ...(status.realtime_mode ? { realtime_mode: status.realtime_mode } : {}),
             });
         }
     }

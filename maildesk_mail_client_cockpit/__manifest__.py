@@ -15,6 +15,8 @@
         "views/maildesk_sla_policy_views.xml",
         "views/maildesk_cockpit_views.xml",
         "views/maildesk_cockpit_menus.xml",
+        "views/res_config_settings_views.xml",
+        "views/res_config_settings_ai_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

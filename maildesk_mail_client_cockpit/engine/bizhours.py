@@ -14,6 +14,7 @@ read with the offset before the change, the usual ``fold=0`` rule.
 Examples (9-17, Monday-Friday): Friday 16:30 -> Monday 09:30 counts 1 h; Saturday ->
 Sunday counts 0; ``add(Friday 16:00, 2 h)`` is Monday 10:00.
 """
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -95,97 +96,140 @@ def _intervals(calendar, day):
     return _day_intervals(calendar.tz, calendar.attendance, calendar.leaves, day)
 
 
-def _day_total(calendar, day):
-    return sum((b - a).total_seconds() for a, b in _intervals(calendar, day))
+class _Timeline:
+    """The working intervals of a calendar over a range of local days, as epoch seconds, with the
+    working seconds before each interval (a prefix sum).
 
-
-class _Cumulative:
-    """Working seconds of the local days before each day, from a base day (grown on demand).
-
-    The working intervals of a local day lie inside that day, so the working time up to a
-    moment is ``before(day) + the part of that day's intervals before the moment``: a
-    difference of two such values is O(1) whatever the span (a wait of months is common).
+    Position (working seconds from the table's base up to a moment) is one binary search over
+    the interval starts, ``add`` one over the cumulative ends: O(log n) whatever the span (a
+    wait of months is common) and no time-zone conversion per moment. Built once per
+    calendar from ``_day_intervals`` (so DST days and leaves are exactly the per-day rules);
+    it grows forward by appending and backward by rebuilding (rare: SPAN days at a time).
     """
 
     SPAN = 400  # days added around a request when the table grows
 
-    def __init__(self, calendar, day):
+    def __init__(self, calendar):
         self.calendar = calendar
-        self.base = day - timedelta(days=self.SPAN)
-        self.cum = [0.0]
+        self.first = self.last = None  # local days covered: [first, last)
+        self.lo = self.hi = None  # the same range in epoch seconds
+        self.starts, self.ends, self.cum = [], [], []  # cum[i]: working seconds before interval i
 
-    def before(self, day):
-        if day < self.base:
-            shift = (self.base - day).days + self.SPAN
-            new_base = self.base - timedelta(days=shift)
-            head = [0.0]
-            for i in range(shift):
-                head.append(head[-1] + _day_total(self.calendar, new_base + timedelta(days=i)))
-            self.cum = head[:-1] + [head[-1] + value for value in self.cum]
-            self.base = new_base
-        index = (day - self.base).days
-        while index >= len(self.cum):
-            self.cum.append(self.cum[-1] + _day_total(self.calendar, self.base + timedelta(days=len(self.cum) - 1)))
-        return self.cum[index]
+    def _append_days(self, first, last):
+        calendar = self.calendar
+        total = self.cum[-1] + (self.ends[-1] - self.starts[-1]) if self.cum else 0.0
+        day = first
+        while day < last:
+            for a, b in _day_intervals(calendar.tz, calendar.attendance, calendar.leaves, day):
+                a, b = _epoch(a), _epoch(b)
+                self.starts.append(a)
+                self.ends.append(b)
+                self.cum.append(total)
+                total += b - a
+            day += DAY
+
+    def _build(self, first, last):
+        self.starts, self.ends, self.cum = [], [], []
+        self._append_days(first, last)
+        self.first, self.last = first, last
+        self.lo = _epoch(local_day_bounds(self.calendar.tz, first)[0])
+        self.hi = _epoch(local_day_bounds(self.calendar.tz, last)[0])
+
+    def _grow_forward(self, days):
+        last = self.last + timedelta(days=days)
+        self._append_days(self.last, last)
+        self.last = last
+        self.hi = _epoch(local_day_bounds(self.calendar.tz, last)[0])
+
+    def cover(self, ts):
+        """Make sure the epoch moment ``ts`` lies inside the table (may rebuild it: positions read
+        before a ``cover`` of another moment are not comparable with positions read after)."""
+        if self.lo is not None and self.lo <= ts < self.hi:
+            return
+        day = _local_date(self.calendar.tz, EPOCH + timedelta(seconds=ts))
+        if self.lo is None:
+            self._build(day - timedelta(days=self.SPAN), day + timedelta(days=self.SPAN))
+        elif ts < self.lo:
+            self._build(day - timedelta(days=self.SPAN), self.last)
+        else:
+            self._grow_forward((day - self.last).days + self.SPAN)
+
+    def position(self, ts):
+        index = bisect_right(self.starts, ts) - 1
+        if index < 0:
+            return 0.0
+        return self.cum[index] + min(ts, self.ends[index]) - self.starts[index]
+
+    def at(self, target, since):
+        """The first epoch moment whose position reaches ``target``, or None when the table grew
+        ``MAX_DAYS`` past the epoch moment ``since`` without reaching it."""
+        while True:
+            if self.cum:
+                last = len(self.cum) - 1
+                if self.cum[last] + self.ends[last] - self.starts[last] >= target:
+                    # the first interval whose end position reaches the target
+                    lo, hi = 0, last
+                    while lo < hi:
+                        mid = (lo + hi) // 2
+                        if self.cum[mid] + self.ends[mid] - self.starts[mid] >= target:
+                            hi = mid
+                        else:
+                            lo = mid + 1
+                    return self.starts[lo] + (target - self.cum[lo])
+            if self.hi - since > MAX_DAYS * 86400:
+                return None
+            self._grow_forward(self.SPAN)
 
 
-_CUMULATIVE = {}
+EPOCH = datetime(1970, 1, 1)
 
 
-def _cumulative(calendar, day):
-    table = _CUMULATIVE.get(calendar.key())
+def _epoch(moment):
+    return (moment - EPOCH).total_seconds()
+
+
+def _from_epoch(ts):
+    return EPOCH + timedelta(seconds=ts)
+
+
+_TIMELINES = {}
+
+
+def _timeline(calendar):
+    key = calendar.key()
+    table = _TIMELINES.get(key)
     if table is None:
-        if len(_CUMULATIVE) > 1000:
-            _CUMULATIVE.clear()
-        table = _CUMULATIVE[calendar.key()] = _Cumulative(calendar, day)
+        if len(_TIMELINES) > 1000:
+            _TIMELINES.clear()
+        table = _TIMELINES[key] = _Timeline(calendar)
     return table
-
-
-def _position(calendar, moment):
-    """Working seconds from the table's base up to ``moment``."""
-    day = _local_day(calendar, moment)
-    total = _cumulative(calendar, day).before(day)
-    for a, b in _intervals(calendar, day):
-        if moment <= a:
-            break
-        total += (min(b, moment) - a).total_seconds()
-    return total
 
 
 def business_seconds(calendar, start, end):
     """Working seconds of ``calendar`` between two naive-UTC datetimes (0 if end <= start)."""
     if not start or not end or end <= start:
         return 0.0
-    first = _position(calendar, start)  # may grow the table backwards: read it first
-    return _position(calendar, end) - first
+    table = _timeline(calendar)
+    a, b = _epoch(start), _epoch(end)
+    table.cover(a)
+    table.cover(b)  # b > a >= the table's start: it can only grow forward, positions stay comparable
+    return table.position(b) - table.position(a)
 
 
 def add(calendar, start, seconds):
     """The moment ``seconds`` working seconds after ``start`` (naive UTC), or None if never."""
     if seconds <= 0:
         return start
-    day = _local_day(calendar, start)
-    table = _cumulative(calendar, day)
-    target = _position(calendar, start) + float(seconds)
-    # Jump close by the average working day, then walk (a few steps at most).
-    week = table.before(day + timedelta(days=7)) - table.before(day)
-    if week > 0 and seconds > 2 * week:
-        day += timedelta(days=max(0, int(seconds / week * 7) - 7))
-    for _i in range(MAX_DAYS):
-        if table.before(day + DAY) >= target:
-            break
-        day += DAY
-    else:
-        return None
-    while day > _local_day(calendar, start) and table.before(day) >= target:
-        day -= DAY
-    left = target - table.before(day)
-    for a, b in _intervals(calendar, day):
-        span = (b - a).total_seconds()
-        if span >= left:
-            return a + timedelta(seconds=left)
-        left -= span
-    return None
+    table = _timeline(calendar)
+    ts = _epoch(start)
+    table.cover(ts)
+    target = table.position(ts) + float(seconds)
+    moment = table.at(target, ts)
+    return None if moment is None else _from_epoch(moment)
+
+
+def _day_total(calendar, day):
+    return sum((b - a).total_seconds() for a, b in _intervals(calendar, day))
 
 
 def is_working(calendar, moment):

@@ -244,7 +244,9 @@ def backlog_history_sql(scope, period):
     gaps answered). The value at the end of a day is the base plus the events up to that day.
     Every event concerns a gap still open at the period start or started in it, so one scan
     (the CTE) feeds them all. Reconstructed from the message timeline: a thread closed without
-    any reply counts as waiting until then; noise is as it is now.
+    any reply counts as waiting until then; noise is as it is now. The gaps come from two index
+    ranges (``ck_gap_open_idx``: never answered; ``ck_answered_idx``: answered since the period
+    start), not from every gap ever stored.
     """
     where, params = scope_filter(scope)
     params.update(start=period.start, end=period.end, day_starts=day_starts(period))
@@ -253,7 +255,12 @@ def backlog_history_sql(scope, period):
             SELECT m.date AS since, m.ck_answered_at AS ans, m.ck_due_at AS due
               FROM {_from('gaps')}
              WHERE {where}{_account_guard('gaps')} AND m.ck_wait_start AND m.date < %(end)s
-               AND (m.ck_answered_at IS NULL OR m.ck_answered_at >= %(start)s)
+               AND m.ck_answered_at IS NULL
+             UNION ALL
+            SELECT m.date, m.ck_answered_at, m.ck_due_at
+              FROM {_from('gaps')}
+             WHERE {where}{_account_guard('gaps')} AND m.ck_wait_start AND m.date < %(end)s
+               AND m.ck_answered_at >= %(start)s
         )
         SELECT 'base_open' AS event, NULL::int AS day, count(*) AS n FROM g
          WHERE since < %(start)s AND (ans IS NULL OR ans > %(start)s)

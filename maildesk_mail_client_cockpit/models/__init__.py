@@ -5,3 +5,9 @@ from . import maildesk_cockpit_audit
 from . import maildesk_cockpit_escalation
 from . import maildesk_cockpit_board
 from . import maildesk_cockpit
+from . import res_config_settings
+from . import maildesk_cockpit_ai
+from . import maildesk_cockpit_briefing
+from . import maildesk_ai_usage
+from . import maildesk_ai_service
+from . import res_config_settings_ai

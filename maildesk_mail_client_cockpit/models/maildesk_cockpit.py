@@ -24,6 +24,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..engine import bizhours, kpi, periods, stats
+from .res_config_settings import setting
 
 _logger = logging.getLogger(__name__)
 
@@ -132,7 +133,8 @@ class MaildeskCockpit(models.AbstractModel):
                           user_id=user_id, partner_id=partner_id)
         now = fields.Datetime.now()
         try:
-            period = periods.resolve(filters.get("period") or "7d", now, self.env.user.tz or "UTC",
+            period = periods.resolve(filters.get("period") or setting(self.env, "default_period"), now,
+                                     self.env.user.tz or "UTC",
                                      filters.get("date_from"), filters.get("date_to"))
         except ValueError as exc:
             raise UserError(str(exc)) from exc
@@ -218,7 +220,8 @@ class MaildeskCockpit(models.AbstractModel):
         return {
             "tier": tier,
             "can": self._capabilities(tier),
-            "period": {"kind": (filters or {}).get("period") or "7d", "start": _dt(period.start),
+            "period": {"kind": (filters or {}).get("period") or setting(self.env, "default_period"),
+                       "start": _dt(period.start),
                        "end": _dt(period.end), "days": [d.isoformat() for d in days], "tz": period.tz},
             "cards": cards,
             "breakdown": self._breakdown(lines),
@@ -306,7 +309,7 @@ class MaildeskCockpit(models.AbstractModel):
         self.env.cr.execute("""
             SELECT t.id, t.subject, t.account_id, a.name, t.user_id, p.name, t.ck_partner_id, cp.name,
                    cp.email, t.ck_wait_since, t.sla_status, t.sla_due_at, t.conversation_state,
-                   coalesce(t.is_noise, false) OR coalesce(t.ck_marked_noise, false), t.team_id,
+                   coalesce(t.is_noise, false), coalesce(t.ck_marked_noise, false), t.team_id,
                    t.last_message_at, t.participants
               FROM maildesk_thread t
               JOIN maildesk_account a ON a.id = t.account_id
@@ -317,13 +320,17 @@ class MaildeskCockpit(models.AbstractModel):
         """, (list(set(thread_ids)),))
         result = {}
         for (tid, subject, account_id, account, user_id, user, partner_id, partner, email, since, status, due,
-             state, noise, team_id, last_at, participants) in self.env.cr.fetchall():
+             state, auto_noise, marked_noise, team_id, last_at, participants) in self.env.cr.fetchall():
             result[tid] = {
                 "thread_id": tid, "subject": subject or _("(no subject)"), "account_id": account_id,
                 "account": account, "user_id": user_id or False, "user": user or False,
                 "customer_id": partner_id or False, "customer": partner or email or participants or "",
                 "wait_since": _dt(since), "wait_seconds": (now - since).total_seconds() if since else None,
-                "sla": self._sla_chip(status, due, now), "state": state or False, "noise": noise,
+                "sla": self._sla_chip(status, due, now), "state": state or False,
+                # noise: out of every figure. auto_noise: automation's is_noise (only auto-generated
+                # mail, recomputed at ingest); marked_noise: the cockpit's triage mark (kept across
+                # ingest, undone only by "not noise").
+                "noise": auto_noise or marked_noise, "auto_noise": auto_noise, "marked_noise": marked_noise,
                 "team_id": team_id or False, "last_message_at": _dt(last_at),
             }
         return result
@@ -365,10 +372,12 @@ class MaildeskCockpit(models.AbstractModel):
         tier = self._require("viewer")
         thread = self._threads_in_scope([thread_id], tier)
         now = fields.Datetime.now()
-        calendar = thread._cockpit_calendars().get(thread.id)
-        if thread.sla_policy_id.sudo().resource_calendar_id:  # sudo: the calendar's hours only
-            policy_calendar = thread.sla_policy_id.sudo().resource_calendar_id
-            calendar = self.env["maildesk.sla.policy"]._calendar_data(policy_calendar)[policy_calendar.id]
+        # The SLA's calendar, as the SLA evaluation chooses it: the policy's, the team's, the default.
+        # sudo: the calendars' hours only.
+        calendar = self.env["maildesk.sla.policy"].sudo()._calendar_data(
+            thread.sla_policy_id.sudo().resource_calendar_id or thread.sudo().team_id.resource_calendar_id or
+            self.env["resource.calendar"].sudo().browse(setting(self.env, "sla_calendar_id")).exists())
+        calendar = next(iter(calendar.values()), None)
         messages = self.env["maildesk.message"].search([("thread_id", "=", thread.id)], order="date desc, id desc",
                                                        limit=DRAWER_MESSAGES)
         attachments = self.env["ir.attachment"].search_read(
@@ -415,7 +424,8 @@ class MaildeskCockpit(models.AbstractModel):
                              "users": ", ".join(e.user_ids.mapped("name"))} for e in escalations],
             "can": self._can_triage(thread, tier),
             "client_action": {"type": "ir.actions.client", "tag": "maildesk.client", "name": _("Mailbox"),
-                              "context": {"maildesk_account_id": thread.account_id.id}},
+                              "context": {"maildesk_account_id": thread.account_id.id,
+                                          "maildesk_thread_id": thread.id}},
         }
 
     @api.model

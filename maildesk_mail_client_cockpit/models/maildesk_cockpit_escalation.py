@@ -1,8 +1,10 @@
 """Escalations that fired: one row per conversation, wait (gap) and level, never twice.
 
-Notification: an in-app toast on the Odoo bus to each recipient, and this log (shown in the
-cockpit's drawer). The base addons do not depend on ``mail``, so there are no activities:
-the log is the durable record.
+Notification: an in-app toast on the Odoo bus to each recipient, this log (shown in the
+cockpit's drawer) and, when Odoo's ``mail`` app is installed (the addons do not depend on it:
+``'mail.activity' in env``), a To-Do activity on the conversation for each recipient, due today
+(their systray's activity menu; ``maildesk.thread`` answers the systray's ``activity_user_id``
+domain, see ``models/maildesk_thread.py``). Without ``mail`` the log is the durable record.
 """
 from odoo import _, fields, models
 
@@ -53,12 +55,32 @@ class MaildeskCockpitEscalation(models.Model):
             notes.append((users, thread_id, level))
         self.create(vals_list)
         threads = {t.id: t for t in self.env["maildesk.thread"].browse({n[1] for n in notes})}
+        activities = []
         for users, thread_id, level in notes:
             thread = threads[thread_id]
             when = _("at breach") if level.trigger == "after_due" and not level.minutes else (
                 _("%s%% of the SLA time used", int(level.percent)) if level.trigger == "percent"
                 else _("%s min after breach", int(level.minutes)))
-            notify_users(self.env, users, _("SLA escalation: %s", thread.subject or _("(no subject)")),
-                         _("%(policy)s, %(when)s (mailbox %(mailbox)s).", policy=level.policy_id.name, when=when,
-                           mailbox=thread.account_id.name), kind="warning", thread_id=thread_id)
+            title = _("SLA escalation: %s", thread.subject or _("(no subject)"))
+            text = _("%(policy)s, %(when)s (mailbox %(mailbox)s).", policy=level.policy_id.name, when=when,
+                     mailbox=thread.account_id.name)
+            notify_users(self.env, users, title, text, kind="warning", thread_id=thread_id)
+            activities += [(user, thread, title, text) for user in users.filtered("active")]
+        self._schedule_activities(activities)
         return len(vals_list)
+
+    def _schedule_activities(self, activities):
+        """A To-Do activity per (user, conversation) when ``mail`` is installed; nothing otherwise."""
+        if not activities or "mail.activity" not in self.env:
+            return
+        todo = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
+        model_id = self.env["ir.model"]._get_id("maildesk.thread")
+        vals_list = [{
+            "res_model_id": model_id, "res_id": thread.id, "user_id": user.id,
+            "activity_type_id": todo.id if todo else False, "summary": title[:255], "note": text,
+            "date_deadline": fields.Date.context_today(user.with_user(user)),
+        } for user, thread, title, text in activities]
+        # sudo: the escalation is the system's, its recipients were chosen by the policy.
+        # mail_activity_quick_update: no "assigned to you" e-mail (a conversation is no mail.thread
+        # to send it from); the bus toast above is the in-app message.
+        self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(vals_list)

@@ -11,6 +11,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..engine import bizhours, sla
+from .res_config_settings import setting
 
 LEAVES_WINDOW_DAYS = 800  # holidays older / further ahead than this do not matter to a due time
 
@@ -33,7 +34,8 @@ class MaildeskSlaPolicy(models.Model):
     resolution_hours = fields.Float("Resolution (business hours)", default=0.0,
                                     help="Business time we may owe answers within one segment; 0: no target. "
                                          "Time spent waiting for the customer does not count.")
-    at_risk_percent = fields.Float("At Risk From (%)", default=80.0)
+    at_risk_percent = fields.Float("At Risk From (%)", default=lambda self: setting(self.env, "at_risk_percent"),
+                                   help="Default: Settings ▸ MailDesk ▸ Cockpit.")
     resource_calendar_id = fields.Many2one("resource.calendar", string="Working Hours",
                                            help="Business hours and holidays. Empty: the team's working hours.")
     level_ids = fields.One2many("maildesk.sla.level", "policy_id", string="Escalation", copy=True)

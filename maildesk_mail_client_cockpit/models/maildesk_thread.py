@@ -15,16 +15,16 @@ from datetime import timedelta
 from odoo import api, fields, models
 
 from ..engine import bizhours, facts, sla
+from .res_config_settings import setting
 
 _logger = logging.getLogger(__name__)
 
 SLA_STATUS = [("none", "No SLA"), ("on_track", "On track"), ("at_risk", "At risk"), ("breached", "Breached"),
               ("paused", "Waiting for customer"), ("met", "Met")]
-CRON_BATCH = 5000
-CRON_TIME_BUDGET = 50  # seconds before the cron re-triggers itself (17.0 has no progress API)
-# A level whose moment passed longer ago than this when first seen is history (a new policy,
-# a long cron outage): it is not fired, so a new policy does not flood everyone.
-ESCALATION_GRACE = timedelta(days=1)
+# Settings (res_config_settings.py): the cron's batch ("sla_batch") and time budget in seconds
+# before it re-triggers itself ("sla_time_budget"; 17.0 has no progress API); a level whose
+# moment passed longer ago than "escalation_grace_hours" when first seen is history (a new
+# policy, a long cron outage): it is not fired, so a new policy does not flood everyone.
 FULL_RUN_EVERY = timedelta(days=1)  # calendars' leaves may change without touching a policy
 DIRTY_PARAM = "maildesk_mail_client_cockpit.sla_dirty"
 FULL_RUN_PARAM = "maildesk_mail_client_cockpit.sla_full_run_at"
@@ -57,6 +57,12 @@ class MaildeskThread(models.Model):
     sla_override_gap = fields.Integer(readonly=True, copy=False,
                                       help="The wait the override was set on; a new wait drops it.")
 
+    # SLA escalation activities (mail installed: maildesk_cockpit_escalation._schedule_activities).
+    activity_user_id = fields.Many2one("res.users", "Activity by User", compute="_compute_activity_user_id",
+                                       search="_search_activity_user_id",
+                                       help="Whose SLA escalation activity is open on the conversation "
+                                            "(when Odoo's mail app is installed).")
+
     def init(self):
         self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_ck_waiting_idx ON maildesk_thread
                                    (account_id) INCLUDE (team_id, user_id, ck_wait_since, sla_due_at)
@@ -64,6 +70,49 @@ class MaildeskThread(models.Model):
         # Drill-down pages of the thread KPIs (kpi.page_sql, oldest wait first) in index order.
         self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_ck_page_idx ON maildesk_thread
                                    (ck_wait_since, id) WHERE conversation_state = 'waiting_for_us'""")
+        # The conversation side of every KPI join (engine/kpi.py scope_filter): the scope columns of
+        # the non-noise conversations, read index-only instead of the wide rows (the predicate is
+        # scope_filter's own, so the planner matches it).
+        self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_ck_scope_idx ON maildesk_thread
+                                   (id) INCLUDE (account_id, company_id, team_id, user_id, ck_partner_id)
+                                   WHERE NOT coalesce(is_noise, false) AND NOT coalesce(ck_marked_noise, false)""")
+
+    # -- activities (only when mail is installed) --------------------------------------------------
+    # mail.activity is made for mail.thread documents; a conversation is none (the addons do not
+    # depend on mail, and maildesk.thread has its own message_ids). These three answer what the
+    # activity machinery asks of its document: the systray's "my activities" domain, the
+    # follower subscription at creation (none: the activity's assignee is told by the bus) and
+    # the note posted when an activity is marked done (none: the escalation log is the record).
+    def _compute_activity_user_id(self):
+        by_thread = {}
+        if "mail.activity" in self.env and self.ids:
+            # sudo: whose activity it is, on conversations the caller reads already
+            for activity in self.env["mail.activity"].sudo().search(
+                    [("res_model", "=", self._name), ("res_id", "in", self.ids)], order="id"):
+                by_thread.setdefault(activity.res_id, activity.user_id)
+        for thread in self:
+            thread.activity_user_id = by_thread.get(thread.id, False)
+
+    def _search_activity_user_id(self, operator, value):
+        if "mail.activity" not in self.env or operator not in ("=", "in"):
+            return [("id", "=", 0)] if operator in ("=", "in") else [("id", "!=", 0)]
+        users = value if isinstance(value, (list, tuple)) else [value]
+        activities = self.env["mail.activity"].sudo().search(  # sudo: ids only, the thread rules still apply
+            [("res_model", "=", self._name), ("user_id", "in", [u for u in users if u])])
+        return [("id", "in", activities.mapped("res_id"))]
+
+    def message_subscribe(self, partner_ids=None, subtype_ids=None):
+        return True
+
+    def message_post_with_source(self, source_ref, **kwargs):
+        return self.env["mail.message"] if "mail.message" in self.env else None
+
+    def unlink(self):
+        if "mail.activity" in self.env and self.ids:
+            # sudo: a deleted conversation's escalation activities go with it (as mail.activity.mixin does)
+            self.env["mail.activity"].sudo().search(
+                [("res_model", "=", self._name), ("res_id", "in", self.ids)]).unlink()
+        return super().unlink()
 
     # -- facts ----------------------------------------------------------------------------------
     @api.model
@@ -141,30 +190,58 @@ class MaildeskThread(models.Model):
                                    "ck_partner_id"])
 
     # -- SLA ------------------------------------------------------------------------------------
-    def _cockpit_refresh_sla(self, now=None):
-        """Match policies, write due time and status, fire due escalation levels; returns counts."""
+    @api.model
+    def _cockpit_sla_setup(self):
+        """What every SLA evaluation needs, read once per run: policies (engine form, per company,
+        in matching order), their levels, the calendars of policies and teams, the default SLA
+        calendar (settings) and the escalation grace."""
+        Policy = self.env["maildesk.sla.policy"].sudo()  # sudo: policies apply whoever stored the mail
+        policies = Policy.search([])
+        default_id = setting(self.env, "sla_calendar_id")
+        default = self.env["resource.calendar"].sudo().browse(default_id).exists() if default_id else None
+        calendars = Policy._calendar_data(
+            policies.resource_calendar_id | (default or self.env["resource.calendar"]) |
+            self.env["maildesk.team"].sudo().search([("resource_calendar_id", "!=", False)]).resource_calendar_id)
+        by_company = {}
+        for policy in policies:
+            by_company.setdefault(policy.company_id.id, []).append(policy._to_engine(calendars))
+        for company_policies in by_company.values():
+            company_policies.sort(key=lambda p: (p.sequence, p.id))
+        return {
+            "by_company": by_company,
+            "levels": {policy.id: [lv._to_engine() for lv in policy.level_ids] for policy in policies},
+            "calendars": calendars,
+            "default": calendars[default.id] if default else ROUND_THE_CLOCK,
+            "grace": timedelta(hours=setting(self.env, "escalation_grace_hours")),
+        }
+
+    def _cockpit_refresh_sla(self, now=None, setup=None):
+        """Match policies, write due time and status, fire due escalation levels; returns counts.
+        ``setup``: ``_cockpit_sla_setup()`` when the caller evaluates several batches."""
         ids = [i for i in self.ids if i]
         if not ids:
             return {"threads": 0, "escalations": 0}
         now = now or fields.Datetime.now()
         self.flush_recordset()
         cr = self.env.cr
-        Policy = self.env["maildesk.sla.policy"].sudo()  # sudo: policies apply whoever stored the mail
-        policies = Policy.search([])
-        calendars = Policy._calendar_data(policies.resource_calendar_id | self.env["maildesk.team"].sudo().search(
-            [("resource_calendar_id", "!=", False)]).resource_calendar_id)
-        by_company = {}
-        for policy in policies:
-            by_company.setdefault(policy.company_id.id, []).append(policy._to_engine(calendars))
-        levels = {policy.id: [lv._to_engine() for lv in policy.level_ids] for policy in policies}
+        setup = setup or self._cockpit_sla_setup()
+        by_company, levels, calendars = setup["by_company"], setup["levels"], setup["calendars"]
+        default_calendar, not_before = setup["default"], now - setup["grace"]
+        ids.sort()
+        # "id BETWEEN" beside "id = ANY": a cron batch's ids are sorted and close together; the range
+        # narrows what the planner reads when it prefers a scan to thousands of index probes.
+        span = {"ids": ids, "lo": ids[0], "hi": ids[-1]}
         cr.execute("""
             SELECT t.id, t.account_id, t.team_id, t.company_id, t.ck_partner_id, t.conversation_state,
                    t.ck_wait_since, t.ck_wait_first, t.ck_segment_consumed, t.ck_wait_message_id,
                    t.sla_override_due, t.sla_override_gap, t.sla_status, team.resource_calendar_id, t.user_id,
-                   team.leader_id
-              FROM maildesk_thread t LEFT JOIN maildesk_team team ON team.id = t.team_id
-             WHERE t.id = ANY(%s)
-        """, (ids,))
+                   team.leader_id, t.sla_policy_id, t.sla_due_at, t.sla_target_kind, t.sla_risk_at,
+                   t.sla_escalate_at, wm.ck_due_at
+              FROM maildesk_thread t
+              LEFT JOIN maildesk_team team ON team.id = t.team_id
+              LEFT JOIN maildesk_message wm ON wm.id = t.ck_wait_message_id
+             WHERE t.id = ANY(%(ids)s) AND t.id BETWEEN %(lo)s AND %(hi)s
+        """, span)
         rows = cr.fetchall()
         partner_ids = list({r[4] for r in rows if r[4]})
         categories = {}
@@ -173,17 +250,17 @@ class MaildeskThread(models.Model):
                        "WHERE partner_id = ANY(%s)", (partner_ids,))
             for partner_id, category_id in cr.fetchall():
                 categories.setdefault(partner_id, set()).add(category_id)
-        cols = ([], [], [], [], [], [], [])
-        gaps = ([], [])
         fired = {}
         cr.execute("SELECT thread_id, gap_message_id, level_id FROM maildesk_cockpit_escalation "
-                   "WHERE thread_id = ANY(%s)", (ids,))
+                   "WHERE thread_id = ANY(%(ids)s) AND thread_id BETWEEN %(lo)s AND %(hi)s", span)
         for thread_id, gap_id, level_id in cr.fetchall():
             fired.setdefault((thread_id, gap_id), set()).add(level_id)
+        changed = ([], [], [], [], [], [], [])  # only the conversations whose SLA columns move
+        gaps = ([], [])
         due_escalations = []
         for row in rows:
             (thread_id, account_id, team_id, company_id, partner_id, state, since, first, consumed, gap_id,
-             override_due, override_gap, previous, calendar_id, user_id, leader_id) = row
+             override_due, override_gap, previous, calendar_id, user_id, leader_id) = row[:16]
             state_in = sla.ThreadState(
                 id=thread_id, team_id=team_id, account_id=account_id, partner_id=partner_id,
                 category_ids=frozenset(categories.get(partner_id, ())), conversation_state=state or "",
@@ -191,12 +268,9 @@ class MaildeskThread(models.Model):
                 override_due=override_due if override_gap and override_gap == gap_id else None,
                 previous_status=previous or "none")
             policy = sla.match(by_company.get(company_id, []), state_in)
-            team_calendar = calendars.get(calendar_id, ROUND_THE_CLOCK) if calendar_id else ROUND_THE_CLOCK
+            team_calendar = calendars.get(calendar_id, default_calendar) if calendar_id else default_calendar
             result = sla.evaluate(policy, state_in, now, team_calendar)
-            for col, value in zip(cols, (thread_id, result.policy_id, result.due, result.status,
-                                         result.target_kind)):
-                col.append(value)
-            if gap_id and result.due:
+            if gap_id and result.due and row[21] != result.due:
                 gaps[0].append(gap_id)
                 gaps[1].append(result.due)
             risk_at = escalate_at = None
@@ -204,34 +278,39 @@ class MaildeskThread(models.Model):
                 calendar = policy.calendar or team_calendar
                 risk_at = bizhours.add(calendar, result.start,
                                        (result.allowed or 0.0) * policy.at_risk_percent / 100.0)
-                fired_now = sla.due_levels(levels.get(policy.id, []), result, now, calendar,
-                                           not_before=now - ESCALATION_GRACE)
+                policy_levels = levels.get(policy.id, [])
+                fired_now = sla.due_levels(policy_levels, result, now, calendar, not_before=not_before)
                 for level in fired_now:
                     due_escalations.append((thread_id, gap_id, policy.id, level.id, user_id, leader_id))
-                done = fired.get((thread_id, gap_id or 0), set()) | {lv.id for lv in fired_now}
-                pending = [sla.level_moment(lv, result, calendar) for lv in levels.get(policy.id, [])
-                           if lv.id not in done]
-                pending = [m for m in pending if m is not None and m > now - ESCALATION_GRACE]
-                escalate_at = min(pending) if pending else None
-            cols[5].append(risk_at)
-            cols[6].append(escalate_at)
-        cr.execute("""
-            UPDATE maildesk_thread t
-               SET sla_policy_id = v.policy, sla_due_at = v.due, sla_status = v.status, sla_target_kind = v.kind,
-                   sla_risk_at = v.risk, sla_escalate_at = v.esc
-              FROM unnest(%s::int[], %s::int[], %s::timestamp[], %s::varchar[], %s::varchar[], %s::timestamp[],
-                          %s::timestamp[])
-                   AS v(id, policy, due, status, kind, risk, esc)
-             WHERE t.id = v.id
-               AND (t.sla_policy_id, t.sla_due_at, t.sla_status, t.sla_target_kind, t.sla_risk_at, t.sla_escalate_at)
-                   IS DISTINCT FROM (v.policy, v.due, v.status, v.kind, v.risk, v.esc)
-        """, cols)
+                if policy_levels:
+                    done = fired.get((thread_id, gap_id or 0), set()) | {lv.id for lv in fired_now}
+                    pending = [sla.level_moment(lv, result, calendar) for lv in policy_levels if lv.id not in done]
+                    pending = [m for m in pending if m is not None and m > not_before]
+                    escalate_at = min(pending) if pending else None
+            new = (result.policy_id, result.due, result.status, result.target_kind, risk_at, escalate_at)
+            if new != (row[16], row[17], previous, row[18], row[19], row[20]):
+                for col, value in zip(changed, (thread_id,) + new):
+                    col.append(value)
+        if changed[0]:
+            # One UPDATE per batch (unnest: one array per column), the changed rows only: compared in
+            # Python with the values read above, so a routine batch writes a handful of rows and
+            # the planner joins them by index (joining all 5,000 made it hash every conversation
+            # of the table per batch: most of a full run's time at 1M before).
+            cr.execute("""
+                UPDATE maildesk_thread t
+                   SET sla_policy_id = v.policy, sla_due_at = v.due, sla_status = v.status,
+                       sla_target_kind = v.kind, sla_risk_at = v.risk, sla_escalate_at = v.esc
+                  FROM unnest(%s::int[], %s::int[], %s::timestamp[], %s::varchar[], %s::varchar[],
+                              %s::timestamp[], %s::timestamp[])
+                       AS v(id, policy, due, status, kind, risk, esc)
+                 WHERE t.id = v.id AND t.id = ANY(%s) AND t.id BETWEEN %s AND %s
+            """, changed + (changed[0], changed[0][0], changed[0][-1]))
         if gaps[0]:
             cr.execute("""
                 UPDATE maildesk_message m SET ck_due_at = v.due
                   FROM unnest(%s::int[], %s::timestamp[]) AS v(id, due)
-                 WHERE m.id = v.id AND m.ck_due_at IS DISTINCT FROM v.due
-            """, gaps)
+                 WHERE m.id = v.id AND m.id = ANY(%s)
+            """, gaps + (gaps[0],))
         self.invalidate_recordset(["sla_policy_id", "sla_due_at", "sla_status", "sla_target_kind", "sla_risk_at",
                                    "sla_escalate_at"])
         self.env["maildesk.message"].invalidate_model(["ck_due_at"])
@@ -239,7 +318,7 @@ class MaildeskThread(models.Model):
         return {"threads": len(rows), "escalations": fired}
 
     @api.model
-    def _cron_cockpit_sla(self, now=None, batch=CRON_BATCH, time_budget=CRON_TIME_BUDGET, full=None):
+    def _cron_cockpit_sla(self, now=None, batch=None, time_budget=None, full=None):
         """SLA cron. Routine run: statuses move on by comparing stored moments (one UPDATE),
         and only conversations whose next escalation moment has come are evaluated again.
         Full run (policies or calendars changed, ``full=True``, or at least once a day):
@@ -251,6 +330,8 @@ class MaildeskThread(models.Model):
         """
         now = now or fields.Datetime.now()
         started = time.monotonic()
+        batch = batch or setting(self.env, "sla_batch")
+        time_budget = time_budget or setting(self.env, "sla_time_budget")
         params = self.env["ir.config_parameter"].sudo()  # sudo: the cron's own bookkeeping
         last_full = params.get_param(FULL_RUN_PARAM)
         if full is None:
@@ -278,8 +359,9 @@ class MaildeskThread(models.Model):
             cr.execute("SELECT id FROM maildesk_thread WHERE sla_escalate_at <= %s ORDER BY id", (now,))
         ids = [row[0] for row in cr.fetchall()]
         finished = True
+        setup = self._cockpit_sla_setup() if ids else None
         for start in range(0, len(ids), batch):
-            result = self.browse(ids[start:start + batch])._cockpit_refresh_sla(now=now)
+            result = self.browse(ids[start:start + batch])._cockpit_refresh_sla(now=now, setup=setup)
             totals["threads"] += result["threads"]
             totals["escalations"] += result["escalations"]
             if not _is_testing():

@@ -3,7 +3,9 @@ import random
 from datetime import timedelta
 
 from freezegun import freeze_time
+from lxml import etree
 from odoo.tests import tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .common import NOW, CockpitCase
 
@@ -136,3 +138,31 @@ class TestCockpitKpi(CockpitCase):
         self.assertEqual(cockpit.get_dashboard({"period": "7d"})["cards"]["needs_reply"]["value"], before - 1)
         cockpit.mark_noise([row["thread_id"]], noise=False)
         self.assertEqual(cockpit.get_dashboard({"period": "7d"})["cards"]["needs_reply"]["value"], before)
+
+    @freeze_time(NOW)
+    def test_noise_mark_survives_ingest_and_agrees_with_automation(self):
+        """A manual "mark noise" stays when new mail of the same conversation is stored (automation
+        recomputes its own is_noise then); the drawer, the cards and the conversation search
+        ("Not noise") agree; an automatic noise conversation offers no undo."""
+        cockpit = self.cockpit(self.manager)
+        thread = self.thread(self.support, "Pushy vendor")
+        self.store(thread, "incoming", NOW - timedelta(hours=2))
+        cockpit.mark_noise([thread.id])
+        self.store(thread, "incoming", NOW - timedelta(hours=1))  # a later ingest of the same thread
+        self.assertFalse(thread.is_noise)  # automation: a person wrote
+        self.assertTrue(thread.ck_marked_noise)  # the cockpit's mark is kept
+        drawer = cockpit.get_thread(thread.id)["thread"]
+        self.assertEqual((drawer["noise"], drawer["marked_noise"], drawer["auto_noise"]), (True, True, False))
+        needs = cockpit.get_drilldown("needs_reply", {"period": "7d"}, limit=200)
+        self.assertNotIn(thread.id, [r["thread_id"] for r in needs["rows"]])
+        search = self.env["maildesk.thread"].with_user(self.manager)
+        arch = etree.fromstring(search.get_view(view_type="search")["arch"])
+        domain = safe_eval(arch.xpath("//filter[@name='not_noise']")[0].get("domain"))
+        self.assertNotIn(thread, search.search(domain))
+        cockpit.mark_noise([thread.id], noise=False)
+        self.assertIn(thread, search.search(domain))
+        self.assertIn(thread.id, [r["thread_id"] for r in cockpit.get_drilldown(
+            "needs_reply", {"period": "7d"}, limit=200)["rows"]])
+        newsletter = self.env["maildesk.thread"].search([("subject", "=", "Newsletter")])
+        row = cockpit.get_thread(newsletter.id)["thread"]
+        self.assertEqual((row["noise"], row["auto_noise"], row["marked_noise"]), (True, True, False))

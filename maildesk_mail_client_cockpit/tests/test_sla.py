@@ -1,4 +1,5 @@
 """SLA state through ingest, reply, triage and cron with a frozen clock; escalation fires once."""
+import json
 from datetime import datetime
 
 from freezegun import freeze_time
@@ -120,3 +121,51 @@ class TestCockpitSla(CockpitCase):
             thread.action_close()
         self.env["maildesk.thread"]._cron_cockpit_sla(now=datetime(2026, 3, 2, 10))
         self.assertEqual(thread.sla_status, "met")
+
+    def _escalate_to_operator(self, subject):
+        thread = self.thread(subject=subject)
+        with freeze_time(MON9):
+            self.incoming(thread, MON9)
+            thread.sudo().user_id = self.operator
+        self.env["bus.bus"].sudo().search([]).unlink()
+        self.env["maildesk.thread"]._cron_cockpit_sla(now=datetime(2026, 3, 2, 15, 24))  # level 1 (80 %)
+        return thread
+
+    def test_escalation_in_app_message(self):
+        """Each escalation sends an in-app toast to its recipients on the bus (with or without mail)."""
+        thread = self._escalate_to_operator("Toast")
+        notes = self.env["bus.bus"].sudo().search([("channel", "like", "res.partner")])
+        toasts = [n for n in notes if '"simple_notification"' in n.message and thread.subject in n.message]
+        self.assertEqual(len(toasts), 1)
+        self.assertEqual(json.loads(toasts[0].channel)[1:], ["res.partner", self.operator.partner_id.id])
+
+    def test_escalation_activity(self):
+        """With Odoo's mail installed, each recipient also gets one To-Do activity on the conversation,
+        found by the systray's domain, that they can mark done; the next cron run adds none."""
+        if "mail.activity" not in self.env:
+            self.skipTest("Odoo's mail app is not installed (MAILDESK_ODOO_INTEGRATIONS): no activities")
+        thread = self._escalate_to_operator("Activity")
+        Activity = self.env["mail.activity"].sudo()
+        activity = Activity.search([("res_model", "=", "maildesk.thread"), ("res_id", "=", thread.id)])
+        self.assertEqual(len(activity), 1)
+        self.assertEqual(activity.user_id, self.operator)
+        self.assertIn("SLA escalation", activity.summary)
+        self.assertEqual(activity.activity_type_id, self.env.ref("mail.mail_activity_data_todo"))
+        self.env["maildesk.thread"]._cron_cockpit_sla(now=datetime(2026, 3, 2, 15, 40))
+        self.assertEqual(len(Activity.search([("res_model", "=", "maildesk.thread"), ("res_id", "=", thread.id)])), 1)
+        # The operator's systray: "my activities" opens the conversations with the domain it uses.
+        mine = self.env["maildesk.thread"].with_user(self.operator).search(
+            [("activity_user_id", "=", self.operator.id)])
+        self.assertEqual(mine, thread)
+        self.assertFalse(self.env["maildesk.thread"].with_user(self.colleague).search(
+            [("activity_user_id", "=", self.colleague.id)]))
+        groups = self.env["res.users"].with_user(self.operator).systray_get_activities()
+        self.assertIn("maildesk.thread", [g["model"] for g in groups])
+        activity.with_user(self.operator).action_feedback(feedback="Answered")
+        self.assertFalse(activity.exists())
+        # The breach level (leader): the manager's activity; deleting the conversation removes it.
+        self.env["maildesk.thread"]._cron_cockpit_sla(now=datetime(2026, 3, 2, 17, 0))
+        leader = Activity.search([("res_model", "=", "maildesk.thread"), ("res_id", "=", thread.id)])
+        self.assertEqual(leader.user_id, self.manager)
+        thread.sudo().unlink()
+        self.assertFalse(leader.exists())

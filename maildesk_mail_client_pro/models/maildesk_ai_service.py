@@ -39,13 +39,11 @@ from odoo.exceptions import UserError
 
 from ..engine import llm, prompt, scan
 from ..engine.runner import Job
-from .maildesk_ai_usage import FEATURES
 
 PARAM = "maildesk_mail_client_pro.%s"
 DEFAULT_LIMITS = {"summarize": 50, "ask": 100, "draft": 50, "scan": 50, "briefing": 20}
 ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024  # attachments above this are not read for the AI
 ATTACHMENT_TOTAL_CHARS = 30000
-FEATURE_NAMES = dict(FEATURES)
 THREAD_FEATURES = ("summarize", "ask", "draft", "scan")
 SCAN_CONTEXT_TTL = 300  # seconds a worker reuses the organisation's names and domains for the scan
 _SCAN_CONTEXTS = {}  # (dbname, company id) -> (monotonic time, scan.Context)
@@ -136,7 +134,8 @@ class MaildeskAiService(models.AbstractModel):
             hours, minutes = divmod(int(left.total_seconds()) // 60, 60)
             raise UserError(_("Daily limit reached: %(limit)s %(feature)s requests per day. It resets at midnight "
                               "(%(tz)s), in %(hours)s h %(minutes)s min.", limit=limit,
-                              feature=FEATURE_NAMES.get(feature, feature), tz=self.env.user.tz or "UTC",
+                              feature=dict(self.env["maildesk.ai.usage"]._fields["feature"].selection).get(
+                                  feature, feature), tz=self.env.user.tz or "UTC",
                               hours=hours, minutes=minutes))
 
     @api.model
@@ -152,10 +151,12 @@ class MaildeskAiService(models.AbstractModel):
     @api.model
     def check_allowed(self, feature, mailbox=None, need_provider=True):
         """Raise a readable UserError unless ``feature`` may run now (switches, access, provider, limit)."""
-        if feature not in FEATURE_NAMES:
+        # The usage log's selection, so an upper addon adds a feature with selection_add (the cockpit).
+        names = dict(self.env["maildesk.ai.usage"]._fields["feature"].selection)
+        if feature not in names:
             raise UserError(_("Unknown AI feature %s.", feature))
         if not self._feature_enabled(feature):
-            raise UserError(_("The AI feature '%s' is switched off in this database.", FEATURE_NAMES[feature]))
+            raise UserError(_("The AI feature '%s' is switched off in this database.", names[feature]))
         self._check_mailbox(mailbox)
         provider = self._get_provider()
         if need_provider and not provider:

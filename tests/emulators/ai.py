@@ -16,6 +16,9 @@ Answers are deterministic and derived from the prompt, so tests can assert on th
   of the envelope;
 - the scan JSON -> ``{"level": scan_level, ...}`` (knob ``scan_level``, default ``"low"``, to
   prove the AI cannot lower a level set by code);
+- the cockpit's briefing / rebalance explanation (system prompt starting with
+  ``MAILDESK_COCKPIT_``) -> a paragraph quoting the first facts of the JSON data by their
+  display values, then ``- `` lines for the next ones (grounded by construction);
 - a draft -> ``"Hello,\\n\\nThank you for your message about <subject> ..."`` signed with the
   name the prompt gives;
 - anything else -> ``"Answer to: <last user message, first 80 chars>"``.
@@ -32,6 +35,8 @@ Fault knobs, on top of ``fail_next`` / ``delay`` from ``EmulatorServer``:
 - ``fail_next(429, headers={"Retry-After": "1"})``, ``fail_next(500)``: inherited;
 - ``cut_next_stream()``: the next stream stops half-way, without its final event;
 - ``malformed_next()``: the next answer's text is not valid JSON (for structured features);
+- ``hallucinate_next()``: the next cockpit answer also claims a figure no fact holds
+  (``HALLUCINATION``), for the grounding check;
 - ``delay``: seconds before every answer (slow provider).
 """
 import json
@@ -43,6 +48,7 @@ from .server import EmulatorServer, Response
 _MESSAGE_HEAD = re.compile(r"^--- message \d+ of \d+", re.M)
 _SUBJECT = re.compile(r"\| subject: ([^|\n]*?) ---", re.M)
 _SIGN = re.compile(r"Sign with the user's name: ([^.]*)\.")
+HALLUCINATION = "Overdue conversations rose to 4321 since yesterday."
 
 
 class AiEmulator(EmulatorServer):
@@ -55,6 +61,7 @@ class AiEmulator(EmulatorServer):
         self.payloads = []
         self._cut = 0
         self._malformed = 0
+        self._hallucinate = 0
         self._knob_lock = threading.Lock()
         self.route("POST", r"/v1/chat/completions", self._openai)
         self.route("POST", r"/v1/messages", self._anthropic)
@@ -68,7 +75,7 @@ class AiEmulator(EmulatorServer):
             self.context_limit = None
             self.scan_level = "low"
             self.delay = 0.0
-            self._cut = self._malformed = 0
+            self._cut = self._malformed = self._hallucinate = 0
             self.payloads.clear()
         with self._lock:
             self._faults.clear()
@@ -81,6 +88,10 @@ class AiEmulator(EmulatorServer):
     def malformed_next(self, count=1):
         with self._knob_lock:
             self._malformed += count
+
+    def hallucinate_next(self, count=1):
+        with self._knob_lock:
+            self._hallucinate += count
 
     def _take(self, name):
         with self._knob_lock:
@@ -107,6 +118,8 @@ class AiEmulator(EmulatorServer):
         count = len(_MESSAGE_HEAD.findall(everything))
         if self._take("_malformed"):
             return '{"summary": "unterminated'
+        if system.startswith("MAILDESK_COCKPIT_"):
+            return self._cockpit_answer(users[-1] if users else "")
         if '"open_questions"' in system:
             return json.dumps({"summary": f"Summary of {count} messages.",
                                "open_questions": ["When is the delivery?"],
@@ -122,6 +135,16 @@ class AiEmulator(EmulatorServer):
                    f"Best regards,\n{name}"
         last = users[-1] if users else ""
         return f"Answer to: {last[:80]} (seen {count} messages)"
+
+    def _cockpit_answer(self, user):
+        data = json.loads(user.split("\n", 1)[1]) if "\n" in user else {"facts": []}
+        facts = [f for f in data.get("facts") or [] if f.get("id") != "day"]
+        said = [f"{f['label']}: {f['display']}" for f in facts[:4]]
+        text = f"Briefing for {data.get('scope', 'the team')}. " + "; ".join(said) + "."
+        if self._take("_hallucinate"):
+            text += " " + HALLUCINATION
+        lines = [text] + [f"- Note {f['label']}: {f['display']}." for f in facts[4:7]]
+        return "\n".join(lines)
 
     def _check(self, request, body, shape):
         if shape == "openai":

@@ -1,5 +1,6 @@
 """Business-hours arithmetic of the cockpit on plain calendars: weekends, holidays, zones, DST."""
-from datetime import datetime
+import random
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -93,3 +94,38 @@ def test_no_working_time_ever():
 
 def test_reversed_range_is_zero():
     assert bizhours.business_seconds(UTC_9_17, datetime(2026, 3, 3), datetime(2026, 3, 2)) == 0
+
+
+def _reference_seconds(calendar, start, end):
+    """Brute force: the overlap of [start, end) with every local day's working intervals."""
+    total = 0.0
+    day = bizhours.to_local_date(calendar.tz, start) - timedelta(days=1)
+    while day <= bizhours.to_local_date(calendar.tz, end) + timedelta(days=1):
+        for a, b in bizhours._intervals(calendar, day):
+            total += max(0.0, (min(b, end) - max(a, start)).total_seconds())
+        day += timedelta(days=1)
+    return total
+
+
+@pytest.mark.parametrize("calendar", [
+    UTC_9_17, BERLIN, NEW_YORK, Calendar.round_the_clock("Europe/Berlin"),
+    Calendar(tz="Europe/Berlin", attendance=((0, 8.0, 12.0), (0, 13.0, 17.5), (2, 9.0, 17.0), (4, 22.0, 24.0)),
+             leaves=((datetime(2026, 3, 30, 5), datetime(2026, 4, 2, 12)),)),
+])
+def test_timeline_agrees_with_brute_force_across_dst_and_leaves(calendar):
+    """The prefix-sum timeline (binary searches) equals a day-by-day recount on random spans
+    around the spring and autumn DST changes, over long waits, and when the table grows both
+    ways (first query in the middle, then earlier and later ones); add() inverts it."""
+    bizhours._TIMELINES.clear()
+    rng = random.Random(11)
+    base = datetime(2026, 3, 29)
+    for _i in range(300):
+        start = base + timedelta(minutes=rng.randrange(-900 * 24 * 60, 900 * 24 * 60))
+        end = start + timedelta(minutes=rng.choice([rng.randrange(0, 3000), rng.randrange(0, 200 * 24 * 60)]))
+        assert bizhours.business_seconds(calendar, start, end) == pytest.approx(
+            _reference_seconds(calendar, start, end), abs=1e-3)
+        seconds = rng.choice([60.0, 3600.0, 8 * 3600.0, 40 * 3600.0, 500 * 3600.0])
+        due = bizhours.add(calendar, start, seconds)
+        assert bizhours.business_seconds(calendar, start, due) == pytest.approx(seconds, abs=1e-3)
+        # the earliest such moment: a second earlier there is less working time
+        assert _reference_seconds(calendar, start, due - timedelta(seconds=1)) < seconds

@@ -34,11 +34,22 @@ export class MaildeskClient extends Component {
 
         onWillStart(async () => {
             await this.store.loadMailboxes();
+            // Context keys other screens open the client with (the cockpit's drawer):
+            // maildesk_account_id: that mailbox's inbox; maildesk_thread_id: that conversation
+            // open in the reading pane (inside its mailbox's inbox list when the id is given too).
             const context = this.props.action.context || {};
             if (context.maildesk_account_id) {
                 await this.store.setLocation({ accountId: context.maildesk_account_id, role: "inbox" });
             } else {
                 await this.store.reloadList();
+            }
+            if (context.maildesk_thread_id) {
+                try {
+                    await this.store.openThreadById(context.maildesk_thread_id);
+                } catch {
+                    // Deleted or out of reach meanwhile: the list stays, as a normal start.
+                    this.notification.add("This conversation cannot be opened.", { type: "warning" });
+                }
             }
         });
 

@@ -6,6 +6,7 @@ import { useBus, useService } from "@web/core/utils/hooks";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
 import { MessageBody } from "@maildesk_mail_client/client/message_body";
 import { CARDS, CockpitModel, PAGE, formatDuration } from "./cockpit_model";
+import { CockpitAiPanel } from "../ai_panel/ai_panel";
 
 const SLA_LABELS = {
     none: "No SLA", on_track: "On track", at_risk: "At risk", breached: "Breached",
@@ -30,7 +31,7 @@ export class Sparkline extends Component {
 
 export class CockpitAction extends Component {
     static template = "maildesk_mail_client_cockpit.Cockpit";
-    static components = { MessageBody, Sparkline };
+    static components = { MessageBody, Sparkline, CockpitAiPanel };
     static props = { ...standardActionServiceProps };
 
     setup() {

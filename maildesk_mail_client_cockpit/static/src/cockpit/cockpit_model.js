@@ -40,7 +40,8 @@ export class CockpitModel {
     constructor(orm) {
         this.orm = orm;
         this.state = reactive({
-            filters: { period: "7d", team_id: false, account_id: false, user_id: false, partner_id: false,
+            // period false: the server's default (Settings ▸ MailDesk ▸ Cockpit), set after the first load.
+            filters: { period: false, team_id: false, account_id: false, user_id: false, partner_id: false,
                        date_from: false, date_to: false },
             layout: CARDS.map((c) => c.kpi),
             board_id: false,
@@ -54,7 +55,7 @@ export class CockpitModel {
 
     cleanFilters() {
         const f = this.state.filters;
-        const out = { period: f.period };
+        const out = f.period ? { period: f.period } : {};
         for (const key of ["team_id", "account_id", "user_id", "partner_id"]) {
             if (f[key]) {
                 out[key] = parseInt(f[key]);
@@ -77,6 +78,9 @@ export class CockpitModel {
                 data.options = this.state.data.options;
             }
             this.reloadOptions = false;
+            if (!this.state.filters.period) {
+                this.state.filters.period = data.period.kind;
+            }
             this.state.data = data;
             this.state.error = false;
         } catch (error) {

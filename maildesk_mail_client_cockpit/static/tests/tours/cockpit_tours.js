@@ -21,5 +21,11 @@ registry.category("web_tour.tours").add("maildesk_cockpit_tour", {
         { content: "Undo offered", trigger: ".o_cockpit_drawer .o_cockpit_unnoise", isCheck: true },
         { content: "The overdue card changed", trigger: ".o_cockpit_card_overdue .o_cockpit_value:contains('0')", isCheck: true },
         { content: "Needs reply now 1", trigger: ".o_cockpit_card_needs_reply .o_cockpit_value:contains('1')", isCheck: true },
+        { content: "Click needs reply", trigger: ".o_cockpit_card_needs_reply" },
+        { content: "Open the other conversation", trigger: ".o_cockpit_row .o_cockpit_subject:contains('Fresh question')" },
+        { content: "The drawer shows it", trigger: ".o_cockpit_drawer .o_cockpit_drawer_subject:contains('Fresh question')", isCheck: true },
+        { content: "Open it in the mailbox client", trigger: ".o_cockpit_drawer .o_cockpit_open_client" },
+        { content: "The client shows that conversation, not just its mailbox",
+          trigger: ".o_maildesk_reading .o_maildesk_reading_subject:contains('Fresh question')", isCheck: true },
     ],
 });

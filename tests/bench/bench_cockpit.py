@@ -291,8 +291,7 @@ def main():
                       f"({load()})")
                 if offset == 0:
                     # The first run wrote a due time on every open wait: vacuum, as autovacuum would.
-                    subprocess.run(["psql", "-q", "-d", cr.dbname, "-c", "VACUUM ANALYZE maildesk_message",
-                                    "-c", "VACUUM ANALYZE maildesk_thread"], check=True)
+                    vacuum_analyze(cr)
             cold, warm = max(runs[1:]), runs[0]
             cockpit = env["maildesk.cockpit"].with_user(data["manager"])
             box = data["accounts"][0].id

@@ -5,12 +5,17 @@ weekly attendance lines, leaves) and used here as plain values:
 
 - ``attendance``: ``{weekday: [(hour_from, hour_to), ...]}``, Monday = 0, hours as floats in
   the calendar's local time (``8.5`` = 08:30);
+- ``second_week``: the same for the second week of a two-week calendar (Odoo's
+  ``two_weeks_calendar``, lines with ``week_type`` ``"1"``; then ``attendance`` holds the
+  lines of ``week_type`` ``"0"``), ``None`` for a one-week calendar. Which week a date is in
+  follows Odoo (``resource.calendar.attendance.get_week_type``): the parity of the number of
+  whole weeks since 0001-01-01, taken on the calendar's local date;
 - ``leaves``: ``[(start, end), ...]`` naive UTC datetimes (public holidays, closures);
 - ``tz``: IANA name; local times are converted with ``zoneinfo`` so DST days have the right
   length.
 
-All datetimes in and out are naive UTC (Odoo's convention). Two-week calendars are read as
-their first week (documented caveat).
+All datetimes in and out are naive UTC (Odoo's convention). Attendance lines limited to a
+date range (``date_from`` / ``date_to``) are read as always valid.
 """
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
@@ -26,9 +31,21 @@ class WorkCalendar:
     tz: str = "UTC"
     attendance: dict = field(default_factory=dict)
     leaves: tuple = ()
+    second_week: dict = None
 
     def zone(self):
         return _zone(self.tz)
+
+    def day_hours(self, local_day):
+        """The ``(hour_from, hour_to)`` pairs of a local date, from the week it falls in."""
+        if self.second_week is not None and week_type(local_day):
+            return self.second_week.get(local_day.weekday(), ())
+        return self.attendance.get(local_day.weekday(), ())
+
+
+def week_type(day):
+    """0 for the first week of a two-week calendar, 1 for the second (Odoo's rule)."""
+    return (day.toordinal() - 1) // 7 % 2
 
 
 @lru_cache(maxsize=64)
@@ -77,7 +94,7 @@ def working_intervals(calendar, start, end):
     leaves = [(s, e) for s, e in calendar.leaves if e > start and s < end]
     result = []
     while local_day <= last_day:
-        for hour_from, hour_to in calendar.attendance.get(local_day.weekday(), ()):
+        for hour_from, hour_to in calendar.day_hours(local_day):
             s = max(_hour(local_day, hour_from, zone), start)
             e = min(_hour(local_day, hour_to, zone), end)
             if e > s:
@@ -98,7 +115,7 @@ def is_working(calendar, when):
             return False
     local = when.replace(tzinfo=UTC).astimezone(calendar.zone())
     hour = local.hour + local.minute / 60 + local.second / 3600
-    return any(hour_from <= hour < hour_to for hour_from, hour_to in calendar.attendance.get(local.weekday(), ()))
+    return any(hour_from <= hour < hour_to for hour_from, hour_to in calendar.day_hours(local.date()))
 
 
 def business_seconds_between(calendar, start, end):

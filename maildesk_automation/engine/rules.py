@@ -52,7 +52,7 @@ ACTION_KINDS = (
     "add_tags", "remove_tags", "move", "mark_read", "star", "assign_user", "assign_team", "set_team",
     "auto_reply", "forward", "notify", "create_record", "ai_classify", "close",
 )
-SECURITY_LEVELS = ("safe", "low", "medium", "high")
+SECURITY_LEVELS = ("low", "medium", "high")  # maildesk_mail_client_pro scan levels
 
 
 class RuleError(ValueError):
@@ -275,6 +275,8 @@ def _compile_condition(rule_id, index, cond):
         return lambda m, ctx: m.date is not None and hours.is_working(m.calendar, m.date) == inside
     if kind == "security_level":
         levels = set(_values(value))
+        if not levels or levels - set(SECURITY_LEVELS):
+            raise RuleError(f"Choose security levels among {', '.join(SECURITY_LEVELS)}.")
         return lambda m, ctx: (m.security_level or "") in levels
     if kind == "auto_generated":
         return lambda m, ctx: m.is_auto_generated

@@ -6,4 +6,5 @@ from . import maildesk_rule
 from . import maildesk_rule_action
 from . import maildesk_rule_runner
 from . import maildesk_rule_run
+from . import maildesk_rule_mail
 from . import maildesk_client

@@ -148,6 +148,17 @@ class MaildeskRule(models.Model):
             except engine_rules.RuleError as exc:
                 raise ValidationError(str(exc)) from exc
 
+    def _check_line_scope(self, tags=None, folders=None):
+        """Refuse a condition or action pointing outside this rule: its owner's own tags only
+        (tags are private to their user), folders of the rule's mailboxes only."""
+        self.ensure_one()
+        rule = self.sudo()
+        if tags:
+            tags.sudo().with_user(rule.user_id).check_access_rule("read")
+        if folders and folders.sudo().account_id - rule.account_ids:
+            raise ValidationError(_("The folders of a rule's conditions and actions must belong to its mailboxes: "
+                                    "a rule never takes mail out of its mailbox."))
+
     def _claim(self):
         """A mailbox owner who changes a rule's conditions or actions becomes its owner."""
         self._check_manager()
@@ -213,26 +224,53 @@ CONDITION_KINDS = [
     ("partner_domain", "Sender's contact matches"),
     ("message_domain", "Message matches domain"),
     ("business_hours", "Business hours"),
-    ("security_level", "Security scan level"),
+    ("security_level", "Security scan level at least"),
     ("auto_generated", "Auto-generated mail"),
 ]
 CHOICES = [
     ("first", "First message"), ("reply", "Reply"),
     ("waiting_for_us", "Waiting for us"), ("waiting_for_them", "Waiting for them"), ("closed", "Closed"),
     ("in", "Inside business hours"), ("out", "Outside business hours"),
-    ("safe", "Safe"), ("low", "Low risk"), ("medium", "Medium risk"), ("high", "High risk"),
+    ("low", "Scanned (any level)"), ("medium", "Medium or high risk"), ("high", "High risk"),
 ]
 CHOICES_BY_KIND = {
     "position": ("first", "reply"), "state": ("waiting_for_us", "waiting_for_them", "closed"),
-    "business_hours": ("in", "out"), "security_level": ("safe", "low", "medium", "high"),
+    "business_hours": ("in", "out"), "security_level": ("low", "medium", "high"),
 }
 TEXT_KINDS = ("sender", "sender_domain", "to_contains", "cc_contains", "subject_contains", "subject_regex",
               "body_contains", "body_regex", "attachment_type")
 DOMAIN_KINDS = ("partner_domain", "message_domain")
 
 
+class MaildeskRuleLineMixin(models.AbstractModel):
+    """What conditions and actions share: who may change them, and what they may point at.
+
+    Changing a line is changing its rule: only the rule's managers may, and a mailbox owner
+    who does becomes the rule's owner (``maildesk.rule._claim``).
+    """
+    _name = "maildesk.rule.line.mixin"
+    _description = "Mail Automation Rule Line"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        records.rule_id._claim()
+        return records
+
+    def write(self, vals):
+        self.rule_id._check_manager()
+        result = super().write(vals)
+        self.rule_id._claim()
+        return result
+
+    def unlink(self):
+        self.rule_id._check_manager()
+        return super().unlink()
+
+
 class MaildeskRuleCondition(models.Model):
     _name = "maildesk.rule.condition"
+    _inherit = "maildesk.rule.line.mixin"
     _description = "Mail Automation Rule Condition"
     _order = "sequence, id"
 
@@ -270,7 +308,7 @@ class MaildeskRuleCondition(models.Model):
                 text += f" {cond.domain}"
             cond.summary = (_("not ") if cond.negate else "") + text
 
-    @api.constrains("kind", "choice", "domain", "folder_ids")
+    @api.constrains("kind", "choice", "domain", "folder_ids", "tag_ids")
     def _check_values(self):
         for cond in self:
             allowed = CHOICES_BY_KIND.get(cond.kind)
@@ -283,16 +321,16 @@ class MaildeskRuleCondition(models.Model):
                 except Exception as exc:  # noqa: BLE001 - any parse/field error is a user error here
                     raise ValidationError(_("The domain of “%(c)s” is not valid: %(e)s", c=cond.summary,
                                             e=exc)) from exc
-            if cond.tag_ids:
-                # Tags are private to their user (base): a rule reads its owner's own tags only.
-                cond.sudo().tag_ids.with_user(cond.sudo().rule_id.user_id).check_access_rule("read")
-            if cond.kind == "folder" and cond.folder_ids.account_id - cond.rule_id.account_ids:
-                raise ValidationError(_("The folders of a condition must belong to the rule's mailboxes."))
+            cond.sudo().rule_id._check_line_scope(tags=cond.sudo().tag_ids, folders=cond.sudo().folder_ids)
 
     def _to_spec(self):
         spec = {"kind": self.kind, "negate": self.negate}
         if self.kind in TEXT_KINDS:
             spec["value"] = self.value or ""
+        elif self.kind == "security_level":
+            # "At least": the chosen level and the ones above it (Pro's scan levels, low to high).
+            levels = CHOICES_BY_KIND["security_level"]
+            spec["value"] = list(levels[levels.index(self.choice):]) if self.choice in levels else []
         elif self.kind in CHOICES_BY_KIND:
             spec["value"] = self.choice or ""
         elif self.kind == "tags":
@@ -302,19 +340,3 @@ class MaildeskRuleCondition(models.Model):
         elif self.kind in DOMAIN_KINDS:
             spec["value"] = self.domain or "[]"
         return spec
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        records.rule_id._claim()
-        return records
-
-    def write(self, vals):
-        self.rule_id._check_manager()
-        result = super().write(vals)
-        self.rule_id._claim()
-        return result
-
-    def unlink(self):
-        self.rule_id._check_manager()
-        return super().unlink()

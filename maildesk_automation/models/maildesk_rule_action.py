@@ -49,6 +49,7 @@ def _record_models(self):
 
 class MaildeskRuleAction(models.Model):
     _name = "maildesk.rule.action"
+    _inherit = "maildesk.rule.line.mixin"
     _description = "Mail Automation Rule Action"
     _order = "sequence, id"
 
@@ -73,6 +74,9 @@ class MaildeskRuleAction(models.Model):
     notify_user_ids = fields.Many2many("res.users", string="Notify Users")
     notify_channel = fields.Reference(selection=_channel_models, string="Channel")
     notify_text = fields.Char()
+    notify_inbox = fields.Boolean("Discuss inbox", help="Also put it in the users' Discuss inbox (Discuss installed): "
+                                                        "pop-ups are lost for users who are not online.")
+    mail_installed = fields.Boolean(compute="_compute_mail_installed")
     record_model = fields.Selection(_record_models, string="Create")
     record_model_name = fields.Char("Model", help="Technical name, e.g. res.partner (Settings administrators).")
     field_mapping = fields.Text(help="One line per field: field_name = source (subject, body, body_text, "
@@ -98,6 +102,11 @@ class MaildeskRuleAction(models.Model):
                 "create_record": action._target_model(),
             }.get(action.kind)
             action.summary = f"{text}: {detail}" if detail else text
+
+    def _compute_mail_installed(self):
+        installed = "mail.thread" in self.env
+        for action in self:
+            action.mail_installed = installed
 
     def _target_model(self):
         return self.record_model_name if self.record_model == "other" else self.record_model
@@ -133,20 +142,27 @@ class MaildeskRuleAction(models.Model):
             accounts = rule.account_ids
             owner = rule.user_id
             if action.kind == "move":
-                if not action.folder_id or action.folder_id.account_id not in accounts or len(accounts) != 1:
+                if not action.folder_id or len(accounts) != 1:
                     raise ValidationError(_("“Move to folder” needs a rule on one mailbox and a folder of it: "
                                             "a rule never takes mail out of its mailbox."))
+                rule._check_line_scope(folders=action.folder_id)
             if action.kind == "assign_user":
                 if not action.user_id:
                     raise ValidationError(_("Choose the user to assign."))
-                admin = action.user_id.has_group("maildesk_mail_client.group_maildesk_admin")
-                for account in accounts:
-                    if not admin and action.user_id not in account.owner_id | account.user_ids:
-                        raise ValidationError(_("%(u)s cannot see the mailbox %(a)s.", u=action.user_id.name,
-                                                a=account.name))
-            if action.tag_ids:
-                # Tags are private to their user (base): a rule uses its owner's own tags only.
-                action.tag_ids.with_user(owner).check_access_rule("read")
+                action._check_users_see(action.user_id, accounts)
+            if action.kind == "notify":
+                # The notification shows the mail's subject and sender: only to people who see the mailbox,
+                # and only in a channel the rule's owner may read (it is posted as the system).
+                action._check_users_see(action.notify_user_ids, accounts)
+                channel = action.notify_channel
+                if channel:
+                    try:
+                        channel.with_user(owner).check_access_rights("read")
+                        channel.with_user(owner).check_access_rule("read")
+                    except AccessError as exc:
+                        raise AccessError(_("%(u)s may not read the channel %(c)s.", u=owner.name,
+                                            c=channel.sudo().display_name)) from exc
+            rule._check_line_scope(tags=action.tag_ids)
             if action.kind in ("add_tags", "remove_tags", "ai_classify") and not action.tag_ids:
                 raise ValidationError(_("Choose the tags of “%s”.", action.summary))
             if action.kind == "set_team" and not action.team_id:
@@ -168,20 +184,22 @@ class MaildeskRuleAction(models.Model):
                     if field_name not in fields_:
                         raise ValidationError(_("%(m)s has no field %(f)s.", m=model, f=field_name))
 
+    def _check_users_see(self, users, accounts):
+        """Refuse users who cannot see every one of ``accounts`` (Mailbox Admins see all)."""
+        for user in users:
+            if user.has_group("maildesk_mail_client.group_maildesk_admin"):
+                continue
+            for account in accounts:
+                if user not in account.owner_id | account.user_ids:
+                    raise ValidationError(_("%(u)s cannot see the mailbox %(a)s.", u=user.name, a=account.name))
+
     @api.model_create_multi
     def create(self, vals_list):
         records = super().create(vals_list)
-        records.rule_id._claim()
         records._check_targets()
         return records
 
     def write(self, vals):
-        self.rule_id._check_manager()
         result = super().write(vals)
-        self.rule_id._claim()
         self._check_targets()
         return result
-
-    def unlink(self):
-        self.rule_id._check_manager()
-        return super().unlink()

@@ -1,8 +1,10 @@
-"""Run log: one line per rule that matched a message or conversation (or failed on it).
+"""Run log: one line per rule that acted on a message or conversation (or failed on it).
 
-Lines are written by the system in one ``create`` per batch; users read the lines of the
-mailboxes they see. ``trigger_key`` makes time triggers fire once per situation (the no-reply
-rule once per unanswered incoming message, the idle rule once per quiet period).
+A match whose actions all had nothing to do (the tag was already there...) writes no line.
+Lines are written by the system in one INSERT per batch (``maildesk.rule._insert_logs``);
+users read the lines of the mailboxes they see. ``trigger_key`` makes time triggers fire
+once per situation (the no-reply rule once per unanswered incoming message, the idle rule
+once per quiet period).
 """
 from datetime import timedelta
 
@@ -21,16 +23,20 @@ class MaildeskRuleRun(models.Model):
     account_id = fields.Many2one("maildesk.account", ondelete="cascade", index=True, readonly=True)
     company_id = fields.Many2one(related="account_id.company_id", store=True)
     thread_id = fields.Many2one("maildesk.thread", ondelete="set null", index=True, readonly=True)
-    message_id = fields.Many2one("maildesk.message", ondelete="set null", readonly=True)
+    # Indexed: each message the sync deletes sets its lines' message to NULL (a scan without it).
+    message_id = fields.Many2one("maildesk.message", ondelete="set null", index=True, readonly=True)
     subject = fields.Char(readonly=True)
     matched = fields.Text("Conditions Matched", readonly=True)
     actions_done = fields.Text("Actions", readonly=True)
     duration_ms = fields.Float("Duration (ms)", readonly=True, digits=(16, 3))
-    dry_run = fields.Boolean("Dry Run", readonly=True, index=True)
-    dry_run_id = fields.Integer(readonly=True, index=True, help="The dry-run wizard row that wrote this line.")
+    dry_run = fields.Boolean("Dry Run", readonly=True)
+    # Partial indexes (rows with a value only): most lines have neither, and every index is
+    # paid on each of the many lines a batch writes.
+    dry_run_id = fields.Integer("Dry Run Wizard", readonly=True, index="btree_not_null",
+                                help="The dry-run wizard row that wrote this line.")
     state = fields.Selection([("done", "Done"), ("error", "Error")], default="done", readonly=True)
     error = fields.Text(readonly=True)
-    trigger_key = fields.Char(index=True, readonly=True)
+    trigger_key = fields.Char(index="btree_not_null", readonly=True)
 
     @api.model
     def _cron_cleanup(self):

@@ -3,15 +3,27 @@
 Flow for a batch (``_run_on_stored``, called from ``maildesk.message._on_messages_stored``
 after the base and the conversation state): split the batch into received / sent mail of
 mailboxes with automation on, drop copies of mail already seen in the mailbox (another
-folder or label of the same Message-ID), load the rules of the trigger in one search, build
-``MessageFacts`` for the whole batch in a few queries, decide the domain conditions in one
-query per condition, let the engine plan, then execute. Cheap actions (tags, flags, team,
-assignee) are grouped and written once per batch; auto-replies, forwards, moves, records and
-notifications run per message. Each matched rule runs in a savepoint: a failing rule is
-logged with its error and never stops the sync or the other rules. Mail sent by actions
-(auto-replies, forwards) goes through the base send path, whose hook comes back here: a
-context variable (not an RPC-settable context key) makes that a no-op, so rules never
-trigger rules. The run log gets one line per matched rule and message, in one ``create``.
+folder or label of the same Message-ID), load the rules of the trigger in one search, then:
+
+- read the rules' actions once (``_ActionInfo``: kinds, targets, log texts translated once);
+- build ``MessageFacts`` for the whole batch from one SQL query over message, thread and team
+  (``_facts``), plus one query each for the inputs some condition needs: attachments, tags,
+  team calendars, Pro's security levels (scanned now when never scanned);
+- decide the domain conditions in one query per condition, let the engine plan each message;
+- execute: cheap actions (tags, flags, team, assignee) only queue grouped changes, written
+  once per batch (one write per tag, per flag, per identical thread values); moves, records,
+  notifications run per message; auto-replies and forwards are *queued* in
+  ``maildesk.rule.mail`` and sent after the batch's commit (a rolled-back batch never sent
+  anything, its retry queues once);
+- write the run log in one INSERT: one line per matched rule and message, except a match whose
+  actions all found their work already done (the tag already there, the message already
+  starred, the same assignee): a busy mailbox with broad rules would otherwise write a line
+  per rule per message for nothing. Errors, dry runs and time triggers are always logged.
+
+Each matched rule with an immediate action runs in a savepoint: a failing rule is logged with
+its error, its grouped changes are dropped, and it never stops the sync or the other rules.
+Mail sent by rules comes back through the base hook: a context variable (not an RPC-settable
+context key, see ``rules_disabled``) makes that a no-op, so rules never trigger rules.
 
 Conditions see each message as it was stored: tags added by an earlier rule of the same
 batch are not visible to later rules' tag conditions.
@@ -48,20 +60,41 @@ GROUPED_KINDS = frozenset({"add_tags", "remove_tags", "mark_read", "star", "set_
 
 
 def _work_calendar(calendar):
-    """A resource.calendar as engine values (first week of two-week calendars)."""
+    """A resource.calendar as engine values (both weeks of a two-week calendar)."""
     if not calendar:
         return None
-    attendance = defaultdict(list)
+    weeks = {"0": defaultdict(list), "1": defaultdict(list)}
+    two_weeks = calendar.two_weeks_calendar
     for line in calendar.attendance_ids:
-        if line.display_type or (calendar.two_weeks_calendar and line.week_type == "1"):
-            continue
-        attendance[int(line.dayofweek)].append((line.hour_from, line.hour_to))
+        if line.display_type or line.day_period == "lunch" or line.resource_id:
+            continue  # section rows ("First week"), lunch breaks and one resource's own hours: not the team's
+        week = weeks[line.week_type or "0"] if two_weeks else weeks["0"]
+        week[int(line.dayofweek)].append((line.hour_from, line.hour_to))
     leaves = tuple((leave.date_from, leave.date_to) for leave in calendar.global_leave_ids)
-    return hours.WorkCalendar(calendar.tz or "UTC", dict(attendance), leaves)
+    return hours.WorkCalendar(calendar.tz or "UTC", dict(weeks["0"]), leaves,
+                              second_week=dict(weeks["1"]) if two_weeks else None)
+
+
+class _ActionInfo:
+    """One action as plain values for a batch: read once, its log texts translated once."""
+
+    __slots__ = ("id", "kind", "record", "grouped", "tag_ids", "user_id", "team_id", "only_unassigned", "done",
+                 "dry")
+
+    def __init__(self, record, texts):
+        self.id = record.id
+        self.kind = record.kind
+        self.record = record
+        self.grouped = record.kind in GROUPED_KINDS
+        self.tag_ids = tuple(record.tag_ids.ids)
+        self.user_id = record.user_id.id
+        self.team_id = record.team_id.id
+        self.only_unassigned = record.only_unassigned
+        self.done, self.dry = texts.get(record.kind, (None, None))
 
 
 class _Batch:
-    """Per-batch state of an execution: grouped writes, assigners, log lines."""
+    """Per-batch state of an execution: grouped writes, assigners, log rows, cached texts."""
 
     def __init__(self, env, dry_run):
         self.env = env
@@ -69,10 +102,17 @@ class _Batch:
         self.tag_add = defaultdict(set)     # tag id -> message ids
         self.tag_remove = defaultdict(set)
         self.flags = defaultdict(set)       # (field, value) -> message ids
-        self.thread_vals = defaultdict(dict)  # thread id -> vals
+        self.thread_vals = defaultdict(dict)  # thread id -> vals; ("team", id) -> team vals
+        self.thread_user = {}               # thread id -> assignee when the batch started
+        self.flag_state = {}                # message id -> {"is_read": bool, "is_starred": bool} as stored
         self.assigners = {}
-        self.logs = []
+        self.logs = []                      # run-log rows (tuples, see _insert_logs)
         self.now = fields.Datetime.now()
+        self.mail_queued = False
+        self.actions = {}
+        self.rule_actions = {}              # rule id -> (action infos, any immediate action)
+        self.notes = {}
+        self.user_names = {}
         self._own = None
         self._calendars = {}
         self.pending = None  # grouped changes of the rule being executed, kept only if it succeeds
@@ -96,6 +136,25 @@ class _Batch:
         if calendar.id not in self._calendars:
             self._calendars[calendar.id] = _work_calendar(calendar)
         return self._calendars[calendar.id]
+
+    def user_name(self, user_id):
+        if user_id not in self.user_names:
+            self.user_names[user_id] = self.env["res.users"].sudo().browse(user_id).name
+        return self.user_names[user_id]
+
+
+def rules_disabled():
+    """Context manager: mail stored inside it (sent by rules) runs no rules."""
+    return _disabled()
+
+
+@contextlib.contextmanager
+def _disabled():
+    token = _RUNNING.set(True)
+    try:
+        yield
+    finally:
+        _RUNNING.reset(token)
 
 
 class MaildeskRule(models.Model):
@@ -132,14 +191,14 @@ class MaildeskRule(models.Model):
         for row in self.env["maildesk.message"].sudo().search_read(
                 [("message_id", "in", mids), ("id", "not in", messages.ids)], ["account_id", "message_id"]):
             seen.add((row["account_id"][0], row["message_id"]))
-        result, batch_seen = self.env["maildesk.message"].sudo(), set()
+        keep, batch_seen = [], set()
         for message in messages:
             key = (message.account_id.id, message.message_id)
             if message.message_id and (key in seen or key in batch_seen):
                 continue
             batch_seen.add(key)
-            result |= message
-        return result
+            keep.append(message.id)
+        return self.env["maildesk.message"].sudo().browse(keep)
 
     def _run_trigger(self, trigger, messages, rules=None, dry_run=None, trigger_keys=None):
         """Plan and execute ``rules`` (default: the active rules of ``trigger``) on ``messages``."""
@@ -154,59 +213,133 @@ class MaildeskRule(models.Model):
             _logger.warning("MailDesk automation: %s", exc)
             return self.env["maildesk.rule.run"]
         batch = _Batch(self.env, dry_run)
-        facts = self._facts(messages, batch)
+        batch.actions = self._action_infos(rules)
+        kinds = {cond["kind"] for c in compiled for cond in c.spec.conditions}
+        if any(info.kind in ("add_tags", "remove_tags") for info in batch.actions.values()):
+            kinds.add("tags")  # the stored tags tell which tag changes are no-ops
+        facts = self._facts(messages, batch, kinds)
         ctx = engine_rules.EvalContext(trigger=trigger, hits=self._domain_hits(rules, messages))
-        active_from = {r.id: r.active_from for r in rules}
         by_id = {r.id: r for r in rules}
-        all_rules = compiled
-        for message, fact in zip(messages, facts):
-            when = message.date or batch.now
-            if dry_run or trigger in TIME_TRIGGERS:
-                usable = all_rules
-            else:
-                usable = [c for c in all_rules if not active_from[c.spec.id] or active_from[c.spec.id] <= when]
+        active_from = {r.id: r.active_from for r in rules}
+        check_activation = not dry_run and trigger not in TIME_TRIGGERS
+        latest_start = max((d for d in active_from.values() if d), default=None)
+        keys = trigger_keys or {}
+        for fact in facts:
+            usable = compiled
+            if check_activation and latest_start and not (fact.date and fact.date >= latest_start):
+                when = fact.date or batch.now
+                usable = [c for c in compiled if not active_from[c.spec.id] or active_from[c.spec.id] <= when]
             start = time.perf_counter()
             decisions = engine_rules.plan(usable, fact, ctx)
             spent = (time.perf_counter() - start) * 1000
+            share = spent / max(len(decisions), 1)
             for decision in decisions:
-                rule = by_id[decision.rule_id]
-                self._execute(rule, decision, message, fact, batch, trigger,
-                              (trigger_keys or {}).get(message.id), spent / max(len(decisions), 1))
+                self._execute(by_id[decision.rule_id], decision, fact, batch, trigger, keys.get(fact.id), share)
             for rule_id, error in ctx.errors:
-                batch.logs.append(self._log_vals(by_id[rule_id], message, trigger, [], [], 0.0, batch, error=error))
+                batch.logs.append(self._log_row(by_id[rule_id], fact, trigger, [], [], 0.0, batch, error=error))
             ctx.errors.clear()
         return self._flush_batch(batch)
 
-    # -- facts ----------------------------------------------------------------------------------
-    def _facts(self, messages, batch):
-        """``MessageFacts`` for a whole batch (a few queries, no ORM per condition)."""
+    # -- batch inputs ---------------------------------------------------------------------------
+    def _action_infos(self, rules):
+        """{action id: _ActionInfo} of the rules' actions, read and translated once per batch."""
+        texts = {
+            "mark_read": (_("marked read"), _("would mark read")),
+            "star": (_("starred"), _("would star")),
+        }
+        result = {}
+        for action in rules.action_ids:
+            names = ", ".join(action.tag_ids.mapped("name"))
+            kind_texts = dict(texts)
+            if action.kind == "add_tags":
+                kind_texts["add_tags"] = (_("tagged: %s", names), _("would tag: %s", names))
+            elif action.kind == "remove_tags":
+                kind_texts["remove_tags"] = (_("untagged: %s", names), _("would untag: %s", names))
+            elif action.kind == "set_team":
+                team = action.team_id.name
+                kind_texts["set_team"] = (_("team: %s", team), _("would set team %s", team))
+            elif action.kind == "assign_user":
+                kind_texts["assign_user"] = (_("assigned %s", action.user_id.name),
+                                             _("would assign %s", action.user_id.name))
+            result[action.id] = _ActionInfo(action, kind_texts)
+        return result
+
+    def _facts(self, messages, batch, kinds):
+        """``MessageFacts`` for a whole batch: one query for message and thread values.
+
+        Only the inputs some condition uses are read (bodies, attachments, tags, calendars,
+        security levels). Raw SQL: the ORM's per-record field access cost more than the rules'
+        evaluation; the runner works as the system on the mailboxes' own mail, so no record
+        rule applies here (domain conditions are searched with the rule owner's rights).
+        """
+        if not messages:
+            return []
+        Message = self.env["maildesk.message"]
+        for model in ("maildesk.message", "maildesk.thread", "maildesk.team"):
+            self.env[model].flush_model()
+        need_body = bool(kinds & {"body_contains", "body_regex"})
+        body_sql = ("m.body_text, CASE WHEN coalesce(m.body_text, '') = '' THEN m.body_html END"
+                    if need_body else "NULL, NULL")
+        self.env.cr.execute(f"""
+            SELECT m.id, m.account_id, m.thread_id, m.folder_id, m.direction, m.from_address, m.reply_to,
+                   m.email_to, m.email_cc, m.subject, {body_sql}, m.has_attachments,
+                   (m.in_reply_to IS NOT NULL OR m."references" IS NOT NULL), t.conversation_state,
+                   m.partner_id, t.team_id, team.resource_calendar_id, m.date, m.is_auto_generated,
+                   m.auto_submitted, m.precedence, m.list_id, m.message_id, m."references", t.user_id,
+                   m.is_read, m.is_starred
+              FROM maildesk_message m
+              LEFT JOIN maildesk_thread t ON t.id = m.thread_id
+              LEFT JOIN maildesk_team team ON team.id = t.team_id
+             WHERE m.id = ANY(%s)""", [messages.ids])  # noqa: S608 - the f-string picks fixed column lists
+        rows = {row[0]: row for row in self.env.cr.fetchall()}
         attachments = defaultdict(list)
-        with_files = messages.filtered("has_attachments")
-        if with_files:
-            for row in self.env["ir.attachment"].sudo().search_read(
-                    [("res_model", "=", "maildesk.message"), ("res_id", "in", with_files.ids)],
-                    ["res_id", "name", "mimetype"]):
-                attachments[row["res_id"]].append((row["name"] or "", row["mimetype"] or ""))
-        has_level = "security_level" in messages._fields
+        if kinds & {"has_attachment", "attachment_type"}:
+            with_files = [i for i, row in rows.items() if row[12]]  # has_attachments
+            if with_files:
+                for att in self.env["ir.attachment"].sudo().search_read(
+                        [("res_model", "=", "maildesk.message"), ("res_id", "in", with_files)],
+                        ["res_id", "name", "mimetype"]):
+                    attachments[att["res_id"]].append((att["name"] or "", att["mimetype"] or ""))
+        tags = defaultdict(set)
+        if "tags" in kinds:
+            field = Message._fields["tag_ids"]
+            self.env.cr.execute(
+                f'SELECT "{field.column1}", "{field.column2}" FROM "{field.relation}" '  # noqa: S608 - field metadata
+                f'WHERE "{field.column1}" = ANY(%s)', [messages.ids])
+            for message_id, tag_id in self.env.cr.fetchall():
+                tags[message_id].add(tag_id)
+        levels = {}
+        if "security_level" in kinds:
+            # Pro's code scan, run (and stored) now for messages never scanned; a dry run stores nothing.
+            levels = messages._security_levels(store=not batch.dry_run)
+        calendars = {}
+        if "business_hours" in kinds:
+            Calendar = self.env["resource.calendar"].sudo()
+            for calendar_id in {row[17] for row in rows.values() if row[17]}:  # the team's calendar
+                calendars[calendar_id] = batch.calendar(Calendar.browse(calendar_id))
         result = []
-        for m in messages:
-            thread = m.thread_id
-            team = thread.team_id
-            body = m.body_text or _TAGS.sub(" ", str(m.body_html or ""))
+        for message_id in messages.ids:
+            row = rows.get(message_id)
+            if row is None:
+                continue
+            (mid, account_id, thread_id, folder_id, direction, from_address, reply_to, email_to, email_cc, subject,
+             body_text, body_html, _has_files, is_reply, state, partner_id, team_id, calendar_id, date, auto_gen,
+             auto_submitted, precedence, list_id, rfc_id, references, user_id, is_read, is_starred) = row
+            if thread_id:
+                batch.thread_user[thread_id] = user_id or False
+            batch.flag_state[mid] = {"is_read": bool(is_read), "is_starred": bool(is_starred)}
             result.append(engine_rules.MessageFacts(
-                id=m.id, account_id=m.account_id.id, thread_id=thread.id, folder_id=m.folder_id.id,
-                direction=m.direction, from_address=(m.from_address or "").lower(),
-                reply_to=(_ADDRESS.findall(m.reply_to or "") or [""])[0].lower(),
-                to=tuple(a.lower() for a in _ADDRESS.findall(m.email_to or "")),
-                cc=tuple(a.lower() for a in _ADDRESS.findall(m.email_cc or "")),
-                subject=m.subject or "", body=body, attachments=tuple(attachments.get(m.id, ())),
-                is_reply=bool(m.in_reply_to or m.references), state=thread.conversation_state or "",
-                tag_ids=frozenset(m.tag_ids.ids), partner_id=m.partner_id.id, team_id=team.id,
-                calendar=batch.calendar(team.resource_calendar_id) if team.resource_calendar_id else None,
-                date=m.date, security_level=(m.security_level or "") if has_level else "",
-                is_auto_generated=m.is_auto_generated, auto_submitted=m.auto_submitted or "",
-                precedence=m.precedence or "", list_id=m.list_id or "", message_id=m.message_id or "",
-                references=m.references or ""))
+                id=mid, account_id=account_id, thread_id=thread_id or 0, folder_id=folder_id or 0,
+                direction=direction or "incoming", from_address=(from_address or "").lower(),
+                reply_to=(_ADDRESS.findall(reply_to or "") or [""])[0].lower(),
+                to=tuple(a.lower() for a in _ADDRESS.findall(email_to or "")),
+                cc=tuple(a.lower() for a in _ADDRESS.findall(email_cc or "")),
+                subject=subject or "", body=body_text or _TAGS.sub(" ", body_html or "") if need_body else "",
+                attachments=tuple(attachments.get(mid, ())), is_reply=is_reply, state=state or "",
+                tag_ids=frozenset(tags.get(mid, ())), partner_id=partner_id or 0, team_id=team_id or 0,
+                calendar=calendars.get(calendar_id), date=date, security_level=levels.get(mid) or "",
+                is_auto_generated=bool(auto_gen), auto_submitted=auto_submitted or "", precedence=precedence or "",
+                list_id=list_id or "", message_id=rfc_id or "", references=references or ""))
         return result
 
     def _domain_hits(self, rules, messages):
@@ -236,91 +369,133 @@ class MaildeskRule(models.Model):
         return hits
 
     # -- execution -------------------------------------------------------------------------------
-    def _execute(self, rule, decision, message, fact, batch, trigger, trigger_key, eval_ms):
+    def _execute(self, rule, decision, fact, batch, trigger, trigger_key, eval_ms):
         start = time.perf_counter()
         done, error = [], False
-        actions = self.env["maildesk.rule.action"].sudo().browse([a["id"] for a in decision.actions])
+        cached = batch.rule_actions.get(rule.id)
+        if cached is None:
+            infos = [batch.actions[a["id"]] for a in decision.actions if a["id"] in batch.actions]
+            cached = batch.rule_actions[rule.id] = (infos, any(not info.grouped for info in infos))
+        infos, immediate = cached
+        # Grouped-only rules never touch the message record: no browse for them.
+        message = self.env["maildesk.message"].sudo().browse(fact.id) if immediate else None
         batch.pending = []
         # A savepoint (which flushes) only when an action writes at once; grouped-only rules
         # write nothing until the batch ends, and their queued changes are dropped on error.
-        immediate = any(a.kind not in GROUPED_KINDS for a in actions)
         try:
             with self.env.cr.savepoint() if immediate else contextlib.nullcontext():
-                for action in actions:
-                    done.append(self._do_action(rule, action, message, fact, batch))
+                for info in infos:
+                    done.append(self._do_action(rule, info, message, fact, batch))
             for change in batch.pending:
                 change()
         except Exception as exc:  # noqa: BLE001 - a failing rule is logged, the others go on
             error = f"{type(exc).__name__}: {exc}"
-            _logger.warning("MailDesk automation: rule %s failed on message %s: %s", rule.name, message.id, error)
+            _logger.warning("MailDesk automation: rule %s failed on message %s: %s", rule.name, fact.id, error)
         finally:
             batch.pending = None
+        if not (error or batch.dry_run or trigger_key) and infos and all(d is None for d in done):
+            return  # every action found its work already done (tag there, starred, assigned): no line
         duration = eval_ms + (time.perf_counter() - start) * 1000
-        batch.logs.append(self._log_vals(rule, message, trigger, decision.matched, done, duration, batch,
-                                         error=error, trigger_key=trigger_key))
+        batch.logs.append(self._log_row(rule, fact, trigger, decision.matched, done, duration, batch,
+                                        error=error, trigger_key=trigger_key))
 
-    def _log_vals(self, rule, message, trigger, matched, done, duration, batch, error=False, trigger_key=False):
-        return {"rule_id": rule.id, "trigger": trigger, "account_id": message.account_id.id,
-                "thread_id": message.thread_id.id, "message_id": message.id, "subject": message.subject,
-                "matched": "\n".join(matched) or _("(no conditions)"), "actions_done": "\n".join(d for d in done if d),
-                "duration_ms": duration, "dry_run": bool(batch.dry_run), "dry_run_id": batch.dry_run or False,
-                "state": "error" if error else "done", "error": error or False, "trigger_key": trigger_key or False}
+    def _log_row(self, rule, fact, trigger, matched, done, duration, batch, error=False, trigger_key=False):
+        """One run-log row as values in the column order of ``_insert_logs``."""
+        return (rule.id, trigger, fact.account_id, fact.thread_id or None, fact.id, fact.subject,
+                "\n".join(matched) or "(no conditions)", "\n".join(d for d in done if d), round(duration, 3),
+                bool(batch.dry_run), batch.dry_run or None, "error" if error else "done", error or None,
+                trigger_key or None)
 
     def _do_action(self, rule, action, message, fact, batch):
-        """Execute (or, in a dry run, describe) one action; returns what was done."""
+        """Execute (or, in a dry run, describe) one action; returns what was done, or None
+        when there was nothing to do (the tag is already there, the message already starred...).
+
+        ``action`` is the batch's ``_ActionInfo`` (``action.record`` is the record);
+        ``message`` is the message record, None for rules whose actions are all grouped
+        (``GROUPED_KINDS`` handlers work on ``fact`` alone).
+        """
         handler = getattr(self, f"_action_{action.kind}")
         return handler(rule, action, message, fact, batch)
 
-    def _note(self, rule, batch, thread, verb):
-        if thread and not batch.dry_run:
-            note = _("%(verb)s by rule “%(rule)s”", verb=verb, rule=rule.name)
-            batch.later(lambda: batch.thread_vals[thread.id].update(rule_note=note))
+    def _note(self, rule, batch, thread_id, verb):
+        if thread_id and not batch.dry_run:
+            key = (rule.id, verb)
+            note = batch.notes.get(key)
+            if note is None:
+                note = batch.notes[key] = _("%(verb)s by rule “%(rule)s”", verb=verb, rule=rule.name)
+            batch.later(lambda: batch.thread_vals[thread_id].update(rule_note=note))
+
+    def _verb(self, batch, verb):
+        """The translated verb of a rule note, once per batch."""
+        key = ("verb", verb)
+        if key not in batch.notes:
+            batch.notes[key] = {"tagged": _("Tagged"), "moved": _("Moved"), "assigned": _("Assigned")}[verb]
+        return batch.notes[key]
+
+    @staticmethod
+    def _has_tag(fact, batch, tag_id):
+        """The tag as this batch leaves it: stored, or added / removed by an earlier rule."""
+        mid = fact.id
+        if mid in batch.tag_add.get(tag_id, ()):
+            return True
+        return tag_id in fact.tag_ids and mid not in batch.tag_remove.get(tag_id, ())
 
     def _action_add_tags(self, rule, action, message, fact, batch):
-        names = ", ".join(action.tag_ids.mapped("name"))
         if batch.dry_run:
-            return _("would tag: %s", names)
-        for tag_id in action.tag_ids.ids:
-            batch.later(lambda t=tag_id: (batch.tag_add[t].add(message.id), batch.tag_remove[t].discard(message.id)))
-        self._note(rule, batch, message.thread_id, _("Tagged"))
-        return _("tagged: %s", names)
+            return action.dry
+        mid = fact.id
+        missing = [t for t in action.tag_ids if not self._has_tag(fact, batch, t)]
+        if not missing:
+            return None
+        for tag_id in missing:
+            batch.later(lambda t=tag_id: (batch.tag_add[t].add(mid), batch.tag_remove[t].discard(mid)))
+        self._note(rule, batch, fact.thread_id, self._verb(batch, "tagged"))
+        return action.done
 
     def _action_remove_tags(self, rule, action, message, fact, batch):
-        names = ", ".join(action.tag_ids.mapped("name"))
         if batch.dry_run:
-            return _("would untag: %s", names)
-        for tag_id in action.tag_ids.ids:
-            batch.later(lambda t=tag_id: (batch.tag_remove[t].add(message.id), batch.tag_add[t].discard(message.id)))
-        return _("untagged: %s", names)
+            return action.dry
+        mid = fact.id
+        present = [t for t in action.tag_ids if self._has_tag(fact, batch, t)]
+        if not present:
+            return None
+        for tag_id in present:
+            batch.later(lambda t=tag_id: (batch.tag_remove[t].add(mid), batch.tag_add[t].discard(mid)))
+        return action.done
+
+    def _set_flag(self, action, fact, batch, field):
+        if batch.dry_run:
+            return action.dry
+        if batch.flag_state.get(fact.id, {}).get(field) or fact.id in batch.flags.get((field, True), ()):
+            return None
+        batch.later(lambda: batch.flags[(field, True)].add(fact.id))
+        return action.done
 
     def _action_mark_read(self, rule, action, message, fact, batch):
-        if not batch.dry_run:
-            batch.later(lambda: batch.flags[("is_read", True)].add(message.id))
-        return _("would mark read") if batch.dry_run else _("marked read")
+        return self._set_flag(action, fact, batch, "is_read")
 
     def _action_star(self, rule, action, message, fact, batch):
-        if not batch.dry_run:
-            batch.later(lambda: batch.flags[("is_starred", True)].add(message.id))
-        return _("would star") if batch.dry_run else _("starred")
+        return self._set_flag(action, fact, batch, "is_starred")
 
     def _action_move(self, rule, action, message, fact, batch):
-        folder = action.folder_id
-        if folder.account_id != message.account_id:
+        folder = action.record.folder_id
+        if folder.account_id.id != fact.account_id:
             return _("not moved: %s is a folder of another mailbox", folder.name)
         if batch.dry_run:
             return _("would move to %s", folder.name)
         # Pushed to the server like a user's move (not in sync context).
         message.with_context(maildesk_from_sync=False)._move_to(folder)
-        self._note(rule, batch, message.thread_id, _("Moved"))
+        self._note(rule, batch, fact.thread_id, self._verb(batch, "moved"))
         return _("moved to %s", folder.name)
 
     def _action_set_team(self, rule, action, message, fact, batch):
         if batch.dry_run:
-            return _("would set team %s", action.team_id.name)
-        if message.thread_id:
-            team_id, thread_id = action.team_id.id, message.thread_id.id
-            batch.later(lambda: batch.thread_vals[thread_id].update(team_id=team_id))
-        return _("team: %s", action.team_id.name)
+            return action.dry
+        if not fact.thread_id or batch.thread_vals[fact.thread_id].get("team_id", fact.team_id) == action.team_id:
+            return None
+        team_id, thread_id = action.team_id, fact.thread_id
+        batch.later(lambda: batch.thread_vals[thread_id].update(team_id=team_id))
+        return action.done
 
     def _action_close(self, rule, action, message, fact, batch):
         if batch.dry_run:
@@ -328,36 +503,43 @@ class MaildeskRule(models.Model):
         message.thread_id.sudo().action_close()
         return _("marked done")
 
+    def _assigned(self, action, fact, batch):
+        """True when ``only_unassigned`` leaves this conversation alone."""
+        return action.only_unassigned and bool(batch.thread_user.get(fact.thread_id)
+                                               or batch.thread_vals[fact.thread_id].get("user_id"))
+
     def _action_assign_user(self, rule, action, message, fact, batch):
-        thread = message.thread_id
-        if action.only_unassigned and (thread.user_id or batch.thread_vals[thread.id].get("user_id")):
+        current = batch.thread_vals[fact.thread_id].get("user_id", batch.thread_user.get(fact.thread_id))
+        if current == action.user_id and not batch.dry_run:
+            return None
+        if self._assigned(action, fact, batch):
             return _("already assigned")
         if batch.dry_run:
-            return _("would assign %s", action.user_id.name)
-        user_id = action.user_id.id
-        batch.later(lambda: batch.thread_vals[thread.id].update(user_id=user_id))
-        self._note(rule, batch, thread, _("Assigned"))
-        return _("assigned %s", action.user_id.name)
+            return action.dry
+        user_id, thread_id = action.user_id, fact.thread_id
+        batch.later(lambda: batch.thread_vals[thread_id].update(user_id=user_id))
+        self._note(rule, batch, thread_id, self._verb(batch, "assigned"))
+        return action.done
 
     def _action_assign_team(self, rule, action, message, fact, batch):
-        thread = message.thread_id
-        if action.only_unassigned and (thread.user_id or batch.thread_vals[thread.id].get("user_id")):
+        if self._assigned(action, fact, batch):
             return _("already assigned")
-        team = action.team_id or thread.team_id
+        team = self.env["maildesk.team"].sudo().browse(action.team_id or fact.team_id)
         if not team:
             return _("not assigned: the conversation has no team")
-        assigner = self._assigner(team, action.assign_method, batch, thread.account_id)
+        method = action.record.assign_method
+        assigner = self._assigner(team, method, batch, self.env["maildesk.account"].sudo().browse(fact.account_id))
         user_id = assigner.pick()
         if not user_id:
             return _("not assigned: no member of %s is available", team.name)
-        name = self.env["res.users"].browse(user_id).name
+        name = batch.user_name(user_id)
         if batch.dry_run:
             return _("would assign %s", name)
-        team_id = team.id
-        batch.later(lambda: batch.thread_vals[thread.id].update(user_id=user_id, team_id=team_id))
+        team_id, thread_id = team.id, fact.thread_id
+        batch.later(lambda: batch.thread_vals[thread_id].update(user_id=user_id, team_id=team_id))
         batch.later(lambda: batch.thread_vals.setdefault(("team", team_id), {}).update(last_assigned_user_id=user_id))
-        self._note(rule, batch, thread, _("Assigned"))
-        return _("assigned %(user)s (%(method)s)", user=name, method=action.assign_method)
+        self._note(rule, batch, thread_id, self._verb(batch, "assigned"))
+        return _("assigned %(user)s (%(method)s)", user=name, method=method)
 
     def _assigner(self, team, method, batch, account):
         key = (team.id, method, account.id)
@@ -379,61 +561,106 @@ class MaildeskRule(models.Model):
         return batch.assigners[key]
 
     def _action_auto_reply(self, rule, action, message, fact, batch):
+        record = action.record
         address = (fact.reply_to or fact.from_address).lower()
         memory = self.env["maildesk.rule.reply"].sudo().search(
-            [("action_id", "=", action.id), ("address", "=", address)], limit=1)
+            [("action_id", "=", record.id), ("address", "=", address)], limit=1)
         ok, reason = autoreply.may_auto_reply(
-            fact, now=batch.now, own_addresses=batch.own_addresses(), window_start=action.window_start,
-            window_end=action.window_end, last_sent_at=memory.sent_at, once_per_days=action.once_per_days)
+            fact, now=batch.now, own_addresses=batch.own_addresses(), window_start=record.window_start,
+            window_end=record.window_end, last_sent_at=memory.sent_at, once_per_days=record.once_per_days)
         if not ok:
             return _("no auto-reply: %s", reason)
         if batch.dry_run:
             return _("would auto-reply to %s", address)
+        if not self._claim_auto_reply(record, address, batch.now):
+            # Another transaction answered this sender meanwhile (the claim is atomic).
+            return _("no auto-reply: already answered this sender within %s days", record.once_per_days)
         account = message.account_id.sudo()
         name = (message.email_from or "").split("<")[0].strip(' "') or address
-        values = {"sender_name": name, "sender_email": address, "subject": message.subject or "",
-                  "mailbox": account.name, "date": fields.Datetime.to_string(message.date) or ""}
-        reply = autoreply.build_auto_reply(fact, action.reply_subject, str(action.reply_body or ""), values)
-        account._send_mail(reply["to"], "", "", reply["subject"], Markup(reply["body_html"]), parent=message,
-                           headers=reply["headers"])
-        if memory:
-            memory.sent_at = batch.now
-        else:
-            memory.create({"action_id": action.id, "address": address, "sent_at": batch.now})
-        return _("auto-replied to %s", address)
+        values = {"sender_name": name, "sender_email": address, "subject": fact.subject,
+                  "mailbox": account.name, "date": fields.Datetime.to_string(fact.date) or ""}
+        reply = autoreply.build_auto_reply(fact, record.reply_subject, str(record.reply_body or ""), values)
+        self.env["maildesk.rule.mail"].sudo().create({
+            "rule_id": rule.id, "action_id": record.id, "kind": "auto_reply", "account_id": account.id,
+            "message_id": fact.id, "email_to": reply["to"], "subject": reply["subject"],
+            "body_html": reply["body_html"], "headers": reply["headers"], "thread_reply": True})
+        batch.mail_queued = True
+        return _("auto-reply to %s queued", address)
+
+    def _claim_auto_reply(self, action, address, now):
+        """Take the once-per-sender slot of ``action`` for ``address``; False when it is taken.
+
+        One statement, so two transactions answering the same sender cannot both win: the
+        second waits for the first's row and then sees a recent ``sent_at``. Rolled back with
+        the batch, so a retried batch claims it again.
+        """
+        threshold = now - timedelta(days=max(action.once_per_days, 0))
+        self.env["maildesk.rule.reply"].flush_model()
+        self.env.cr.execute("""
+            INSERT INTO maildesk_rule_reply (action_id, address, sent_at,
+                                             create_uid, create_date, write_uid, write_date)
+            VALUES (%(action)s, %(address)s, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s)
+            ON CONFLICT (action_id, address) DO UPDATE
+               SET sent_at = EXCLUDED.sent_at, write_uid = EXCLUDED.write_uid, write_date = EXCLUDED.write_date
+             WHERE maildesk_rule_reply.sent_at <= %(threshold)s
+            RETURNING id""", {"action": action.id, "address": address, "now": now, "uid": self.env.uid,
+                              "threshold": threshold})
+        claimed = bool(self.env.cr.fetchone())
+        self.env["maildesk.rule.reply"].invalidate_model(["sent_at"])
+        return claimed
 
     def _action_forward(self, rule, action, message, fact, batch):
-        to = (action.forward_to or "").strip()
+        to = (action.record.forward_to or "").strip()
         if fact.auto_submitted and fact.from_address in batch.own_addresses():
             return _("not forwarded: sent by automation of one of our mailboxes")
         if batch.dry_run:
             return _("would forward to %s", to)
         header = Markup("<p>---------- Forwarded message ----------<br/>From: %s<br/>Subject: %s</p>") % (
             message.email_from or "", message.subject or "")
-        files = [(a.name, a.raw, a.mimetype) for a in message.attachment_ids.sudo() if a.name != "original.eml"]
-        message.account_id.sudo()._send_mail(
-            to, "", "", compose.forward_subject(message.subject or ""), header + Markup(message.body_html or ""),
-            attachments=files, headers={"Auto-Submitted": "auto-generated"})
-        return _("forwarded to %s", to)
+        files = message.attachment_ids.sudo().filtered(lambda a: a.name != "original.eml")
+        self.env["maildesk.rule.mail"].sudo().create({
+            "rule_id": rule.id, "action_id": action.id, "kind": "forward", "account_id": fact.account_id,
+            "message_id": fact.id, "email_to": to, "subject": compose.forward_subject(message.subject or ""),
+            "body_html": header + Markup(message.body_html or ""), "headers": {"Auto-Submitted": "auto-generated"},
+            "attachment_ids": [(6, 0, files.ids)], "thread_reply": False})
+        batch.mail_queued = True
+        return _("forward to %s queued", to)
 
     def _action_notify(self, rule, action, message, fact, batch):
-        text = action.notify_text or _("%(rule)s: “%(subject)s” from %(sender)s", rule=rule.name,
+        record = action.record
+        text = record.notify_text or _("%(rule)s: “%(subject)s” from %(sender)s", rule=rule.name,
                                        subject=message.subject or "", sender=message.email_from or "")
-        users = action.notify_user_ids.filtered("active")
-        channel = action.notify_channel
+        users = record.notify_user_ids.filtered("active")
+        channel = record.notify_channel
+        names = ", ".join(users.mapped("name") + ([channel.display_name] if channel else []))
         if batch.dry_run:
-            return _("would notify %s", ", ".join(users.mapped("name") + ([channel.display_name] if channel else [])))
+            return _("would notify %s", names)
         if users:
             self.env["bus.bus"].sudo()._sendmany([
                 (user.partner_id, "simple_notification", {"title": _("MailDesk"), "message": text, "sticky": False,
                                                           "type": "info"}) for user in users])
+            if record.notify_inbox and "mail.thread" in self.env:
+                self._notify_inbox(users, message, text)
         if channel and channel.exists():
             # Discuss is optional (`mail` installed): post as the system to the chosen channel.
             channel.sudo().message_post(body=escape(text), message_type="comment", subtype_xmlid="mail.mt_comment")
-        return _("notified %s", ", ".join(users.mapped("name") + ([channel.display_name] if channel else [])))
+        return _("notified %s", names)
+
+    def _notify_inbox(self, users, message, text):
+        """A Discuss inbox notification per user about the conversation (``mail`` installed).
+
+        Pop-ups (bus) are lost for users who are not online; the inbox keeps it. The
+        conversation is not a ``mail.thread`` (the base does not depend on ``mail``), so the
+        notification is attached by model and id, as ``message_notify`` allows.
+        """
+        # sudo: a system notification to the chosen users; nothing of the mail body is copied.
+        self.env["mail.thread"].sudo().message_notify(
+            model="maildesk.thread", res_id=message.thread_id.id, partner_ids=users.partner_id.ids,
+            body=escape(text), subject=message.subject or "", subtype_xmlid="mail.mt_note")
 
     def _action_create_record(self, rule, action, message, fact, batch):
-        model = action._target_model()
+        record = action.record
+        model = record._target_model()
         thread = message.thread_id
         Link = self.env["maildesk.thread.record"].sudo()
         existing = Link.search([("thread_id", "=", thread.id), ("res_model", "=", model)], limit=1)
@@ -447,37 +674,31 @@ class MaildeskRule(models.Model):
                    "partner": message.partner_id.id or False, "snippet": message.snippet or "",
                    "mailbox": message.account_id.name, "date": message.date}
         vals = {}
-        for field_name, source in action._mapping().items():
+        for field_name, source in record._mapping().items():
             vals[field_name] = source[1] if isinstance(source, tuple) else sources[source]
         # The rule's owner creates it: their access rights and record rules apply.
-        record = self.env[model].with_user(rule.user_id).create(vals)
-        Link.create({"thread_id": thread.id, "res_model": model, "res_id": record.id, "rule_id": rule.id})
-        return _("created %(model)s %(name)s", model=model, name=record.sudo().display_name)
+        created = self.env[model].with_user(rule.user_id).create(vals)
+        Link.create({"thread_id": thread.id, "res_model": model, "res_id": created.id, "rule_id": rule.id})
+        return _("created %(model)s %(name)s", model=model, name=created.sudo().display_name)
 
     def _action_ai_classify(self, rule, action, message, fact, batch):
+        record = action.record
         service = self.env.get("maildesk.ai.service")
         if service is None or not hasattr(service, "_classify_tags"):
             return _("AI classification skipped: no AI service is installed")
         if batch.dry_run:
-            return _("would classify with AI into %s", ", ".join(action.tag_ids.mapped("name")))
+            return _("would classify with AI into %s", ", ".join(record.tag_ids.mapped("name")))
         # Pro's chokepoint decides (feature switch, mailbox switch, limits) and may return nothing.
-        tags = service._classify_tags(message, action.tag_ids) or self.env["maildesk.tag"]
-        for tag_id in (tags & action.tag_ids).ids:
-            batch.later(lambda t=tag_id: batch.tag_add[t].add(message.id))
+        tags = service._classify_tags(message, record.tag_ids) or self.env["maildesk.tag"]
+        for tag_id in (tags & record.tag_ids).ids:
+            batch.later(lambda t=tag_id: batch.tag_add[t].add(fact.id))
         return _("AI tags: %s", ", ".join(tags.mapped("name")) or _("none"))
 
     # -- grouped writes ----------------------------------------------------------------------------
     def _flush_batch(self, batch):
         Message = self.env["maildesk.message"].sudo()
         if not batch.dry_run:
-            for tag_id, ids in batch.tag_add.items():
-                if ids:
-                    Message.browse(sorted(ids)).with_context(maildesk_from_sync=True).write(
-                        {"tag_ids": [(4, tag_id)]})
-            for tag_id, ids in batch.tag_remove.items():
-                if ids:
-                    Message.browse(sorted(ids)).with_context(maildesk_from_sync=True).write(
-                        {"tag_ids": [(3, tag_id)]})
+            self._write_tags(batch.tag_add, batch.tag_remove)
             for (field, value), ids in batch.flags.items():
                 try:
                     # Not in sync context: the flag goes to the server like a user's click.
@@ -492,7 +713,78 @@ class MaildeskRule(models.Model):
                     grouped[tuple(sorted(vals.items()))].append(key)
             for vals, ids in grouped.items():
                 self.env["maildesk.thread"].sudo().browse(ids).write(dict(vals))
-        return self.env["maildesk.rule.run"].sudo().create(batch.logs)
+            if batch.mail_queued:
+                # Part of this transaction: a rolled-back batch wakes nobody and queued nothing.
+                self.env.ref("maildesk_automation.ir_cron_maildesk_rule_mail").sudo()._trigger()
+        return self.env["maildesk.rule.run"].browse(self._insert_logs(batch.logs))
+
+    def _write_tags(self, add, remove):
+        """Add / remove tags on messages, ``{tag id: message ids}``: one statement each way.
+
+        Raw SQL on the relation table: the ORM's many2many write reads every message's
+        current tags first and cost more than all the rules' evaluation on a large batch. Tags
+        on messages are local data (nothing goes to the server, as for the ORM write in sync
+        context); the caches of both sides are invalidated and dependents marked modified.
+        """
+        field = self.env["maildesk.message"]._fields["tag_ids"]
+        pairs_add = [(mid, tag) for tag, ids in add.items() for mid in ids]
+        pairs_remove = [(mid, tag) for tag, ids in remove.items() for mid in ids]
+        if not pairs_add and not pairs_remove:
+            return
+        self.env["maildesk.message"].flush_model(["tag_ids"])
+        rel, col1, col2 = field.relation, field.column1, field.column2
+        if pairs_add:
+            messages, tags = zip(*pairs_add)
+            self.env.cr.execute(f"""
+                INSERT INTO "{rel}" ("{col1}", "{col2}")
+                SELECT v.m, v.t FROM unnest(%s::int[], %s::int[]) AS v(m, t)
+                  JOIN maildesk_tag tag ON tag.id = v.t
+                ON CONFLICT DO NOTHING""", [list(messages), list(tags)])  # noqa: S608 - field metadata
+        if pairs_remove:
+            messages, tags = zip(*pairs_remove)
+            self.env.cr.execute(f"""
+                DELETE FROM "{rel}" r USING unnest(%s::int[], %s::int[]) AS v(m, t)
+                 WHERE r."{col1}" = v.m AND r."{col2}" = v.t""", [list(messages), list(tags)])  # noqa: S608
+        touched = self.env["maildesk.message"].browse(sorted({m for m, _t in pairs_add + pairs_remove}))
+        touched.invalidate_recordset(["tag_ids"])
+        Tag = self.env["maildesk.tag"]
+        inverse = [name for name, f in Tag._fields.items() if f.type == "many2many" and f.relation == rel]
+        if inverse:
+            Tag.invalidate_model(inverse)
+        touched.modified(["tag_ids"])
+
+    def _insert_logs(self, rows):
+        """Write the batch's run-log rows in one statement; returns their ids.
+
+        Raw SQL: the ORM's ``create`` cost about 0.6 ms per line (defaults, the stored related
+        company, cache), several times the rules' own cost on a busy mailbox. Lines are system
+        data, written only here; users read them through the ORM and its record rules.
+        """
+        if not rows:
+            return []
+        self.env["maildesk.rule.run"].flush_model()
+        columns = list(zip(*rows))
+        self.env.cr.execute("""
+            INSERT INTO maildesk_rule_run (rule_id, trigger, account_id, company_id, thread_id, message_id, subject,
+                                           matched, actions_done, duration_ms, dry_run, dry_run_id, state, error,
+                                           trigger_key, create_uid, create_date, write_uid, write_date)
+            SELECT v.rule_id, v.trigger, v.account_id, a.company_id, v.thread_id, v.message_id, v.subject, v.matched,
+                   v.actions_done, v.duration_ms, v.dry_run, v.dry_run_id, v.state, v.error, v.trigger_key,
+                   %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM unnest(%(rule)s::int[], %(trigger)s::varchar[], %(account)s::int[], %(thread)s::int[],
+                          %(message)s::int[], %(subject)s::varchar[], %(matched)s::text[], %(done)s::text[],
+                          %(duration)s::numeric[], %(dry)s::bool[], %(dry_id)s::int[], %(state)s::varchar[],
+                          %(error)s::text[], %(key)s::varchar[])
+                   AS v(rule_id, trigger, account_id, thread_id, message_id, subject, matched, actions_done,
+                        duration_ms, dry_run, dry_run_id, state, error, trigger_key)
+              LEFT JOIN maildesk_account a ON a.id = v.account_id
+            RETURNING id""", {
+            "uid": self.env.uid, "now": fields.Datetime.now(), "rule": list(columns[0]), "trigger": list(columns[1]),
+            "account": list(columns[2]), "thread": list(columns[3]), "message": list(columns[4]),
+            "subject": list(columns[5]), "matched": list(columns[6]), "done": list(columns[7]),
+            "duration": list(columns[8]), "dry": list(columns[9]), "dry_id": list(columns[10]),
+            "state": list(columns[11]), "error": list(columns[12]), "key": list(columns[13])})
+        return [row[0] for row in self.env.cr.fetchall()]
 
     # -- time triggers ---------------------------------------------------------------------------
     @api.model

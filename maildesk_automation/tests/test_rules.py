@@ -1,3 +1,4 @@
+import unittest
 from datetime import datetime
 
 from freezegun import freeze_time
@@ -224,6 +225,93 @@ class TestRules(AutomationCase):
         self.assertEqual(thread.team_id.name, "S")
         self.assertEqual(rule.next_run_at, D(2026, 1, 6, 0, 1))
 
+    def phishing(self, **kwargs):
+        """A message Pro's code scan rates high: DMARC failed and it asks for a bank change."""
+        return self.store(subject="Invoice", authentication_results="mx.example.com; dmarc=fail header.from=x.example",
+                          body_text="Please note our new bank details and pay the outstanding invoice today.",
+                          body_html="<p>Please note our new bank details and pay the outstanding invoice today.</p>",
+                          **kwargs)
+
+    def test_security_level_condition_uses_pro_scan(self):
+        """The level of Pro's scan is stored on the message at ingest and 'at least medium' matches it."""
+        make_rule(self.env, self.account, conditions=[{"kind": "security_level", "choice": "medium"}],
+                  actions=[{"kind": "add_tags", "tag_ids": [(6, 0, self.tag_vip.ids)]}])
+        risky = self.phishing()
+        plain = self.store(subject="Lunch?", email_from="Friend <friend@partner.example>",
+                           from_address="friend@partner.example")
+        self.assertEqual(risky.security_level, "high")
+        self.assertEqual(risky.tag_ids, self.tag_vip)
+        self.assertEqual(plain.security_level, "low")
+        self.assertFalse(plain.tag_ids)
+        self.assertFalse(self.store(direction="outgoing").security_level, "outgoing mail is not scanned")
+
+    def test_security_level_not_scanned_without_a_rule_but_when_opened(self):
+        """Without a level rule ingest runs no scan; opening the conversation stores the level."""
+        message = self.phishing()
+        self.assertFalse(message.security_level)
+        self.env["maildesk.client"].with_user(self.user_member).get_thread(message.thread_id.id)
+        self.assertEqual(message.security_level, "high")
+
+    def test_dry_run_of_a_level_rule_stores_no_level(self):
+        """A dry run scans to decide but writes no level (it changes nothing)."""
+        message = self.phishing()
+        rule = make_rule(self.env, self.account, conditions=[{"kind": "security_level", "choice": "high"}],
+                         actions=[{"kind": "star"}])
+        wizard = self.env["maildesk.rule.dry.run"].create({"rule_id": rule.id, "limit": 5})
+        wizard.action_run()
+        self.assertEqual(wizard.matched, 1)
+        self.assertFalse(message.security_level)
+        self.assertFalse(message.is_starred)
+
+    def test_two_week_calendar_conversion_matches_odoo(self):
+        """A two-week resource.calendar (with a lunch line) gives the engine Odoo's own working intervals."""
+        from ..engine import hours
+        from ..models.maildesk_rule_runner import _work_calendar
+
+        def line(week, day, start, end):
+            return (0, 0, {"name": f"w{week}d{day}", "week_type": week, "dayofweek": str(day), "hour_from": start,
+                           "hour_to": end, "day_period": "morning"})
+        calendar = self.env["resource.calendar"].create({
+            "name": "Two weeks", "tz": "Europe/Berlin", "two_weeks_calendar": True, "attendance_ids": [(5, 0, 0)]
+            + [(0, 0, {"name": "First week", "display_type": "line_section", "week_type": "0", "sequence": 0,
+                       "dayofweek": "0", "hour_from": 0, "hour_to": 0, "day_period": "morning"})]
+            + [line("0", 0, 9, 12), line("0", 0, 13, 17)] + [line("0", d, 9, 17) for d in range(1, 5)]
+            + [(0, 0, {"name": "Lunch", "week_type": "0", "dayofweek": "0", "hour_from": 12, "hour_to": 13,
+                       "day_period": "lunch"})]
+            + [(0, 0, {"name": "Second week", "display_type": "line_section", "week_type": "1", "sequence": 25,
+                       "dayofweek": "0", "hour_from": 0, "hour_to": 0, "day_period": "morning"})]
+            + [line("1", d, 9, 13) for d in range(3)]})
+        engine_calendar = _work_calendar(calendar)
+        self.assertIsNotNone(engine_calendar.second_week)
+        start, end = D(2026, 1, 5), D(2026, 1, 19)
+        odoo = calendar._work_intervals_batch(start.replace(tzinfo=hours.UTC), end.replace(tzinfo=hours.UTC))[False]
+        expected = sorted((s.astimezone(hours.UTC).replace(tzinfo=None), e.astimezone(hours.UTC).replace(tzinfo=None))
+                          for s, e, _rec in odoo)
+        self.assertEqual(hours.working_intervals(engine_calendar, start, end), expected)
+        self.assertTrue(hours.is_working(engine_calendar, D(2026, 1, 8, 14)))       # Thu, first week
+        self.assertFalse(hours.is_working(engine_calendar, D(2026, 1, 15, 14)))     # Thu, second week
+
+    def test_notify_posts_to_a_discuss_channel_and_the_inbox(self):
+        """With Discuss installed, notify posts in the chosen channel and in each user's inbox."""
+        if "discuss.channel" not in self.env:
+            raise unittest.SkipTest("Discuss (the `mail` module) is not installed: the channel and inbox "
+                                    "notifications are offered only with it")
+        channel = self.env["discuss.channel"].create({"name": "Support desk", "channel_type": "channel"})
+        make_rule(self.env, self.account, name="Tell the desk", actions=[{
+            "kind": "notify", "notify_user_ids": [(6, 0, self.user_member.ids)], "notify_inbox": True,
+            "notify_channel": f"discuss.channel,{channel.id}", "notify_text": "Urgent mail arrived"}])
+        message = self.store(subject="Server down")
+        posted = self.env["mail.message"].search([("model", "=", "discuss.channel"), ("res_id", "=", channel.id),
+                                                  ("body", "ilike", "Urgent mail arrived")])
+        self.assertEqual(len(posted), 1)
+        inbox = self.env["mail.notification"].search([("res_partner_id", "=", self.user_member.partner_id.id),
+                                                      ("mail_message_id.model", "=", "maildesk.thread"),
+                                                      ("mail_message_id.res_id", "=", message.thread_id.id)])
+        self.assertEqual(len(inbox), 1)
+        self.assertIn("Urgent mail arrived", str(inbox.mail_message_id.body))
+        run = self.Run.search([("message_id", "=", message.id)])
+        self.assertIn("Support desk", run.actions_done)
+
 
 @tagged("post_install", "-at_install", "maildesk")
 class TestRuleSecurity(AutomationCase):
@@ -302,3 +390,31 @@ class TestRuleSecurity(AutomationCase):
         self.assertEqual(own.examined, 1)
         with self.assertRaises(AccessError):
             own.with_user(self.user_outsider).read(["examined"])
+
+    def test_notify_only_people_and_channels_who_may_see_it(self):
+        """A rule's notification (subject, sender) goes to users who see the mailbox and to channels its owner reads."""
+        Rule = self.env["maildesk.rule"].with_user(self.user_owner)
+        with self.assertRaises(ValidationError):
+            Rule.create(self._rule_vals(self.account, [{"kind": "notify",
+                                                         "notify_user_ids": [(6, 0, self.user_outsider.ids)]}]))
+        if "discuss.channel" not in self.env:
+            raise unittest.SkipTest("Discuss (the `mail` module) is not installed: no channels to post to")
+        private = self.env["discuss.channel"].with_user(self.user_outsider).create(
+            {"name": "Outsiders only", "channel_type": "group"})
+        with self.assertRaises(AccessError):
+            Rule.create(self._rule_vals(self.account, [{"kind": "notify",
+                                                         "notify_channel": f"discuss.channel,{private.id}"}]))
+
+    def test_users_cannot_read_rule_mail_nor_set_scan_levels(self):
+        """The queue of rule mail is admin-only and no user writes a message's security level."""
+        make_rule(self.env, self.account, actions=[{"kind": "forward", "forward_to": "x@elsewhere.example"}])
+        message = self.store(subject="Contract")
+        queued = self.env["maildesk.rule.mail"].search([("message_id", "=", message.id)])
+        self.assertEqual(len(queued), 1)
+        with self.assertRaises(AccessError):
+            queued.with_user(self.user_owner).read(["email_to"])
+        with self.assertRaises(AccessError):
+            self.env["maildesk.rule.mail"].with_user(self.user_owner).create(
+                {"kind": "forward", "account_id": self.account.id, "email_to": "x@evil.example"})
+        with self.assertRaises(AccessError):
+            message.with_user(self.user_owner).write({"security_level": "low"})

@@ -1,5 +1,6 @@
 """Rules on real mail: Dovecot ingest, sending through an SMTP sink, RFC 3834 loops."""
 import email
+from unittest.mock import patch
 
 from odoo.tests import tagged
 
@@ -20,6 +21,10 @@ class TestRulesImap(ImapCase):
         self.sink = self.use_smtp_sink()
         self.tag = self.env["maildesk.tag"].create({"name": f"Rule tag {self.login}"})
         self.account.user_ids = [(4, self.user_member.id)]
+
+    def send_rule_mail(self):
+        """Run the cron that sends what rules queued (after the batch's commit in production)."""
+        self.env["maildesk.rule.mail"]._cron_send()
 
     def auto_reply_rule(self, account, **kwargs):
         return make_rule(self.env, account, name=f"Away {account.email}", actions=[{
@@ -58,8 +63,11 @@ class TestRulesImap(ImapCase):
                   actions=[{"kind": "add_tags", "tag_ids": [(6, 0, self.tag.ids)]}])
         self.append([raw("Eve <eve@customer.example>", self.login, "Help", "<h1@customer.example>")])
         self.account.action_sync()
+        self.assertEqual(len(self.sink.messages), 0, "nothing leaves inside the ingest transaction")
+        self.send_rule_mail()
         self.append([raw("Eve <eve@customer.example>", self.login, "Help again", "<h2@customer.example>")])
         self.account.action_sync()
+        self.send_rule_mail()
         self.assertEqual(len(self.sink.messages), 1)
         _from, rcpts, data = self.sink.messages[0]
         answer = email.message_from_bytes(data)
@@ -77,6 +85,8 @@ class TestRulesImap(ImapCase):
         make_rule(self.env, self.account, actions=[{"kind": "forward", "forward_to": "desk@elsewhere.example"}])
         self.append([raw("Eve <eve@customer.example>", self.login, "Contract", "<c1@customer.example>")])
         self.account.action_sync()
+        self.send_rule_mail()
+        self.send_rule_mail()
         self.assertEqual(len(self.sink.messages), 1)
         _from, rcpts, data = self.sink.messages[0]
         sent = email.message_from_bytes(data)
@@ -95,6 +105,7 @@ class TestRulesImap(ImapCase):
             raw("MAILER-DAEMON@mx.example", self.login, "Undelivered", "<n5@x>"),
         ])
         self.account.action_sync()
+        self.send_rule_mail()
         self.assertEqual(len(self.sink.messages), 0)
         lines = self.env["maildesk.rule.run"].search([("account_id", "=", self.account.id)])
         self.assertEqual(len(lines), 5)
@@ -110,6 +121,7 @@ class TestRulesImap(ImapCase):
         self.auto_reply_rule(account_b)
         self.append([raw("Eve <eve@customer.example>", self.login, "Help", "<h1@customer.example>")])
         self.account.action_sync()
+        self.send_rule_mail()
         self.assertEqual(len(self.sink.messages), 1)
         answer = self.sink.messages[0][2]
         # Eve's own auto-responder answers A's auto-reply: A must not answer that.
@@ -119,9 +131,49 @@ class TestRulesImap(ImapCase):
         # A's auto-reply delivered to mailbox B, which auto-replies too: B must not answer it.
         self.server.append(login_b, password_b, "INBOX", [answer])
         account_b.action_sync()
+        self.send_rule_mail()
         self.assertEqual(len(self.sink.messages), 1)
         at_b = self.env["maildesk.message"].search([("account_id", "=", account_b.id), ("direction", "=", "incoming")])
         self.assertTrue(at_b.is_auto_generated)
         runs = self.env["maildesk.rule.run"].search([("account_id", "in", (self.account | account_b).ids)])
         self.assertEqual(len(runs), 3)
-        self.assertEqual(len(runs.filtered(lambda r: r.actions_done.startswith("auto-replied"))), 1)
+        self.assertEqual(len(runs.filtered(lambda r: r.actions_done.startswith("auto-reply to"))), 1)
+
+    def test_auto_reply_survives_a_rolled_back_batch_once(self):
+        """A batch that fails after the rule ran sends nothing; its retry answers once, never twice."""
+        self.auto_reply_rule(self.account)
+        self.append([raw("Eve <eve@customer.example>", self.login, "Help", "<h1@customer.example>")])
+        Message = type(self.env["maildesk.message"])
+        original = Message._on_messages_stored
+
+        def fail_after_rules(records):
+            original(records)
+            raise RuntimeError("the batch fails after the rules ran")
+
+        with patch.object(Message, "_on_messages_stored", fail_after_rules), self.assertRaises(RuntimeError), \
+                self.env.cr.savepoint():
+            self.account._sync_one()
+        self.send_rule_mail()
+        self.assertEqual(len(self.sink.messages), 0, "the rolled-back batch sent nothing")
+        self.assertFalse(self.messages(message_id="<h1@customer.example>"), "the batch was rolled back")
+        self.assertFalse(self.env["maildesk.rule.mail"].search([("account_id", "=", self.account.id)]))
+        self.account.action_sync()  # the retry stores the same mail and runs the rule again
+        self.account.action_sync()
+        self.send_rule_mail()
+        self.send_rule_mail()
+        self.assertEqual(len(self.sink.messages), 1)
+        queued = self.env["maildesk.rule.mail"].search([("account_id", "=", self.account.id)])
+        self.assertEqual((len(queued), queued.state, queued.attempts), (1, "sent", 1))
+        self.assertEqual(queued.sent_message_id.thread_id, self.messages(message_id="<h1@customer.example>").thread_id)
+
+    def test_rule_mail_is_never_sent_twice(self):
+        """A row interrupted while sending turns 'unknown' and is never sent again automatically."""
+        self.auto_reply_rule(self.account)
+        self.append([raw("Eve <eve@customer.example>", self.login, "Help", "<h1@customer.example>")])
+        self.account.action_sync()
+        row = self.env["maildesk.rule.mail"].search([("account_id", "=", self.account.id)])
+        row.write({"state": "sending", "sending_since": "2000-01-01 00:00:00"})  # a worker died mid-send
+        self.send_rule_mail()
+        self.assertEqual(row.state, "unknown")
+        self.send_rule_mail()
+        self.assertEqual(len(self.sink.messages), 0)

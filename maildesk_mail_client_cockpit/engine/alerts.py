@@ -105,8 +105,12 @@ def breaches(rule, value, firing=False):
     return OPERATORS[rule.operator](value, threshold)
 
 
-def evaluate(rule, state, observation, now):
-    """One evaluation step: the new state and the notices to send now."""
+def evaluate(rule, state, observation, now, value=None):
+    """One evaluation step: the new state and the notices to send now.
+
+    ``observation``: the KPI value, a boolean verdict (anomaly rules), or None (no data).
+    ``value``: with a boolean verdict, the number it was reached on (kept and sent in notices).
+    """
     state = state or AlertState()
     if state.status not in STATUSES:
         raise ValueError(f"Unknown alert state {state.status!r}.")
@@ -119,7 +123,10 @@ def evaluate(rule, state, observation, now):
         breaching = observation  # anomaly rules pass the verdict of engine/anomaly.py
     else:
         breaching = breaches(rule, observation, firing=active)
-    value = observation if not isinstance(observation, bool) else state.last_value
+    if isinstance(observation, bool):
+        value = value if value is not None else state.last_value
+    else:
+        value = observation
     notices = []
 
     def notice(kind, started):

@@ -37,6 +37,8 @@ class MaildeskClient(models.AbstractModel):
         service = self.env["maildesk.ai.service"]
         messages = self.env["maildesk.message"].browse([row["id"] for row in result["messages"]])
         risks = service.scan_messages(messages)
+        # The scan ran: keep its level on the messages (rules and reports read it there).
+        messages._store_security_levels({mid: found.level for mid, found in risks.items()})
         trusted = self.env["maildesk.trusted.sender"]._addresses()
         for row in result["messages"]:
             found = risks.get(row["id"])

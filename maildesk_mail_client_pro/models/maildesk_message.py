@@ -1,4 +1,17 @@
-"""One-off backfill of the six headers stored at ingest since they were added.
+"""Messages in Pro: the stored security-scan level, and a one-off backfill of six headers.
+
+Security level
+--------------
+``security_level`` keeps the level of the code security scan (``engine/scan.py``, no AI:
+``low`` / ``medium`` / ``high``) of incoming mail. It is filled when the scan first runs on
+a message: when its conversation is opened in the client (``maildesk.client.get_thread``),
+by the AI scan button, and at ingest for mailboxes whose automation rules test the level
+(``_security_levels``, called by maildesk_automation for the batch). It stays empty for
+mail never scanned and for outgoing mail. The scan is not run for every message at ingest:
+it costs about a millisecond per message and only these readers need it.
+
+Header backfill
+---------------
 
 Mail stored before ``auto_submitted`` ... ``return_path`` existed has them empty. The cron
 "MailDesk: backfill mail headers" walks those messages once, oldest id first, up to the
@@ -10,8 +23,9 @@ when done; a message the server no longer has is skipped.
 """
 import logging
 import threading
+from collections import defaultdict
 
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.addons.maildesk_mail_client.engine import mime
 
 _logger = logging.getLogger(__name__)
@@ -23,8 +37,41 @@ PARAM_DONE = "maildesk_mail_client_pro.backfill_done_id"
 BACKFILL_BATCH = 200
 
 
+SECURITY_LEVELS = [("low", "Low"), ("medium", "Medium"), ("high", "High")]
+
+
 class MaildeskMessage(models.Model):
     _inherit = "maildesk.message"
+
+    security_level = fields.Selection(
+        SECURITY_LEVELS, "Security Level", readonly=True, copy=False,
+        help="Level of the code security scan of this incoming message (no AI); empty until it was scanned.")
+
+    def _security_levels(self, store=True):
+        """``{message id: level}`` of these incoming messages; scans those never scanned.
+
+        ``store``: write the new levels (one write per level); a dry run passes False.
+        """
+        incoming = self.filtered(lambda m: m.direction == "incoming")
+        levels = {m.id: m.security_level for m in incoming if m.security_level}
+        todo = incoming.filtered(lambda m: not m.security_level)
+        if todo:
+            found = {mid: result.level for mid, result in self.env["maildesk.ai.service"].scan_messages(todo).items()}
+            levels.update(found)
+            if store:
+                todo._store_security_levels(found)
+        return levels
+
+    def _store_security_levels(self, levels):
+        """Write ``{message id: level}`` where it changed, one write per level."""
+        by_level = defaultdict(list)
+        current = {m.id: m.security_level for m in self.browse(list(levels))}
+        for message_id, level in levels.items():
+            if level and current.get(message_id) != level:
+                by_level[level].append(message_id)
+        for level, ids in by_level.items():
+            # sudo + sync context: derived data of mail the caller may read; not a user's edit.
+            self.browse(ids).sudo().with_context(maildesk_from_sync=True).write({"security_level": level})
 
     @api.model
     def _backfill_headers(self, batch=BACKFILL_BATCH):

@@ -69,6 +69,14 @@ def test_security_level_and_auto_generated_on_the_message():
     m = msg(security_level="high", is_auto_generated=True)
     assert matches({"kind": "security_level", "value": "medium, high"}, m)
     assert matches({"kind": "auto_generated"}, m)
+    assert not matches({"kind": "security_level", "value": ["medium", "high"]}, msg(security_level=""))
+
+
+@pytest.mark.parametrize("value", ["", "safe", ["low", "critical"]])
+def test_security_level_needs_scan_levels(value):
+    """Only Pro's scan levels (low / medium / high) are accepted."""
+    with pytest.raises(RuleError):
+        rules.compile_rules([RuleSpec(id=1, conditions=[{"kind": "security_level", "value": value}])])
 
 
 def test_domain_conditions_use_the_callers_batch_hits():
@@ -277,6 +285,47 @@ def test_dst_day_has_its_real_length():
     always = hours.WorkCalendar("Europe/Berlin", {d: [(0, 24)] for d in range(7)})
     day = hours.business_seconds_between(always, datetime(2026, 3, 28, 23), datetime(2026, 3, 29, 22))
     assert day == 23 * 3600
+
+
+# Two-week calendar: first week (5 Jan 2026, Odoo week_type "0") Mon-Fri 9-17, second week
+# (12 Jan, week_type "1") Mon-Wed 9-13, Berlin time; Monday 12 Jan is a holiday.
+TWO_WEEKS = hours.WorkCalendar("Europe/Berlin", {d: [(9, 17)] for d in range(5)},
+                               leaves=((datetime(2026, 1, 11, 23), datetime(2026, 1, 12, 23)),),
+                               second_week={d: [(9, 13)] for d in range(3)})
+
+
+def test_week_type_follows_odoo():
+    """Weeks run Monday to Sunday and alternate from 0001-01-01 (Odoo's get_week_type)."""
+    assert [hours.week_type(datetime(2026, 1, d).date()) for d in (4, 5, 11, 12, 18, 19)] == [1, 0, 0, 1, 1, 0]
+
+
+def test_two_week_calendar_alternates_its_weeks():
+    assert hours.is_working(TWO_WEEKS, datetime(2026, 1, 8, 10))         # Thu, first week, 11:00
+    assert not hours.is_working(TWO_WEEKS, datetime(2026, 1, 15, 10))    # Thu, second week: off
+    assert hours.is_working(TWO_WEEKS, datetime(2026, 1, 13, 11))        # Tue, second week, 12:00
+    assert not hours.is_working(TWO_WEEKS, datetime(2026, 1, 13, 12, 30))  # Tue, second week, 13:30
+    assert not hours.is_working(TWO_WEEKS, datetime(2026, 1, 12, 9))     # Mon, second week: holiday
+    assert hours.is_working(TWO_WEEKS, datetime(2026, 1, 22, 15))        # Thu, first week again, 16:00
+
+
+def test_two_week_calendar_business_hours_across_the_holiday():
+    """Fri 9 Jan 16:00 + 6 h: 1 h Friday, Monday 12 is a holiday, Tue 9-13 (4 h), Wed 9-10."""
+    start = datetime(2026, 1, 9, 15)  # 16:00 CET
+    end = hours.add_business_hours(TWO_WEEKS, start, 6)
+    assert end == datetime(2026, 1, 14, 9)  # Wednesday 10:00 CET
+    assert hours.business_seconds_between(TWO_WEEKS, start, end) == 6 * 3600
+    # The same start without the second week's short days ends on Monday 12 (first-week hours).
+    one_week = hours.WorkCalendar("Europe/Berlin", {d: [(9, 17)] for d in range(5)})
+    assert hours.add_business_hours(one_week, start, 6) == datetime(2026, 1, 12, 13)
+
+
+def test_two_week_calendar_takes_the_week_of_the_local_date():
+    """Sunday 23:30 UTC is Monday 08:30 in Tokyo: the Tokyo Monday's week decides."""
+    tokyo = hours.WorkCalendar("Asia/Tokyo", {0: [(8, 12)]}, second_week={})
+    assert hours.is_working(tokyo, datetime(2026, 1, 4, 23, 30))       # Mon 5 Jan Tokyo, first week
+    assert not hours.is_working(tokyo, datetime(2026, 1, 11, 23, 30))  # Mon 12 Jan Tokyo, second week
+    # Monday 5 Jan 12:00 Tokyo + 2 h: the next first-week Monday, 19 Jan 08:00-10:00 Tokyo.
+    assert hours.add_business_hours(tokyo, datetime(2026, 1, 5, 3), 2) == datetime(2026, 1, 19, 1, 0)
 
 
 def test_no_calendar_means_always_and_empty_calendar_never():

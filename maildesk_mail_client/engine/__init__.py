@@ -9,6 +9,7 @@ here, so it can be tested with pytest on any machine against real servers:
 - ``smtp``       SMTP sending (smtplib)
 - ``mime``       raw RFC 5322 bytes -> ``ParsedMessage`` (headers, bodies, attachments)
 - ``sanitize``   hostile HTML -> safe HTML (nh3), remote images blocked
+- ``parsepool``  ``mime`` parsing of large syncs in worker processes
 - ``threads``    JWZ threading keys (Message-ID / In-Reply-To / References, subject)
 - ``compose``    outgoing MIME (replies carry In-Reply-To / References)
 - ``secrets``    symmetric encryption of stored passwords and tokens

@@ -43,9 +43,9 @@ import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.response_parser import parse_fetch_response
 
-from . import smtp
+from . import parsepool, smtp
 from .errors import AuthError, NetworkError, ProviderError, SendError, UnreachableError, unreachable_message
-from .mime import message_key_from_headers, parse_message
+from .mime import message_key_from_headers
 from .provider import FlagState, MailProvider, RemoteFolder, RemoteMessage, SendResult, SyncBatch
 
 _logger = logging.getLogger(__name__)
@@ -464,8 +464,11 @@ class ImapProvider(MailProvider):
             if group:
                 messages.extend(self._fetch_full(group))
             if parse:
-                for message in messages:
-                    message.parsed = parse_message(message.raw or b"", headers_only=message.partial)
+                workers = options.parse_workers
+                parsed = parsepool.parse_many([(m.raw, m.partial) for m in messages],
+                                              parsepool.default_workers() if workers is None else workers)
+                for message, result in zip(messages, parsed):
+                    message.parsed = result
             if present:
                 yield messages, present
 

@@ -50,6 +50,9 @@ class SyncOptions:
     # Fetch and parse the next batch in a background thread while the caller stores the
     # current one (the network and the database wait overlap with the MIME parsing).
     prefetch: bool = True
+    # Worker processes that parse the prefetched batches (``parsepool``); None: one per
+    # core beyond the first, 0: parse in the prefetch thread.
+    parse_workers: Optional[int] = None
 
     def history_limit(self):
         """How many messages per folder a sync may hold in total (None = no limit)."""

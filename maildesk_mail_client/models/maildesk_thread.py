@@ -19,7 +19,9 @@ class MaildeskThread(models.Model):
     _order = "last_message_at desc, id desc"
 
     account_id = fields.Many2one("maildesk.account", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="account_id.company_id", store=True)
+    # Computed, not related: the value the ingest passes goes into the INSERT (see maildesk.message).
+    company_id = fields.Many2one("res.company", compute="_compute_company_id", store=True, readonly=False,
+                                 precompute=True)
     subject = fields.Char()
     normalized_subject = fields.Char(index=True)
     provider_thread_id = fields.Char(index=True)
@@ -35,6 +37,11 @@ class MaildeskThread(models.Model):
 
     # Everything here is derived from the mail by the sync: no user writes a conversation.
     _md_user_fields = ()
+
+    @api.depends("account_id.company_id")
+    def _compute_company_id(self):
+        for thread in self:
+            thread.company_id = thread.account_id.company_id
 
     def _refresh_summary(self):
         """Recompute the summary columns of these threads from their messages.
@@ -111,6 +118,13 @@ class MaildeskThread(models.Model):
         for index, group in enumerate(groups):
             members.setdefault(group, []).append(index)
         to_create = []  # (indexes, vals): one create() for all new conversations of the batch
+        merged_into = {}  # thread id folded away by an earlier group of this batch -> its target
+
+        def alive(thread_id):
+            while thread_id in merged_into:
+                thread_id = merged_into[thread_id]
+            return thread_id
+
         for indexes in members.values():
             found = set()
             for i in indexes:
@@ -121,11 +135,17 @@ class MaildeskThread(models.Model):
                 found |= by_hint.get(items[i][2], set())
             if not found:
                 found = self._subject_fallback(account, [items[i] for i in indexes])
-            thread = self._merge(self.browse(sorted(found))) if found else self.browse()
+            found = {alive(thread_id) for thread_id in found}
+            if len(found) > 1:  # several threads are one conversation
+                thread = self._merge(self.browse(sorted(found)))
+                merged_into.update((other, thread.id) for other in found if other != thread.id)
+            else:  # one found (the common case, no query) or none
+                thread = self.browse(sorted(found))
             if not thread:
                 first = items[indexes[0]]
                 to_create.append((indexes, {
-                    "account_id": account.id, "subject": first[0].get("subject") or "",
+                    "account_id": account.id, "company_id": account.company_id.id,
+                    "subject": first[0].get("subject") or "",
                     "normalized_subject": first[1].normalized_subject,
                     "provider_thread_id": first[2] or False}))
                 continue

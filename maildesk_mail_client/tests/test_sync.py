@@ -1,8 +1,11 @@
+import base64
+import io
 from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import tagged
+from PIL import Image
 
 from .common import ImapCase, mailgen
 
@@ -156,6 +159,38 @@ class TestImapSync(ImapCase):
         self.assertTrue(with_files)
         for message in with_files:
             self.assertTrue(message.attachment_ids)
+
+    def test_image_attachment_is_kept_as_sent(self):
+        """A large image attachment is stored byte for byte (never resized or re-encoded)."""
+        image = io.BytesIO()
+        Image.new("RGB", (2500, 40), (200, 30, 30)).save(image, "PNG")
+        data = image.getvalue()
+        raw = (b"From: Alice <alice@example.com>\r\nTo: owner@example.com\r\nSubject: photo\r\n"
+               b"Message-ID: <img1@example.com>\r\nDate: Mon, 02 Nov 2026 10:00:00 +0000\r\n"
+               b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+               b"--XX\r\nContent-Type: text/plain\r\n\r\nthe photo\r\n"
+               b"--XX\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=wide.png\r\n"
+               b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(data).replace(b"\n", b"\r\n")
+               + b"--XX--\r\n")
+        self.append([raw])
+        self.account.action_sync()
+        attachment = self.messages(message_id="<img1@example.com>").attachment_ids
+        self.assertEqual(attachment.name, "wide.png")
+        self.assertEqual(attachment.raw, data)
+
+    def test_synced_mail_and_threads_carry_the_mailbox_company(self):
+        """Synced messages and their conversations belong to the mailbox's company, and follow it."""
+        self.append(mailgen.generate(12, seed=5))
+        self.account.action_sync()
+        messages = self.messages()
+        self.assertEqual(messages.company_id, self.account.company_id)
+        self.assertEqual(messages.thread_id.company_id, self.account.company_id)
+        other = self.env["res.company"].create({"name": "Other company"})
+        self.account.company_id = other
+        self.env.flush_all()
+        messages.invalidate_recordset(["company_id"])
+        self.assertEqual(messages.company_id, other)
+        self.assertEqual(messages.thread_id.company_id, other)
 
     def test_folder_deleted_on_server_keeps_threads_right(self):
         """Item 16: a server folder goes: its mail leaves through the code that keeps threads right."""

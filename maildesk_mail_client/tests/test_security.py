@@ -100,6 +100,19 @@ class TestSecurityMatrix(MaildeskCase):
         with self.assertRaises(AccessError):
             self.account.with_user(self.user_member).write({"user_ids": [(4, self.user_outsider.id)]})
 
+    def test_member_cannot_stop_push(self):
+        """Archiving or deleting a shared mailbox is the owner's: a refused member stops no push."""
+        stopped = []
+        with patch.object(type(self.env["maildesk.account"]), "_push_stop",
+                          lambda records: stopped.extend(records.ids)):
+            with self.assertRaises(AccessError):
+                self.account.with_user(self.user_member).write({"active": False})
+            with self.assertRaises(AccessError):
+                self.account.with_user(self.user_member).unlink()
+            self.assertEqual(stopped, [])
+            self.account.with_user(self.user_owner).write({"active": False})
+        self.assertEqual(stopped, self.account.ids)
+
     def test_outsider_cannot_write_messages(self):
         """An outsider cannot touch a message it cannot see."""
         with self.assertRaises(AccessError):

@@ -226,7 +226,6 @@ class MaildeskAccount(models.Model):
     # -- CRUD -------------------------------------------------------------------------
     @api.model_create_multi
     def create(self, vals_list):
-        self._md_guard(vals_list)
         if not self._is_mailbox_admin():
             for vals in vals_list:
                 if vals.get("owner_id", self.env.uid) != self.env.uid:
@@ -234,7 +233,6 @@ class MaildeskAccount(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
-        self._md_guard([vals])
         if not self._is_mailbox_admin():
             # Rules first: who may not edit the mailbox at all hears that, not the password rule.
             self.check_access_rights("write")

@@ -36,15 +36,6 @@ class MaildeskDraft(models.Model):
     # Always the author's own; mailbox, parent and files checked readable (maildesk.guard.mixin).
     _md_owner_field = "user_id"
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        self._md_guard(vals_list)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self._md_guard([vals])
-        return super().write(vals)
-
     def _client_values(self):
         self.ensure_one()
         return {

@@ -46,15 +46,6 @@ class MaildeskFolder(models.Model):
             return _("Inbox")
         return self.name or ""
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        self._md_guard(vals_list)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self._md_guard([vals])
-        return super().write(vals)
-
     @api.depends("sync_cursor")
     def _compute_sync_state(self):
         for folder in self:

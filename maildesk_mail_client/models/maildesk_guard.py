@@ -1,8 +1,10 @@
 """What a user may write: the one check every MailDesk model's ``create`` / ``write`` runs.
 
 Record rules decide which rows a user reaches; this decides which values may go into them.
-For every caller except the superuser (``sudo()``, reachable from code only) and the sync's
-own ingest (``trusted_ingest()``), whatever the context:
+A model inherits ``maildesk.guard.mixin`` and declares its policy with the class attributes
+below; the mixin's own ``create`` / ``write`` apply it. For every caller except the
+superuser (``sudo()``, reachable from code only) and the sync's own ingest
+(``trusted_ingest()``), whatever the context:
 
 - ``_md_system_fields``: set by the sync, the server or the code (ids, headers, sync state,
   owners of private rows): refused. A model may instead list the only fields users write
@@ -15,11 +17,17 @@ own ingest (``trusted_ingest()``), whatever the context:
 
 ``trusted_ingest()`` is a marker of this Python call stack, not a context key: an RPC caller
 cannot set it. The sync sets it around the writes of values the engine already sanitized.
+
+Where it runs: the mixin comes after the model in the method resolution order, so the check
+runs right before the ORM stores the values, after the ``create`` / ``write`` code of the
+model and of the addons extending it. Code there may only prepare values or refuse; code with
+an effect outside the transaction (a flag pushed to the mail server) calls ``_md_guard`` itself
+first, as ``maildesk.message.write`` does.
 """
 import contextvars
 from contextlib import contextmanager
 
-from odoo import _, models
+from odoo import _, api, models
 from odoo.exceptions import AccessError, UserError
 
 _TRUSTED = contextvars.ContextVar("maildesk_trusted_ingest", default=False)
@@ -65,11 +73,20 @@ class MaildeskGuard(models.AbstractModel):
     _md_user_fields = None
     _md_owner_field = None
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._md_guard(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._md_guard([vals])
+        return super().write(vals)
+
     def _md_privileged(self):
         return self.env.su or is_trusted_ingest()
 
     def _md_guard(self, vals_list):
-        """Refuse values the caller may not write (see the module docstring); call it first."""
+        """Refuse values the caller may not write (see the module docstring)."""
         if self._md_privileged():
             return
         for vals in vals_list:

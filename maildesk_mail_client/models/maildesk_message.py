@@ -235,7 +235,6 @@ class MaildeskMessage(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        self._md_guard(vals_list)
         for vals in vals_list:
             self._sanitize_vals(vals)
         records = super().create(vals_list)
@@ -243,11 +242,12 @@ class MaildeskMessage(models.Model):
         return records
 
     def write(self, vals):
-        self._md_guard([vals])
         self._sanitize_vals(vals)
         if not self._from_sync():
             flags = {k: vals[k] for k in ("is_read", "is_starred") if k in vals}
             if flags:
+                # Checked before the server hears of it (the mixin's write checks too late for that).
+                self._md_guard([vals])
                 self._push_flags(**flags)
         touched = self.thread_id if THREAD_SUMMARY_FIELDS & set(vals) else None
         result = super().write(vals)

@@ -592,11 +592,17 @@ class MaildeskAccount(models.Model):
         return email
 
     def write(self, vals):
-        if vals.get("active") is False:
-            self.filtered("active")._push_stop()
-        return super().write(vals)
+        # Stop push only once the archive was allowed and stored: _push_stop runs as superuser,
+        # so before super() a member who may not archive could still switch push off.
+        stopping = self.filtered("active") if vals.get("active") is False else self.browse()
+        result = super().write(vals)
+        stopping._push_stop()
+        return result
 
     def unlink(self):
+        # The rows are gone after super(): check the caller's right first, then stop push.
+        self.check_access_rights("unlink")
+        self.check_access_rule("unlink")
         self._push_stop()
         return super().unlink()
 

@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import fields, models
 
 
 class MaildeskTag(models.Model):
@@ -22,12 +22,3 @@ class MaildeskTag(models.Model):
     _md_owner_field = "user_id"
 
     _sql_constraints = [("user_name_uniq", "unique(user_id, name)", "You already have a tag with this name.")]
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        self._md_guard(vals_list)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self._md_guard([vals])
-        return super().write(vals)

@@ -43,15 +43,6 @@ class MaildeskThread(models.Model):
         for thread in self:
             thread.company_id = thread.account_id.company_id
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        self._md_guard(vals_list)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self._md_guard([vals])
-        return super().write(vals)
-
     def _refresh_summary(self):
         """Recompute the summary columns of these threads from their messages.
 

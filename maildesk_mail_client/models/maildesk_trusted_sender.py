@@ -16,15 +16,6 @@ class MaildeskTrustedSender(models.Model):
 
     _sql_constraints = [("user_email_uniq", "unique(user_id, email)", "This sender is already trusted.")]
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        self._md_guard(vals_list)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self._md_guard([vals])
-        return super().write(vals)
-
     @api.model
     def _addresses(self):
         return set(self.search([("user_id", "=", self.env.uid)]).mapped("email"))

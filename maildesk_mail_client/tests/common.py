@@ -4,6 +4,7 @@ The IMAP server is the suite's engine-tier harness (``tests/harness`` at the rep
 Debian ``dovecot-imapd``). Tests that need it skip with a clear reason when the harness
 or the binary is not available (e.g. addons mounted without the repo's tests folder).
 """
+import socket
 import sys
 import unittest
 from pathlib import Path
@@ -51,6 +52,29 @@ def harness_missing():
     return None
 
 
+def closed_port():
+    """A loopback port nobody listens on (bound then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def mailbox_state(client, folders=None):
+    """{folder: {subject: flags}} seen through the imapclient connection ``client`` (logged
+    out after): every folder, or only ``folders``."""
+    state = {}
+    try:
+        names = folders or [name for _flags, _delim, name in client.list_folders()]
+        for name in names:
+            client.select_folder(name, readonly=True)
+            uids = client.search("ALL")
+            data = client.fetch(uids, ["FLAGS", "ENVELOPE"]) if uids else {}
+            state[name] = {item[b"ENVELOPE"].subject.decode(): set(item[b"FLAGS"]) for item in data.values()}
+    finally:
+        client.logout()
+    return state
+
+
 class MaildeskCase(TransactionCase):
     @classmethod
     def setUpClass(cls):
@@ -96,6 +120,45 @@ def create_message(env, account, **kwargs):
     return env["maildesk.message"].with_context(maildesk_from_sync=True).create(vals)
 
 
+class ClientApiCase(MaildeskCase):
+    """The web client's fixture: a shared mailbox "Sales" (owner + member) with its usual
+    folders, and the outsider's private mailbox; ``msg`` stores dated mail as the sync would."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.account = cls.make_account(name="Sales", email="sales@example.com", is_shared=True,
+                                       user_ids=[(6, 0, [cls.user_member.id])])
+        cls.inbox = cls.make_folder(cls.account, "INBOX", role="inbox")
+        cls.archive = cls.make_folder(cls.account, "Archive", role="archive")
+        cls.trash = cls.make_folder(cls.account, "Trash", role="trash")
+        cls.sent = cls.make_folder(cls.account, "Sent", role="sent")
+        cls.private = cls.make_account(name="Private", email="priv@example.com", owner_id=cls.user_outsider.id)
+        cls.private_inbox = cls.make_folder(cls.private, "INBOX", role="inbox")
+
+    @classmethod
+    def make_folder(cls, account, path, **kwargs):
+        return cls.env["maildesk.folder"].create(dict({"account_id": account.id, "name": path, "path": path},
+                                                      **kwargs))
+
+    @classmethod
+    def msg(cls, subject, date, thread=None, account=None, folder=None, **kwargs):
+        """A message of ``date`` in its own conversation (or ``thread``), in the inbox unless ``folder``."""
+        account = account or cls.account
+        thread = thread or cls.env["maildesk.thread"].create({"account_id": account.id, "subject": subject})
+        vals = {"account_id": account.id, "folder_id": (folder or cls.inbox).id, "thread_id": thread.id,
+                "subject": subject, "date": date, "message_id": f"<{subject.replace(' ', '.')}-{date}@t>",
+                "body_html": f"<p>{kwargs.get('body_text', subject)}</p>", "snippet": kwargs.get("body_text", ""),
+                "email_from": "ann@example.org", "is_read": False}
+        vals.update(kwargs)
+        vals.setdefault("from_address", (vals["email_from"] or "").split("<")[-1].strip(">").lower())
+        return cls.env["maildesk.message"].with_context(maildesk_from_sync=True).create(vals)
+
+    def client(self, user=None):
+        """The client API as ``user`` (the owner by default)."""
+        return self.env["maildesk.client"].with_user(user or self.user_owner)
+
+
 class ImapCase(MaildeskCase):
     """Tests against a real Dovecot on loopback, one fresh mailbox user per test."""
 
@@ -124,6 +187,14 @@ class ImapCase(MaildeskCase):
     def imap(self):
         """A raw imapclient connection as the test user (to change the server behind our back)."""
         return self.server.connect(self.login, self.password)
+
+    def server_state(self, folders=None):
+        """{folder: {subject: flags}} of the test user's mailbox on Dovecot."""
+        return mailbox_state(self.imap(), folders)
+
+    def server_flags(self, folder="INBOX"):
+        """{subject: flags} of one folder on Dovecot."""
+        return self.server_state([folder])[folder]
 
     def append(self, raws, folder="INBOX", flags=()):
         self.server.append(self.login, self.password, folder, list(raws), flags=flags)

@@ -6,25 +6,14 @@ same calls against a real Dovecot and SMTP sink to check they reach the server.
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from .common import ImapCase, MaildeskCase
+from .common import ClientApiCase, ImapCase
 
 
 @tagged("post_install", "-at_install", "maildesk")
-class TestClientApi(MaildeskCase):
+class TestClientApi(ClientApiCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.account = cls.make_account(name="Sales", email="sales@example.com", is_shared=True,
-                                       user_ids=[(6, 0, [cls.user_member.id])])
-        Folder = cls.env["maildesk.folder"]
-        cls.inbox = Folder.create({"account_id": cls.account.id, "name": "INBOX", "path": "INBOX", "role": "inbox"})
-        cls.archive = Folder.create({"account_id": cls.account.id, "name": "Archive", "path": "Archive",
-                                     "role": "archive"})
-        cls.trash = Folder.create({"account_id": cls.account.id, "name": "Trash", "path": "Trash", "role": "trash"})
-        cls.sent = Folder.create({"account_id": cls.account.id, "name": "Sent", "path": "Sent", "role": "sent"})
-        cls.private = cls.make_account(name="Private", email="priv@example.com", owner_id=cls.user_outsider.id)
-        cls.private_inbox = Folder.create({"account_id": cls.private.id, "name": "INBOX", "path": "INBOX",
-                                           "role": "inbox"})
         cls.quote = cls.msg("Quarterly report", "2026-11-01 09:00:00", body_text="the quarterly numbers attached",
                             email_from="Alice Smith <alice@acme.test>", has_attachments=True)
         cls.quote_reply = cls.msg("Re: Quarterly report", "2026-11-02 09:00:00", thread=cls.quote.thread_id,
@@ -36,23 +25,6 @@ class TestClientApi(MaildeskCase):
                               email_from="billing@vendor.test", is_read=True)
         cls.secret = cls.msg("Private plans", "2026-11-04 08:00:00", body_text="quarterly secret",
                              account=cls.private, folder=cls.private_inbox, email_from="x@other.test")
-        cls.Client = cls.env["maildesk.client"]
-
-    @classmethod
-    def msg(cls, subject, date, thread=None, account=None, folder=None, **kwargs):
-        account = account or cls.account
-        thread = thread or cls.env["maildesk.thread"].create({"account_id": account.id, "subject": subject})
-        vals = {"account_id": account.id, "folder_id": (folder or cls.inbox).id, "thread_id": thread.id,
-                "subject": subject, "date": date, "message_id": f"<{subject.replace(' ', '.')}-{date[:10]}@t>",
-                "body_html": f"<p>{kwargs.get('body_text', subject)}</p>", "snippet": kwargs.get("body_text", ""),
-                "is_read": False}
-        vals.update(kwargs)
-        email_from = vals.get("email_from", "")
-        vals.setdefault("from_address", email_from.split("<")[-1].strip(">").lower())
-        return cls.env["maildesk.message"].with_context(maildesk_from_sync=True).create(vals)
-
-    def as_user(self, user):
-        return self.Client.with_user(user)
 
     def subjects(self, result):
         return [row["subject"] for row in result["threads"]]
@@ -61,7 +33,7 @@ class TestClientApi(MaildeskCase):
     def test_mailboxes_per_user(self):
         """Owner and member see the shared mailbox with counts; the outsider only their own."""
         for user in (self.user_owner, self.user_member):
-            data = self.as_user(user).get_mailboxes()
+            data = self.client(user).get_mailboxes()
             self.assertEqual([a["name"] for a in data["accounts"]], ["Sales"])
             sales = data["accounts"][0]
             inbox = next(f for f in sales["folders"] if f["role"] == "inbox")
@@ -69,23 +41,23 @@ class TestClientApi(MaildeskCase):
             self.assertEqual(sales["unread_count"], 2)
             self.assertEqual(data["unified"]["unread_count"], 2)
             self.assertIn(sales["sync"]["phase"], ("initial", "backfill", "idle", "error"))
-        outsider = self.as_user(self.user_outsider).get_mailboxes()
+        outsider = self.client(self.user_outsider).get_mailboxes()
         self.assertEqual([a["name"] for a in outsider["accounts"]], ["Private"])
-        admin = self.as_user(self.user_admin).get_mailboxes()
+        admin = self.client(self.user_admin).get_mailboxes()
         self.assertEqual({a["name"] for a in admin["accounts"]}, {"Sales", "Private"})
         self.assertEqual(admin["unified"]["unread_count"], 3)
 
     def test_sync_status_reads_plainly(self):
         """A failed account reports phase 'error' and its readable error."""
         self.account.write({"state": "error", "sync_error": "The IMAP server refused the login or password."})
-        sales = self.as_user(self.user_owner).get_mailboxes()["accounts"][0]
+        sales = self.client(self.user_owner).get_mailboxes()["accounts"][0]
         self.assertEqual(sales["sync"]["phase"], "error")
         self.assertIn("refused the login", sales["sync"]["error"])
 
     # -- thread list -----------------------------------------------------------------------
     def test_threads_newest_first_with_summary(self):
         """A folder lists its conversations by latest activity, with markers."""
-        result = self.as_user(self.user_owner).get_threads(folder_id=self.inbox.id)
+        result = self.client(self.user_owner).get_threads(folder_id=self.inbox.id)
         self.assertEqual(result["total"], 3)
         self.assertEqual(self.subjects(result), ["Lunch on Friday", "Quarterly report", "Invoice 42"])
         quote = result["threads"][1]
@@ -96,7 +68,7 @@ class TestClientApi(MaildeskCase):
 
     def test_paging_has_no_gaps_or_duplicates(self):
         """offset/limit walk the list exactly once."""
-        client = self.as_user(self.user_owner)
+        client = self.client(self.user_owner)
         seen = []
         for offset in range(0, 4, 2):
             page = client.get_threads(role="inbox", offset=offset, limit=2)
@@ -107,13 +79,13 @@ class TestClientApi(MaildeskCase):
 
     def test_unified_inbox_spans_visible_mailboxes_only(self):
         """role=inbox without account: every mailbox the user may see, no more."""
-        self.assertEqual(self.as_user(self.user_admin).get_threads(role="inbox")["total"], 4)
-        self.assertEqual(self.as_user(self.user_owner).get_threads(role="inbox")["total"], 3)
-        self.assertEqual(self.subjects(self.as_user(self.user_outsider).get_threads(role="inbox")),
+        self.assertEqual(self.client(self.user_admin).get_threads(role="inbox")["total"], 4)
+        self.assertEqual(self.client(self.user_owner).get_threads(role="inbox")["total"], 3)
+        self.assertEqual(self.subjects(self.client(self.user_outsider).get_threads(role="inbox")),
                          ["Private plans"])
 
     def test_quick_filters(self):
-        client = self.as_user(self.user_owner)
+        client = self.client(self.user_owner)
         cases = {"unread": {"Lunch on Friday", "Quarterly report"}, "starred": {"Lunch on Friday"},
                  "outgoing": {"Quarterly report"}, "attachments": {"Quarterly report"},
                  "incoming": {"Lunch on Friday", "Quarterly report", "Invoice 42"}}
@@ -124,7 +96,7 @@ class TestClientApi(MaildeskCase):
 
     def test_search_fields(self):
         """Body words (prefix), sender, recipient, subject, dates, tags, account."""
-        client = self.as_user(self.user_owner)
+        client = self.client(self.user_owner)
         tag = self.env["maildesk.tag"].with_user(self.user_owner).create({"name": "Finance"})
         self.invoice.tag_ids = [(4, tag.id)]
         cases = [({"text": "quarter"}, {"Quarterly report"}),
@@ -143,20 +115,20 @@ class TestClientApi(MaildeskCase):
 
     def test_search_never_crosses_mailboxes(self):
         """A word only in someone else's private mailbox finds nothing, not even a count."""
-        result = self.as_user(self.user_owner).get_threads(search={"text": "secret"})
+        result = self.client(self.user_owner).get_threads(search={"text": "secret"})
         self.assertEqual(result["total"], 0)
-        self.assertEqual(self.as_user(self.user_admin).get_threads(search={"text": "secret"})["total"], 1)
+        self.assertEqual(self.client(self.user_admin).get_threads(search={"text": "secret"})["total"], 1)
 
     def test_partner_threads(self):
         """The reading pane's 'other conversations with this contact'."""
         partner = self.env["res.partner"].create({"name": "Bob", "email": "bob@bistro.test"})
         self.lunch.partner_id = partner
-        self.assertEqual(self.subjects(self.as_user(self.user_owner).get_threads(partner_id=partner.id)),
+        self.assertEqual(self.subjects(self.client(self.user_owner).get_threads(partner_id=partner.id)),
                          ["Lunch on Friday"])
 
     # -- reading ---------------------------------------------------------------------------
     def test_get_thread_oldest_first_and_marks_read(self):
-        data = self.as_user(self.user_member).get_thread(self.quote.thread_id.id)
+        data = self.client(self.user_member).get_thread(self.quote.thread_id.id)
         self.assertEqual([m["subject"] for m in data["messages"]], ["Quarterly report", "Re: Quarterly report"])
         self.assertTrue(data["messages"][0]["was_unread"])
         self.assertFalse(data["notice"])
@@ -165,7 +137,7 @@ class TestClientApi(MaildeskCase):
 
     def test_outsider_cannot_open_or_act(self):
         """Another user's conversation: no content, no action, whatever the id."""
-        client = self.as_user(self.user_outsider)
+        client = self.client(self.user_outsider)
         thread_ids = [self.quote.thread_id.id]
         with self.assertRaises(AccessError):
             client.get_thread(thread_ids[0])
@@ -182,22 +154,22 @@ class TestClientApi(MaildeskCase):
 
     def test_internal_user_without_group_is_refused(self):
         with self.assertRaises(AccessError):
-            self.as_user(self.user_internal).get_threads(role="inbox")
+            self.client(self.user_internal).get_threads(role="inbox")
 
     def test_remote_images_per_message_and_sender(self):
-        client = self.as_user(self.user_owner)
+        client = self.client(self.user_owner)
         client.allow_remote_images(self.lunch.id)
         self.assertTrue(self.lunch.remote_images_allowed)
         client.allow_remote_images(self.quote.id, scope="sender")
         rows = client.get_thread(self.quote.thread_id.id)["messages"]
         self.assertTrue(rows[0]["remote_images_allowed"])
         # The choice is the owner's own: the member still sees the images blocked.
-        rows = self.as_user(self.user_member).get_thread(self.quote.thread_id.id)["messages"]
+        rows = self.client(self.user_member).get_thread(self.quote.thread_id.id)["messages"]
         self.assertFalse(rows[0]["remote_images_allowed"])
 
     # -- actions -----------------------------------------------------------------------------
     def test_mark_read_unread_and_star(self):
-        client = self.as_user(self.user_member)
+        client = self.client(self.user_member)
         ids = [self.lunch.thread_id.id, self.quote.thread_id.id]
         client.mark(ids, read=True)
         self.assertTrue(self.lunch.is_read and self.quote.is_read)
@@ -210,7 +182,7 @@ class TestClientApi(MaildeskCase):
         self.assertFalse(self.quote.thread_id.is_starred)
 
     def test_tags_create_add_remove(self):
-        client = self.as_user(self.user_owner)
+        client = self.client(self.user_owner)
         tag = client.create_tag("Urgent", color=3)
         self.assertEqual(client.create_tag("urgent")["id"], tag["id"])  # no duplicate by case
         client.set_tags([self.lunch.thread_id.id], add_ids=[tag["id"]])
@@ -222,7 +194,7 @@ class TestClientApi(MaildeskCase):
             client.create_tag("  ")
 
     def test_archive_move_delete(self):
-        client = self.as_user(self.user_owner)
+        client = self.client(self.user_owner)
         client.archive([self.lunch.thread_id.id])
         self.assertEqual(self.lunch.folder_id, self.archive)
         client.move([self.lunch.thread_id.id], self.inbox.id)
@@ -231,41 +203,41 @@ class TestClientApi(MaildeskCase):
         self.assertEqual(self.invoice.folder_id, self.trash)
         with self.assertRaises(UserError):
             # Another mailbox's folder: refused, nothing moves (admin sees both mailboxes).
-            self.as_user(self.user_admin).move([self.lunch.thread_id.id], self.private_inbox.id)
+            self.client(self.user_admin).move([self.lunch.thread_id.id], self.private_inbox.id)
         self.assertEqual(self.lunch.folder_id, self.inbox)
 
     def test_sync_now_requires_access(self):
         with self.assertRaises(AccessError):
-            self.as_user(self.user_outsider).sync_now(self.account.id)
+            self.client(self.user_outsider).sync_now(self.account.id)
 
     # -- contacts ----------------------------------------------------------------------------
     def test_contact_autocomplete(self):
         self.env["res.partner"].create({"name": "Alicia Keys", "email": "alicia@music.test"})
-        found = self.as_user(self.user_owner).search_contacts("ali")
+        found = self.client(self.user_owner).search_contacts("ali")
         emails = [c["email"] for c in found]
         self.assertIn("alicia@music.test", emails)
         self.assertIn("alice@acme.test", emails)  # a past correspondent, not yet a contact
-        self.assertEqual(self.as_user(self.user_owner).search_contacts(""), [])
+        self.assertEqual(self.client(self.user_owner).search_contacts(""), [])
         # Correspondents of mailboxes the user cannot see are not suggested.
-        self.assertNotIn("x@other.test", [c["email"] for c in self.as_user(self.user_owner).search_contacts("x@")])
+        self.assertNotIn("x@other.test", [c["email"] for c in self.client(self.user_owner).search_contacts("x@")])
 
     def test_create_partner_from_sender(self):
         self.user_owner.groups_id = [(4, self.env.ref("base.group_partner_manager").id)]
-        result = self.as_user(self.user_owner).create_partner_from_sender(self.quote.id)
+        result = self.client(self.user_owner).create_partner_from_sender(self.quote.id)
         partner = self.env["res.partner"].browse(result["id"])
         self.assertEqual((partner.name, partner.email), ("Alice Smith", "alice@acme.test"))
         self.assertEqual(self.quote.partner_id, partner)
         # Again: the same partner, no duplicate; a user who may not create contacts is told so.
         self.quote_reply.from_address = "new@acme.test"
         with self.assertRaises(AccessError):
-            self.as_user(self.user_member).create_partner_from_sender(self.quote_reply.id)
-        self.assertEqual(self.as_user(self.user_owner).create_partner_from_sender(self.quote.id)["id"], partner.id)
+            self.client(self.user_member).create_partner_from_sender(self.quote_reply.id)
+        self.assertEqual(self.client(self.user_owner).create_partner_from_sender(self.quote.id)["id"], partner.id)
 
     # -- compose and drafts --------------------------------------------------------------------
     def test_compose_defaults_reply_signature_above_quote(self):
         self.account.signature = "<p>-- Sales team</p>"
         self.account.smtp_host = "127.0.0.1"
-        values = self.as_user(self.user_member).compose_defaults(mode="reply", message_id=self.quote.id)
+        values = self.client(self.user_member).compose_defaults(mode="reply", message_id=self.quote.id)
         self.assertEqual(values["account_id"], self.account.id)
         self.assertEqual(values["subject"], "Re: Quarterly report")
         self.assertIn("alice@acme.test", values["to"])
@@ -275,10 +247,10 @@ class TestClientApi(MaildeskCase):
 
     def test_compose_defaults_without_sending_mailbox(self):
         with self.assertRaises(UserError):
-            self.as_user(self.user_member).compose_defaults()
+            self.client(self.user_member).compose_defaults()
 
     def test_drafts_are_personal(self):
-        owner = self.as_user(self.user_owner)
+        owner = self.client(self.user_owner)
         saved = owner.save_draft({"account_id": self.account.id, "to": "bob@example.com", "subject": "Plan",
                                   "body_html": "<p>draft</p>", "mode": "new"})
         owner.save_draft({"draft_id": saved["draft_id"], "account_id": self.account.id, "subject": "Plan v2",
@@ -289,15 +261,15 @@ class TestClientApi(MaildeskCase):
         self.assertEqual((restored["subject"], restored["draft_id"]), ("Plan v2", saved["draft_id"]))
         # The member shares the mailbox, not the draft; neither does an admin read it.
         for user in (self.user_member, self.user_admin):
-            self.assertEqual(self.as_user(user).list_drafts(), [])
+            self.assertEqual(self.client(user).list_drafts(), [])
             with self.assertRaises(UserError):
-                self.as_user(user).compose_defaults(draft_id=saved["draft_id"])
+                self.client(user).compose_defaults(draft_id=saved["draft_id"])
         owner.discard_draft(saved["draft_id"])
         self.assertEqual(owner.list_drafts(), [])
 
     def test_send_refuses_foreign_mailbox(self):
         with self.assertRaises(AccessError):
-            self.as_user(self.user_outsider).send({"account_id": self.account.id, "to": "a@b.test",
+            self.client(self.user_outsider).send({"account_id": self.account.id, "to": "a@b.test",
                                                    "subject": "x", "body_html": "x"})
 
     # -- live updates -------------------------------------------------------------------------
@@ -326,13 +298,6 @@ class TestClientApiServer(ImapCase):
         self.account.action_sync()
         self.question = self.messages(subject="Question")
         self.client = self.env["maildesk.client"].with_user(self.user_member)
-
-    def server_flags(self, folder="INBOX"):
-        client = self.imap()
-        client.select_folder(folder, readonly=True)
-        data = client.fetch(client.search("ALL"), ["FLAGS", "ENVELOPE"])
-        client.logout()
-        return {item[b"ENVELOPE"].subject.decode(): set(item[b"FLAGS"]) for item in data.values()}
 
     def test_reading_marks_seen_on_server(self):
         self.client.get_thread(self.question.thread_id.id)

@@ -8,19 +8,16 @@ engine together, and stay deterministic (same messages, same dates every run).
 Set ``MAILDESK_SCREENSHOTS=<dir>`` to also write the README screenshots (three panes,
 compose, search) from a larger generated mailbox into that directory.
 """
-import base64
 import os
 import unittest
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime
-from pathlib import Path
-from unittest.mock import patch
 
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tests.common import ChromeBrowser
 
 from .common import mailgen, require_dovecot, smtp_sink
+from .screenshots import capture
 
 # Recent dates so the list shows times and short dates like a live mailbox.
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -279,19 +276,8 @@ class TestClientScreenshots(ClientTourCase):
 
     def shoot(self, name, code):
         """Run ``code`` in the client, then capture the page into <dir>/<name>.png."""
-        target = Path(os.environ["MAILDESK_SCREENSHOTS"]) / f"{name}.png"
-        original_stop = ChromeBrowser.stop
-
-        def stop(browser):
-            result = browser._websocket_request("Page.captureScreenshot", params={"format": "png"})
-            target.write_bytes(base64.b64decode(result["data"]))
-            original_stop(browser)
-
-        with patch.object(ChromeBrowser, "stop", stop):
-            self.browser_js("/web#action=maildesk_mail_client.maildesk_client_action", code,
-                            ready="!!document.querySelector('.o_maildesk_thread[data-thread-id]')",
-                            login=self.alice.login)
-        self.assertTrue(target.stat().st_size > 10000, f"{target} looks empty")
+        capture(self, name, "/web#action=maildesk_mail_client.maildesk_client_action", code, login=self.alice.login,
+                ready="!!document.querySelector('.o_maildesk_thread[data-thread-id]')")
 
     def test_screenshots(self):
         wait = "const wait = (ms) => new Promise((r) => setTimeout(r, ms));"

@@ -9,7 +9,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from .common import ImapCase, MaildeskCase
+from .common import ClientApiCase, ImapCase
 
 
 def _bus_payloads(env, kind):
@@ -22,22 +22,11 @@ def _bus_payloads(env, kind):
 
 
 @tagged("post_install", "-at_install", "maildesk")
-class TestClientUiApi(MaildeskCase):
+class TestClientUiApi(ClientApiCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.account = cls.make_account(name="Sales", email="sales@example.com", is_shared=True,
-                                       user_ids=[(6, 0, [cls.user_member.id])])
-        Folder = cls.env["maildesk.folder"]
-        cls.inbox = Folder.create({"account_id": cls.account.id, "name": "INBOX", "path": "INBOX", "role": "inbox"})
-        cls.archive = Folder.create({"account_id": cls.account.id, "name": "Archive", "path": "Archive",
-                                     "role": "archive"})
-        cls.trash = Folder.create({"account_id": cls.account.id, "name": "Trash", "path": "Trash", "role": "trash"})
-        cls.sent = Folder.create({"account_id": cls.account.id, "name": "Sent", "path": "Sent", "role": "sent"})
-        cls.projects = Folder.create({"account_id": cls.account.id, "name": "Projects", "path": "Projects"})
-        cls.private = cls.make_account(name="Private", email="priv@example.com", owner_id=cls.user_outsider.id)
-        cls.private_inbox = Folder.create({"account_id": cls.private.id, "name": "INBOX", "path": "INBOX",
-                                           "role": "inbox"})
+        cls.projects = cls.make_folder(cls.account, "Projects")
         # "Old question": asked on the 1st (inbox), answered by us on the 5th (Sent).
         cls.question = cls.msg("Old question", "2026-11-01 09:00:00")
         cls.question_2 = cls.msg("Re: Old question", "2026-11-01 10:00:00", thread=cls.question.thread_id)
@@ -45,20 +34,6 @@ class TestClientUiApi(MaildeskCase):
                              folder=cls.sent, direction="outgoing", is_read=True)
         cls.news = cls.msg("Newer news", "2026-11-03 09:00:00")
         cls.secret = cls.msg("Private plans", "2026-11-04 08:00:00", account=cls.private, folder=cls.private_inbox)
-
-    @classmethod
-    def msg(cls, subject, date, thread=None, account=None, folder=None, **kwargs):
-        account = account or cls.account
-        thread = thread or cls.env["maildesk.thread"].create({"account_id": account.id, "subject": subject})
-        vals = {"account_id": account.id, "folder_id": (folder or cls.inbox).id, "thread_id": thread.id,
-                "subject": subject, "date": date, "message_id": f"<{subject.replace(' ', '.')}-{date}@t>",
-                "body_html": f"<p>{subject}</p>", "email_from": "ann@example.org", "from_address": "ann@example.org",
-                "is_read": False}
-        vals.update(kwargs)
-        return cls.env["maildesk.message"].with_context(maildesk_from_sync=True).create(vals)
-
-    def client(self, user=None):
-        return self.env["maildesk.client"].with_user(user or self.user_owner)
 
     # -- one unit, one order ---------------------------------------------------------------
     def test_unread_counts_conversations(self):

@@ -5,7 +5,6 @@ at a closed port (connection refused), "IMAP back" the real port again.
 """
 import email
 import json
-import socket
 from datetime import timedelta
 from email import policy
 from unittest.mock import patch
@@ -17,15 +16,7 @@ from odoo.tests import tagged
 
 from ..engine.errors import SendError
 from ..models.maildesk_outbox import STUCK_MINUTES
-from .common import ImapCase
-
-
-def closed_port():
-    """A loopback port nobody listens on (bound then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
+from .common import ImapCase, closed_port
 
 QUESTION = (b"From: Customer One <customer1@example.org>\r\nTo: owner@example.com\r\nSubject: Question\r\n"
             b"Message-ID: <q@example.org>\r\nDate: Mon, 02 Nov 2026 10:00:00 +0000\r\n"
@@ -47,20 +38,6 @@ class OfflineCase(ImapCase):
 
     def imap_back(self):
         self.account.imap_port = self.real_port
-
-    def server_state(self):
-        """{folder: {subject: flags}} of the test user's mailbox on Dovecot."""
-        client = self.imap()
-        state = {}
-        try:
-            for _flags, _delim, name in client.list_folders():
-                client.select_folder(name, readonly=True)
-                uids = client.search("ALL")
-                data = client.fetch(uids, ["FLAGS", "ENVELOPE"]) if uids else {}
-                state[name] = {item[b"ENVELOPE"].subject.decode(): set(item[b"FLAGS"]) for item in data.values()}
-        finally:
-            client.logout()
-        return state
 
     def pending_count(self):
         accounts = self.client.get_mailboxes()["accounts"]

@@ -5,9 +5,9 @@ plus crafted values and context keys, other users' wizard rows, foreign ids in e
 many2one and method argument, the client API called with foreign ids; one class goes
 through real JSON-RPC.
 """
-import socket
 import socketserver
 import threading
+from functools import partial
 from unittest.mock import patch
 
 from lxml import etree
@@ -17,7 +17,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from ..engine import compose as compose_engine
 from ..models.maildesk_account import SYNC_LIMIT, TEST_LIMIT, cannot_connect_message
 from ..models.maildesk_guard import trusted_ingest
-from .common import MaildeskCase, create_message
+from .common import MaildeskCase, closed_port, create_message
 
 HOSTILE = '<p>hi</p><script>alert(1)</script><img src="x" onerror="alert(2)"><a href="javascript:alert(3)">x</a>'
 
@@ -100,6 +100,19 @@ class TestSecurityMatrix(MaildeskCase):
         with self.assertRaises(AccessError):
             self.account.with_user(self.user_member).write({"user_ids": [(4, self.user_outsider.id)]})
 
+    def test_member_cannot_stop_push(self):
+        """Archiving or deleting a shared mailbox is the owner's: a refused member stops no push."""
+        stopped = []
+        with patch.object(type(self.env["maildesk.account"]), "_push_stop",
+                          lambda records: stopped.extend(records.ids)):
+            with self.assertRaises(AccessError):
+                self.account.with_user(self.user_member).write({"active": False})
+            with self.assertRaises(AccessError):
+                self.account.with_user(self.user_member).unlink()
+            self.assertEqual(stopped, [])
+            self.account.with_user(self.user_owner).write({"active": False})
+        self.assertEqual(stopped, self.account.ids)
+
     def test_outsider_cannot_write_messages(self):
         """An outsider cannot touch a message it cannot see."""
         with self.assertRaises(AccessError):
@@ -165,6 +178,12 @@ class AttackCase(MaildeskCase):
         patcher.start()
         self.addCleanup(patcher.stop)
 
+    def assert_refused(self, attacks, exception=AccessError):
+        """Every attack of ``attacks`` ({label: callable}) raises ``exception``."""
+        for label, attack in attacks.items():
+            with self.subTest(attack=label), self.assertRaises(exception):
+                attack()
+
 
 @tagged("post_install", "-at_install", "maildesk")
 class TestWizardPrivacy(AttackCase):
@@ -179,35 +198,26 @@ class TestWizardPrivacy(AttackCase):
         return self.env["maildesk.account.setup"].with_user(user).create({
             "email": "me@example.com", "password": "typed-secret", "imap_host": "imap.example.com"})
 
+    def assert_private_row(self, row, read_fields, write_vals, actions):
+        """Nobody but its creator reads, writes, runs (``actions``, method names) or finds the row."""
+        for user in (self.user_member, self.user_outsider, self.user_admin):
+            attacker = row.with_user(user)
+            with self.subTest(user=user.login):
+                self.assert_refused({"read": partial(attacker.read, read_fields),
+                                     "write": partial(attacker.write, write_vals),
+                                     **{name: getattr(attacker, name) for name in actions}})
+                self.assertFalse(self.env[row._name].with_user(user).search([("id", "=", row.id)]))
+
     def test_compose_rows_are_private(self):
         compose = self.compose_of(self.user_owner)
-        for user in (self.user_member, self.user_outsider, self.user_admin):
-            attacker = compose.with_user(user)
-            with self.subTest(user=user.login):
-                with self.assertRaises(AccessError):
-                    attacker.read(["email_bcc", "subject", "body_html"])
-                with self.assertRaises(AccessError):
-                    attacker.write({"email_to": "attacker@evil.test"})
-                with self.assertRaises(AccessError):
-                    attacker.action_send()
-                with self.assertRaises(AccessError):
-                    attacker.unlink()
-                self.assertFalse(self.env["maildesk.compose"].with_user(user).search([("id", "=", compose.id)]))
+        self.assert_private_row(compose, ["email_bcc", "subject", "body_html"], {"email_to": "attacker@evil.test"},
+                                ["action_send", "unlink"])
         self.assertEqual(compose.with_user(self.user_owner).read(["subject"])[0]["subject"], "Confidential")
 
     def test_setup_rows_are_private(self):
         wizard = self.setup_of(self.user_owner)
-        for user in (self.user_member, self.user_outsider, self.user_admin):
-            attacker = wizard.with_user(user)
-            with self.subTest(user=user.login):
-                with self.assertRaises(AccessError):
-                    attacker.read(["imap_host", "email"])
-                with self.assertRaises(AccessError):
-                    attacker.write({"imap_host": "127.0.0.1", "imap_port": 1})
-                with self.assertRaises(AccessError):
-                    attacker.action_test()
-                with self.assertRaises(AccessError):
-                    attacker.action_connect()
+        self.assert_private_row(wizard, ["imap_host", "email"], {"imap_host": "127.0.0.1", "imap_port": 1},
+                                ["action_test", "action_connect"])
         self.assertEqual(wizard.imap_host, "imap.example.com")
         self.assertEqual(wizard.test_state, "untested")
 
@@ -315,6 +325,23 @@ class TestProtectedFields(AttackCase):
                     self.message.with_user(user).with_context(maildesk_from_sync=True).write({name: value(self)})
         self.assertEqual(self.message.account_id, self.account)
         self.assertEqual(self.message.subject, "Shared numbers")
+
+    def test_refused_write_pushes_nothing_to_the_server(self):
+        """A write with a refused field never reaches the mail server, not even its allowed flags."""
+        calls = []
+        with patch.object(type(self.env["maildesk.message"]), "_push_flags",
+                          lambda records, **flags: calls.append(flags)):
+            with self.assertRaises(AccessError):
+                self.message.with_user(self.user_member).write({"is_read": True, "subject": "forged"})
+        self.assertEqual(calls, [])
+
+    def test_every_user_written_model_is_guarded(self):
+        """The models users write through the client and the wizards all inherit the write guard."""
+        mixin = type(self.env["maildesk.guard.mixin"])
+        guarded = {name for name, model in self.env.registry.items() if issubclass(model, mixin)}
+        self.assertLessEqual({"maildesk.account", "maildesk.folder", "maildesk.thread", "maildesk.message",
+                              "maildesk.draft", "maildesk.tag", "maildesk.trusted.sender", "maildesk.compose",
+                              "maildesk.account.setup"}, guarded)
 
     def test_message_reader_state_still_writable(self):
         tag = self.env["maildesk.tag"].with_user(self.user_member).create({"name": "mine"})
@@ -438,16 +465,13 @@ class TestForeignLinks(AttackCase):
             "save_draft account": lambda: client.save_draft({"account_id": self.private.id}),
             "sync_now": lambda: client.sync_now(self.private.id),
         }
-        for name, attack in attacks.items():
-            with self.subTest(method=name), self.assertRaises(UserError):  # AccessError included
-                attack()
+        self.assert_refused(attacks, UserError)  # AccessError included
         self.assertFalse(self.message.tag_ids)
         draft = self.env["maildesk.draft"].with_user(self.user_owner).create({"account_id": self.account.id})
-        for name, attack in {"save_draft foreign draft": lambda: client.save_draft(
-                                 {"account_id": self.account.id, "draft_id": draft.id, "subject": "hijack"}),
-                             "discard_draft": lambda: client.discard_draft(draft.id)}.items():
-            with self.subTest(method=name), self.assertRaises(AccessError):
-                attack()
+        self.assert_refused({
+            "save_draft foreign draft": lambda: client.save_draft(
+                {"account_id": self.account.id, "draft_id": draft.id, "subject": "hijack"}),
+            "discard_draft": lambda: client.discard_draft(draft.id)})
         self.assertTrue(draft.exists())
 
 
@@ -606,9 +630,8 @@ class _Garbage(socketserver.BaseRequestHandler):
         self.request.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 
 
-@tagged("post_install", "-at_install", "maildesk")
-class TestConnectionTestProbing(AttackCase):
-    """Item 8: Test Connection is no port scanner: rate-limited, one answer for every refusal."""
+class ProbingCase(AttackCase):
+    """What a prober points a mailbox at: a closed port and a port that answers garbage."""
 
     def setUp(self):
         super().setUp()
@@ -616,10 +639,12 @@ class TestConnectionTestProbing(AttackCase):
         threading.Thread(target=self.garbage.serve_forever, daemon=True).start()
         self.addCleanup(self.garbage.server_close)
         self.addCleanup(self.garbage.shutdown)
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.closed_port = probe.getsockname()[1]
-        probe.close()
+        self.closed_port = closed_port()
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestConnectionTestProbing(ProbingCase):
+    """Item 8: Test Connection is no port scanner: rate-limited, one answer for every refusal."""
 
     def wizard(self, port, security="none"):
         return self.env["maildesk.account.setup"].with_user(self.user_owner).create({
@@ -665,19 +690,8 @@ class TestConnectionTestProbing(AttackCase):
 
 
 @tagged("post_install", "-at_install", "maildesk")
-class TestSyncNowProbing(AttackCase):
+class TestSyncNowProbing(ProbingCase):
     """Sync now is no port scanner either: one stored error for every refusal, rate-limited."""
-
-    def setUp(self):
-        super().setUp()
-        self.garbage = socketserver.TCPServer(("127.0.0.1", 0), _Garbage)
-        threading.Thread(target=self.garbage.serve_forever, daemon=True).start()
-        self.addCleanup(self.garbage.server_close)
-        self.addCleanup(self.garbage.shutdown)
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.closed_port = probe.getsockname()[1]
-        probe.close()
 
     def probe(self, port, security):
         """What the owner learns after pointing their mailbox at ``port`` and pressing Sync now."""

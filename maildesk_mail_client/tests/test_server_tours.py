@@ -4,8 +4,8 @@ import time
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from .common import closed_port, mailbox_state
 from .test_client_tours import ClientTourCase
-from .test_offline import closed_port
 
 
 @tagged("post_install", "-at_install", "maildesk", "maildesk_tours")
@@ -61,17 +61,7 @@ class TestServerTours(HttpCase):
 class TestOfflineTour(ClientTourCase):
     def server_state(self, account):
         """{folder: {subject: flags}} of ``account``'s mailbox on Dovecot."""
-        client = self.server.connect(*self.credentials[account.id])
-        state = {}
-        try:
-            for _flags, _delim, name in client.list_folders():
-                client.select_folder(name, readonly=True)
-                uids = client.search("ALL")
-                data = client.fetch(uids, ["FLAGS", "ENVELOPE"]) if uids else {}
-                state[name] = {item[b"ENVELOPE"].subject.decode(): set(item[b"FLAGS"]) for item in data.values()}
-        finally:
-            client.logout()
-        return state
+        return mailbox_state(self.server.connect(*self.credentials[account.id]))
 
     def test_offline_actions_and_send_then_replay(self):
         """IMAP down, SMTP up: read / archive are kept and pending, a sent mail leaves at once; sync replays."""

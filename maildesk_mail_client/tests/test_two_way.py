@@ -19,13 +19,6 @@ class TestTwoWay(ImapCase):
         self.account.action_sync()
         self.one = self.messages(subject="one")
 
-    def server_flags(self, folder="INBOX"):
-        client = self.imap()
-        client.select_folder(folder, readonly=True)
-        data = client.fetch(client.search("ALL"), ["FLAGS", "ENVELOPE"])
-        client.logout()
-        return {item[b"ENVELOPE"].subject.decode(): set(item[b"FLAGS"]) for item in data.values()}
-
     def test_mark_read_reaches_server(self):
         """Reading a message in Odoo sets \\Seen on the server."""
         self.one.with_user(self.user_owner).action_mark_read()

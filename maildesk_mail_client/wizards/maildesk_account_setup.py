@@ -76,15 +76,6 @@ class MaildeskAccountSetup(models.TransientModel):
 
     _md_system_fields = ("password_encrypted", "test_state", "test_message")
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        self._md_guard(vals_list)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self._md_guard([vals])
-        return super().write(vals)
-
     # -- password: never stored in clear, even in this short-lived table -----------------
     def _compute_password(self):
         self.password = False

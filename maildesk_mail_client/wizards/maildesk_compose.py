@@ -28,15 +28,6 @@ class MaildeskCompose(models.TransientModel):
     body_html = fields.Html("Body", sanitize_style=True)
     attachment_ids = fields.Many2many("ir.attachment", string="Attachments")
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        self._md_guard(vals_list)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self._md_guard([vals])
-        return super().write(vals)
-
     @api.model
     def _default_account(self):
         return self.env["maildesk.account"].search([("owner_id", "=", self.env.uid)], limit=1) \

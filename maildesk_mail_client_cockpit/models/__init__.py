@@ -1,3 +1,4 @@
+from . import maildesk_cockpit_activity
 from . import maildesk_sla_policy
 from . import maildesk_message
 from . import maildesk_thread

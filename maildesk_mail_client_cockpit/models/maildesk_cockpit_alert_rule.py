@@ -53,6 +53,8 @@ SYSTEM_FIELDS = {"last_evaluated_at", "last_value", "last_test_at", "state_ids",
 
 class MaildeskCockpitAlertRule(models.Model):
     _name = "maildesk.cockpit.alert.rule"
+    # The mixin: the activity channel's to-do lives on the rule when mail is installed.
+    _inherit = ["maildesk.cockpit.activity.mixin"]
     _description = "Cockpit Alert Rule"
     _order = "name, id"
 
@@ -93,45 +95,12 @@ class MaildeskCockpitAlertRule(models.Model):
     last_value = fields.Float(readonly=True, copy=False)
     last_evaluated_at = fields.Datetime(readonly=True, copy=False)
     last_test_at = fields.Datetime(readonly=True, copy=False)
-    activity_user_id = fields.Many2one("res.users", "Activity by User", compute="_compute_activity_user_id",
-                                       search="_search_activity_user_id")
-
     @api.depends("state_ids.status")
     def _compute_status(self):
         order = ("normal", "pending", "recovering", "firing")
         for rule in self:
             statuses = rule.state_ids.mapped("status") or ["normal"]
             rule.status = max(statuses, key=order.index)
-
-    # Activities (only when mail is installed): the activity channel's to-do lives on the rule.
-    # mail.activity is made for mail.thread documents and a rule is none (no dependency on mail);
-    # as on conversations (maildesk_thread.py), these answer what the activity machinery asks of
-    # its document: the systray's "my activities" domain, the follower subscription at creation
-    # (none: the assignee is told by the activity) and the note posted when it is marked done
-    # (none: the alert history is the record).
-    def _compute_activity_user_id(self):
-        by_rule = {}
-        if "mail.activity" in self.env and self.ids:
-            # sudo: whose activity it is, on rules the caller reads already
-            for activity in self.env["mail.activity"].sudo().search(
-                    [("res_model", "=", self._name), ("res_id", "in", self.ids)], order="id"):
-                by_rule.setdefault(activity.res_id, activity.user_id)
-        for rule in self:
-            rule.activity_user_id = by_rule.get(rule.id, False)
-
-    def _search_activity_user_id(self, operator, value):
-        if "mail.activity" not in self.env or operator not in ("=", "in"):
-            return [("id", "=", 0)] if operator in ("=", "in") else [("id", "!=", 0)]
-        users = value if isinstance(value, (list, tuple)) else [value]
-        activities = self.env["mail.activity"].sudo().search(  # sudo: ids only, the rule's rules still apply
-            [("res_model", "=", self._name), ("user_id", "in", [u for u in users if u])])
-        return [("id", "in", activities.mapped("res_id"))]
-
-    def message_subscribe(self, partner_ids=None, subtype_ids=None):
-        return True
-
-    def message_post_with_source(self, source_ref, **kwargs):
-        return self.env["mail.message"] if "mail.message" in self.env else None
 
     @api.constrains("mode", "kpi", "window_hours", "pending_minutes", "keep_firing_minutes", "repeat_minutes",
                     "operator")
@@ -164,10 +133,6 @@ class MaildeskCockpitAlertRule(models.Model):
 
     def unlink(self):
         self._check_editor()
-        if "mail.activity" in self.env and self.ids:
-            # sudo: a deleted rule's activities go with it (as mail.activity.mixin does)
-            self.env["mail.activity"].sudo().search(
-                [("res_model", "=", self._name), ("res_id", "in", self.ids)]).unlink()
         return super().unlink()
 
     def _check_system_fields(self, vals):

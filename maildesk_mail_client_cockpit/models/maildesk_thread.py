@@ -36,7 +36,9 @@ def _is_testing():
 
 
 class MaildeskThread(models.Model):
-    _inherit = "maildesk.thread"
+    # The mixin: SLA escalation to-dos on the conversation when mail is installed.
+    _name = "maildesk.thread"
+    _inherit = ["maildesk.thread", "maildesk.cockpit.activity.mixin"]
 
     ck_wait_since = fields.Datetime("Waiting Since", readonly=True, copy=False,
                                     help="The oldest unanswered customer message (empty: nothing waits for us).")
@@ -57,12 +59,6 @@ class MaildeskThread(models.Model):
     sla_override_gap = fields.Integer(readonly=True, copy=False,
                                       help="The wait the override was set on; a new wait drops it.")
 
-    # SLA escalation activities (mail installed: maildesk_cockpit_escalation._schedule_activities).
-    activity_user_id = fields.Many2one("res.users", "Activity by User", compute="_compute_activity_user_id",
-                                       search="_search_activity_user_id",
-                                       help="Whose SLA escalation activity is open on the conversation "
-                                            "(when Odoo's mail app is installed).")
-
     def init(self):
         self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_ck_waiting_idx ON maildesk_thread
                                    (account_id) INCLUDE (team_id, user_id, ck_wait_since, sla_due_at)
@@ -76,43 +72,6 @@ class MaildeskThread(models.Model):
         self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_ck_scope_idx ON maildesk_thread
                                    (id) INCLUDE (account_id, company_id, team_id, user_id, ck_partner_id)
                                    WHERE NOT coalesce(is_noise, false) AND NOT coalesce(ck_marked_noise, false)""")
-
-    # -- activities (only when mail is installed) --------------------------------------------------
-    # mail.activity is made for mail.thread documents; a conversation is none (the addons do not
-    # depend on mail, and maildesk.thread has its own message_ids). These three answer what the
-    # activity machinery asks of its document: the systray's "my activities" domain, the
-    # follower subscription at creation (none: the activity's assignee is told by the bus) and
-    # the note posted when an activity is marked done (none: the escalation log is the record).
-    def _compute_activity_user_id(self):
-        by_thread = {}
-        if "mail.activity" in self.env and self.ids:
-            # sudo: whose activity it is, on conversations the caller reads already
-            for activity in self.env["mail.activity"].sudo().search(
-                    [("res_model", "=", self._name), ("res_id", "in", self.ids)], order="id"):
-                by_thread.setdefault(activity.res_id, activity.user_id)
-        for thread in self:
-            thread.activity_user_id = by_thread.get(thread.id, False)
-
-    def _search_activity_user_id(self, operator, value):
-        if "mail.activity" not in self.env or operator not in ("=", "in"):
-            return [("id", "=", 0)] if operator in ("=", "in") else [("id", "!=", 0)]
-        users = value if isinstance(value, (list, tuple)) else [value]
-        activities = self.env["mail.activity"].sudo().search(  # sudo: ids only, the thread rules still apply
-            [("res_model", "=", self._name), ("user_id", "in", [u for u in users if u])])
-        return [("id", "in", activities.mapped("res_id"))]
-
-    def message_subscribe(self, partner_ids=None, subtype_ids=None):
-        return True
-
-    def message_post_with_source(self, source_ref, **kwargs):
-        return self.env["mail.message"] if "mail.message" in self.env else None
-
-    def unlink(self):
-        if "mail.activity" in self.env and self.ids:
-            # sudo: a deleted conversation's escalation activities go with it (as mail.activity.mixin does)
-            self.env["mail.activity"].sudo().search(
-                [("res_model", "=", self._name), ("res_id", "in", self.ids)]).unlink()
-        return super().unlink()
 
     # -- facts ----------------------------------------------------------------------------------
     @api.model

@@ -1,18 +1,15 @@
 """The AI panel against the AI emulator: grounding, limits, cache, tiers over RPC, rebalance, tour."""
-import base64
 import json
 import os
-import time
 import unittest
 from datetime import datetime, timedelta
-from pathlib import Path
-from unittest.mock import patch
 
 from odoo import fields
+from odoo.addons.maildesk_mail_client.tests.screenshots import capture
 from odoo.addons.maildesk_mail_client_pro.tests.common import API_KEY, AiEmulator
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser, TransactionCase
+from odoo.tests.common import TransactionCase
 
 from .common import CockpitSetup
 
@@ -297,22 +294,8 @@ class TestAiPanelTour(AiPanelSetup, HttpCase):
         """README screenshot of the panel after a briefing: MAILDESK_SCREENSHOTS=<dir> enables it."""
         if not os.environ.get("MAILDESK_SCREENSHOTS"):
             self.skipTest("set MAILDESK_SCREENSHOTS to take the README screenshot")
-        path = Path(os.environ["MAILDESK_SCREENSHOTS"]) / "cockpit_ai_panel.png"
-        original_stop = ChromeBrowser.stop
-
-        def capture_then_stop(browser):
-            browser._websocket_request("Emulation.setDeviceMetricsOverride", params={
-                "width": 1600, "height": 1100, "deviceScaleFactor": 1, "mobile": False})
-            time.sleep(2)
-            shot = browser._websocket_request("Page.captureScreenshot", timeout=30)
-            if shot and shot.get("data"):
-                path.write_bytes(base64.b64decode(shot["data"]))
-            return original_stop(browser)
-
-        with patch.object(ChromeBrowser, "stop", capture_then_stop):
-            self.browser_js("/web#action=maildesk_mail_client_cockpit.maildesk_cockpit_action", SHOT_JS,
-                            login="ck_manager", timeout=120)
-        self.assertTrue(path.exists())
+        capture(self, "cockpit_ai_panel", "/web#action=maildesk_mail_client_cockpit.maildesk_cockpit_action",
+                SHOT_JS, login="ck_manager", size=(1600, 1100), timeout=120)
 
 
 SHOT_JS = """

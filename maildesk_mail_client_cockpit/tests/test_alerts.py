@@ -1,19 +1,16 @@
 """Cockpit alerts end to end: rules, states, channels (loopback webhook, SMTP sink), tiers over RPC."""
-import base64
 import json
 import os
 import threading
-import time
 import unittest
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from unittest.mock import patch
 
 from odoo.addons.maildesk_mail_client.tests.common import smtp_sink
+from odoo.addons.maildesk_mail_client.tests.screenshots import capture
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser
 
 from ..engine import webhooks
 from ..models.maildesk_cockpit_alert_channel import PARAM_ALLOW_HTTP, PARAM_ALLOW_LOOPBACK
@@ -469,19 +466,5 @@ class TestAlertsScreenshot(AlertSetup, HttpCase):
             cls.rule.sudo()._evaluate(now=now + timedelta(minutes=minutes))
 
     def test_screenshot(self):
-        path = Path(os.environ["MAILDESK_SCREENSHOTS"]) / "cockpit_alert_rule.png"
-        original_stop = ChromeBrowser.stop
-
-        def capture_then_stop(browser):
-            browser._websocket_request("Emulation.setDeviceMetricsOverride", params={
-                "width": 1400, "height": 1150, "deviceScaleFactor": 1, "mobile": False})
-            time.sleep(2)
-            shot = browser._websocket_request("Page.captureScreenshot", timeout=30)
-            if shot and shot.get("data"):
-                path.write_bytes(base64.b64decode(shot["data"]))
-            return original_stop(browser)
-
-        with patch.object(ChromeBrowser, "stop", capture_then_stop):
-            self.browser_js(f"/web#model=maildesk.cockpit.alert.rule&id={self.rule.id}&view_type=form", SHOT_JS,
-                            login="ck_manager", timeout=90)
-        self.assertTrue(path.exists())
+        capture(self, "cockpit_alert_rule", f"/web#model=maildesk.cockpit.alert.rule&id={self.rule.id}&view_type=form",
+                SHOT_JS, login="ck_manager", size=(1400, 1150))

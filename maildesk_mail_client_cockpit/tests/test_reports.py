@@ -1,6 +1,5 @@
 """Scheduled reports end to end: the cron mails the files to an SMTP sink on loopback, computed
 as the owner; history, Run now, download access and the tier matrix (also over HTTP / JSON-RPC)."""
-import base64
 import csv
 import email
 import io
@@ -9,18 +8,16 @@ import random
 import shutil
 import subprocess
 import tempfile
-import time
 import unittest
 from datetime import datetime, timedelta
 from email import policy
 from pathlib import Path
-from unittest.mock import patch
 
 from freezegun import freeze_time
 from odoo.addons.maildesk_mail_client.tests.common import smtp_sink
+from odoo.addons.maildesk_mail_client.tests.screenshots import capture
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tests.common import ChromeBrowser
 
 from ..models import maildesk_cockpit_report as report_module
 from .common import MANAGER, NOW, VIEWER, CockpitCase, CockpitSetup
@@ -507,19 +504,5 @@ class TestReportScreenshots(ReportSetup, HttpCase):
         self.assertTrue(target.exists())
 
     def test_report_form(self):
-        target = Path(os.environ["MAILDESK_SCREENSHOTS"]) / "report_form.png"
-        original_stop = ChromeBrowser.stop
-
-        def capture_then_stop(browser):
-            browser._websocket_request("Emulation.setDeviceMetricsOverride", params={
-                "width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
-            time.sleep(2)
-            shot = browser._websocket_request("Page.captureScreenshot", timeout=30)
-            if shot and shot.get("data"):
-                target.write_bytes(base64.b64decode(shot["data"]))
-            return original_stop(browser)
-
-        with patch.object(ChromeBrowser, "stop", capture_then_stop):
-            self.browser_js(f"/web#model=maildesk.cockpit.report&id={self.report.id}&view_type=form", FORM_JS,
-                            login="ck_manager", timeout=90)
-        self.assertTrue(target.exists())
+        capture(self, "report_form", f"/web#model=maildesk.cockpit.report&id={self.report.id}&view_type=form",
+                FORM_JS, login="ck_manager", size=(1400, 1000))

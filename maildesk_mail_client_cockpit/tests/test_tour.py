@@ -1,16 +1,12 @@
 """The cockpit in a real browser: open, click overdue, open the drawer, assign to me, mark noise."""
-import base64
 import os
 import random
-import time
 import unittest
 from datetime import datetime, timedelta
-from pathlib import Path
-from unittest.mock import patch
 
 from freezegun import freeze_time
+from odoo.addons.maildesk_mail_client.tests.screenshots import capture
 from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser
 
 from .common import CockpitSetup
 
@@ -87,20 +83,5 @@ class TestCockpitScreenshot(CockpitSetup, HttpCase):
 
     def test_screenshot(self):
         """Open the cockpit as a manager, click overdue, open the first conversation; capture."""
-        path = Path(os.environ["MAILDESK_SCREENSHOTS"]) / "cockpit.png"  # docs/screenshots in the repo
-        original_stop = ChromeBrowser.stop
-
-        def capture_then_stop(browser):
-            # browser_js stops the browser once the code succeeded: capture the page first.
-            browser._websocket_request("Emulation.setDeviceMetricsOverride", params={
-                "width": 1600, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
-            time.sleep(2)  # re-layout at the new size
-            shot = browser._websocket_request("Page.captureScreenshot", timeout=30)
-            if shot and shot.get("data"):
-                path.write_bytes(base64.b64decode(shot["data"]))
-            return original_stop(browser)
-
-        with patch.object(ChromeBrowser, "stop", capture_then_stop):
-            self.browser_js("/web#action=maildesk_mail_client_cockpit.maildesk_cockpit_action", SHOT_JS,
-                            login="ck_manager", timeout=90)
-        self.assertTrue(path.exists())
+        capture(self, "cockpit", "/web#action=maildesk_mail_client_cockpit.maildesk_cockpit_action", SHOT_JS,
+                login="ck_manager", size=(1600, 1000))

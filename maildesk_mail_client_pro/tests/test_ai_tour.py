@@ -3,14 +3,11 @@
 ``TestAiScreenshots`` (tag ``maildesk_screenshots``, only with ``MAILDESK_SCREENSHOTS=<dir>``)
 writes the README's AI screenshots from the same fixture.
 """
-import base64
 import os
 import unittest
-from pathlib import Path
-from unittest.mock import patch
 
+from odoo.addons.maildesk_mail_client.tests.screenshots import capture
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tests.common import ChromeBrowser
 
 from .common import AiCaseMixin
 
@@ -45,18 +42,8 @@ class TestAiScreenshots(AiTourCase):
 
     def shoot(self, name, code):
         """Run ``code`` in the client, then capture the page into <dir>/<name>.png."""
-        target = Path(os.environ["MAILDESK_SCREENSHOTS"]) / f"{name}.png"
-        original_stop = ChromeBrowser.stop
-
-        def stop(browser):
-            result = browser._websocket_request("Page.captureScreenshot", params={"format": "png"})
-            target.write_bytes(base64.b64decode(result["data"]))
-            original_stop(browser)
-
-        with patch.object(ChromeBrowser, "stop", stop):
-            self.browser_js(CLIENT_URL, code, ready="!!document.querySelector('.o_maildesk_thread[data-thread-id]')",
-                            login="tour_member")
-        self.assertTrue(target.stat().st_size > 10000, f"{target} looks empty")
+        capture(self, name, CLIENT_URL, code, login="tour_member",
+                ready="!!document.querySelector('.o_maildesk_thread[data-thread-id]')")
 
     def test_screenshots(self):
         wait = "const wait = (ms) => new Promise((r) => setTimeout(r, ms));"

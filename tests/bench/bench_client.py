@@ -20,17 +20,13 @@ ANALYZE, as autovacuum would after a bulk sync. Prints figures; not a test.
     python3 tests/bench/bench_client.py -n 100000
 """
 import argparse
-import io
 import os
 import random
-import statistics
 import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from _loaders import copy_rows, odoo_registry, timed, vacuum_analyze
 
 GOALS = {"mailboxes": 100, "first_page": 300, "thread": 200, "search": 500}
 FOLDERS = [("INBOX", "inbox", 0.70), ("Sent", "sent", 0.10), ("Archive", "archive", 0.12),
@@ -62,35 +58,6 @@ def _accumulate(values):
     for value in values:
         total += value
         yield total
-
-
-def odoo_registry(db):
-    import odoo
-    addons_path = [str(Path(odoo.__file__).parent / "addons"), str(Path(odoo.__file__).parent.parent / "addons"),
-                   str(REPO)]
-    addons_path = ",".join(p for p in addons_path if os.path.isdir(p))
-    subprocess.run(["dropdb", "--if-exists", db], check=False)
-    subprocess.run([sys.executable, "-m", "odoo", "-d", db, "-i", "maildesk_mail_client", "--stop-after-init",
-                    "--without-demo=all", f"--addons-path={addons_path}", "--log-level=warn", "--no-http"],
-                   check=True)
-    odoo.tools.config.parse_config([f"--addons-path={addons_path}", "-d", db, "--log-level=warn"])
-    return odoo.registry(db)
-
-
-def _copy(cr, table, columns, rows):
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join(_cell(v) for v in row) + "\n")
-    buffer.seek(0)
-    cr.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
-
-
-def _cell(value):
-    if value is None:
-        return r"\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    return str(value).replace("\\", "\\\\").replace("\t", " ").replace("\n", "\\n")
 
 
 def build_mailbox(env, n, seed):
@@ -127,7 +94,7 @@ def build_mailbox(env, n, seed):
         acc = other if rng.random() < 0.05 and tid != thread_ids[0] else account
         accounts_of[tid] = acc.id
         thread_rows.append((tid, acc.id, company, " ".join(pick(rng.randint(2, 6))).capitalize()))
-    _copy(cr, "maildesk_thread", ["id", "account_id", "company_id", "subject"], thread_rows)
+    copy_rows(cr, "maildesk_thread", ["id", "account_id", "company_id", "subject"], thread_rows)
     subjects = {row[0]: row[3] for row in thread_rows}
 
     roles = [role for _name, role, _share in FOLDERS]
@@ -152,32 +119,17 @@ def build_mailbox(env, n, seed):
                      rng.random() > 0.08, rng.random() < 0.02, "outgoing" if outgoing else "incoming", "full",
                      len(body) * 3))
         if len(rows) == 20000:
-            _copy(cr, "maildesk_message", columns, rows)
+            copy_rows(cr, "maildesk_message", columns, rows)
             rows = []
-    _copy(cr, "maildesk_message", columns, rows)
+    copy_rows(cr, "maildesk_message", columns, rows)
     env["maildesk.thread"].browse(thread_ids)._refresh_summary()
     cr.commit()
-    # What autovacuum does after a bulk sync (its insert threshold): statistics, and the
-    # visibility map that lets the thread list run as an index-only scan.
-    subprocess.run(["psql", "-q", "-d", cr.dbname, "-c", "VACUUM ANALYZE maildesk_message",
-                    "-c", "VACUUM ANALYZE maildesk_thread"], check=True)
+    vacuum_analyze(cr)
     common = words[0]  # Zipf rank 1: in most messages
     rare = words[-1]
     mid = words[200]  # Zipf rank 200: in a few percent of messages
     return {"member": member, "account": account, "inbox": folders[account.id, "inbox"],
             "big_thread": big_thread, "common_word": common, "mid_word": mid, "rare_word": rare, "sender": senders[5]}
-
-
-def timed(env, call, runs):
-    """Median and max in ms of ``call()`` over ``runs`` warm runs (ORM cache cleared each time)."""
-    call()  # warm-up: plans, caches of the registry
-    samples = []
-    for _ in range(runs):
-        env.invalidate_all()
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples), max(samples)
 
 
 def main():
@@ -192,7 +144,7 @@ def main():
     from odoo import SUPERUSER_ID, api
 
     db = f"maildesk_bench_client_{os.getpid()}"
-    registry = odoo_registry(db)
+    registry = odoo_registry(db, "maildesk_mail_client")
     try:
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})

@@ -30,11 +30,9 @@ autovacuum would have fixed minutes later). Every figure line ends with the mach
                                                               # upgrades the addon first)
 """
 import argparse
-import io
 import math
 import os
 import random
-import statistics
 import subprocess
 import sys
 import time
@@ -46,6 +44,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import conftest  # noqa: E402,F401,I001  (registers the addons as bare packages for their engines)
 
 from maildesk_mail_client_cockpit.engine import bizhours, facts  # noqa: E402
+from _loaders import Copier, timed, vacuum_analyze  # noqa: E402
 
 GOALS = {"dashboard": 300, "drill": 150, "cron": 10000}
 TZ = "Europe/Berlin"
@@ -74,40 +73,6 @@ def odoo_registry(db, reuse=False):
                     "--no-http"], check=True)
     odoo.tools.config.parse_config([f"--addons-path={addons_path}", "-d", db, "--log-level=warn"])
     return odoo.registry(db)
-
-
-def _cell(value):
-    if value is None:
-        return r"\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value).replace("\\", "\\\\").replace("\t", " ").replace("\n", "\\n")
-
-
-class Copier:
-    def __init__(self, cr, table, columns, chunk=50000, before=None):
-        self.cr, self.table, self.columns, self.chunk = cr, table, columns, chunk
-        self.before = before  # a Copier to flush first (rows this one references)
-        self.rows = []
-
-    def add(self, row):
-        self.rows.append(row)
-        if len(self.rows) >= self.chunk:
-            self.flush()
-
-    def flush(self):
-        if self.before:
-            self.before.flush()
-        if not self.rows:
-            return
-        buffer = io.StringIO()
-        for row in self.rows:
-            buffer.write("\t".join(_cell(v) for v in row) + "\n")
-        buffer.seek(0)
-        self.cr.copy_expert(f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN", buffer)
-        self.rows = []
 
 
 def working_moment(rng, days):
@@ -271,20 +236,8 @@ def build(env, n_messages, n_threads, seed, days):
     threads_out.flush()
     messages_out.flush()
     cr.commit()
-    subprocess.run(["psql", "-q", "-d", cr.dbname, "-c", "VACUUM ANALYZE maildesk_message",
-                    "-c", "VACUUM ANALYZE maildesk_thread"], check=True)
+    vacuum_analyze(cr)
     return {"manager": manager, "accounts": accounts, "stored": stored}
-
-
-def timed(env, call, runs):
-    call()
-    samples = []
-    for _ in range(runs):
-        env.invalidate_all()
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples), max(samples)
 
 
 def main():
@@ -338,8 +291,7 @@ def main():
                       f"({load()})")
                 if offset == 0:
                     # The first run wrote a due time on every open wait: vacuum, as autovacuum would.
-                    subprocess.run(["psql", "-q", "-d", cr.dbname, "-c", "VACUUM ANALYZE maildesk_message",
-                                    "-c", "VACUUM ANALYZE maildesk_thread"], check=True)
+                    vacuum_analyze(cr)
             cold, warm = max(runs[1:]), runs[0]
             cockpit = env["maildesk.cockpit"].with_user(data["manager"])
             box = data["accounts"][0].id

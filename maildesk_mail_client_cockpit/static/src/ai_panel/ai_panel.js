@@ -9,6 +9,7 @@
 import { Component, onWillStart, onWillUnmount, onWillUpdateProps, useState } from "@odoo/owl";
 import { browser } from "@web/core/browser/browser";
 import { useService } from "@web/core/utils/hooks";
+import { streamJsonLines } from "@maildesk_mail_client_pro/ai/ai_stream";
 
 const MODEL = "maildesk.cockpit.ai";
 const SCOPE_KEYS = ["team_id", "account_id", "user_id", "partner_id"];
@@ -17,54 +18,9 @@ const COMPONENT_LABELS = {
     urgency: "urgent words",
 };
 
-/** `POST /maildesk/cockpit/ai/stream`: newline-delimited JSON events, read as they arrive. */
-export async function streamCockpitAi(payload, { onMeta, onDelta, signal } = {}) {
-    const response = await fetch("/maildesk/cockpit/ai/stream", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(payload),
-        signal,
-    });
-    if (!response.body) {
-        throw new Error("The AI answer could not be read.");
-    }
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    let result = null;
-    const handle = (event) => {
-        if (event.type === "meta") {
-            onMeta && onMeta(event);
-        } else if (event.type === "delta") {
-            onDelta && onDelta(event.text);
-        } else if (event.type === "done") {
-            result = event.result;
-        } else if (event.type === "error") {
-            throw new Error(event.message);
-        }
-    };
-    for (;;) {
-        const { done, value } = await reader.read();
-        if (done) {
-            break;
-        }
-        buffer += decoder.decode(value, { stream: true });
-        let index;
-        while ((index = buffer.indexOf("\n")) >= 0) {
-            const line = buffer.slice(0, index);
-            buffer = buffer.slice(index + 1);
-            if (line.trim()) {
-                handle(JSON.parse(line));
-            }
-        }
-    }
-    if (buffer.trim()) {
-        handle(JSON.parse(buffer));
-    }
-    if (!result) {
-        throw new Error("The AI answer ended early.");
-    }
-    return result;
+/** `POST /maildesk/cockpit/ai/stream`: the same newline-delimited JSON events as Pro's route. */
+export function streamCockpitAi(payload, handlers) {
+    return streamJsonLines("/maildesk/cockpit/ai/stream", payload, handlers);
 }
 
 export class CockpitAiPanel extends Component {

@@ -1,12 +1,17 @@
 /** @odoo-module **/
 /**
- * Client of `POST /maildesk/ai/stream` (controllers/main.py): newline-delimited JSON events
- * read as they arrive. `streamAi(payload, handlers)` resolves with the final result, rejects
- * with an Error carrying the server's readable message; `handlers.signal` (an AbortSignal)
- * cancels, which closes the connection and stops the model on the server side.
+ * Client of the AI streaming routes (`POST /maildesk/ai/stream`, controllers/main.py, and the
+ * cockpit's): newline-delimited JSON events read as they arrive. `streamJsonLines(url,
+ * payload, handlers)` resolves with the final result, rejects with an Error carrying the
+ * server's readable message; `handlers.signal` (an AbortSignal) cancels, which closes the
+ * connection and stops the model on the server side.
  */
-export async function streamAi(payload, { onMeta, onDelta, signal } = {}) {
-    const response = await fetch("/maildesk/ai/stream", {
+export function streamAi(payload, handlers) {
+    return streamJsonLines("/maildesk/ai/stream", payload, handlers);
+}
+
+export async function streamJsonLines(url, payload, { onMeta, onDelta, signal } = {}) {
+    const response = await fetch(url, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(payload),

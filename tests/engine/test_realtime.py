@@ -56,9 +56,11 @@ class Recorder:
 
 
 def wait_state(listener, key, state, timeout=WAIT):
+    """Poll until the watch is in ``state`` (or one of a tuple of states)."""
+    wanted = state if isinstance(state, tuple) else (state,)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if listener.states().get(key, (None,))[0] == state:
+        if listener.states().get(key, (None,))[0] in wanted:
             return True
         time.sleep(0.05)
     return False
@@ -120,7 +122,9 @@ def test_idle_survives_server_restart():
         process = server._process
         process.send_signal(signal.SIGTERM)
         process.wait(10)
-        assert wait_state(listener, watch.key, realtime.ERROR, timeout=15)
+        # Noticed: it left IDLE. While the server is down it cycles error → waiting → connecting
+        # within a fraction of a second; a loaded machine's poll may land on any of them.
+        assert wait_state(listener, watch.key, (realtime.ERROR, realtime.WAITING, realtime.CONNECTING), timeout=30)
         server._spawn()  # same configuration, ports and mail
         assert wait_state(listener, watch.key, realtime.IDLE, timeout=20)
         assert recorder.wait(lambda keys: watch.key in keys), "no catch-up wake-up after the reconnect"

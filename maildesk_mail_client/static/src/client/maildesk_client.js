@@ -39,7 +39,12 @@ export class MaildeskClient extends Component {
             // open in the reading pane (inside its mailbox's inbox list when the id is given too).
             const context = this.props.action.context || {};
             if (context.maildesk_account_id) {
-                await this.store.setLocation({ accountId: context.maildesk_account_id, role: "inbox" });
+                // Its inbox folder, so the list header and the folder pane name it.
+                const inbox = this.store.allFolders.find(
+                    (folder) => folder.account_id === context.maildesk_account_id && folder.role === "inbox");
+                await this.store.setLocation(inbox
+                    ? { accountId: inbox.account_id, folderId: inbox.id }
+                    : { accountId: context.maildesk_account_id, role: "inbox" });
             } else {
                 await this.store.reloadList();
             }

@@ -27,5 +27,8 @@ registry.category("web_tour.tours").add("maildesk_cockpit_tour", {
         { content: "Open it in the mailbox client", trigger: ".o_cockpit_drawer .o_cockpit_open_client" },
         { content: "The client shows that conversation, not just its mailbox",
           trigger: ".o_maildesk_reading .o_maildesk_reading_subject:contains('Fresh question')", isCheck: true },
+        { content: "The list is that mailbox's inbox, named in the header",
+          trigger: ".o_maildesk_location strong:contains('INBOX · '), .o_maildesk_location strong:contains('Inbox · ')",
+          isCheck: true },
     ],
 });

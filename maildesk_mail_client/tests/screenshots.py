@@ -14,7 +14,7 @@ from odoo.tests.common import ChromeBrowser
 
 ENV = "MAILDESK_SCREENSHOTS"
 
-# JS helper for the page code: `await wait(".selector")` resolves with the element once shown.
+# What the page code can use: `await wait(".selector")` resolves with the element once shown.
 WAIT_FOR_JS = """
     const wait = (sel, tries = 300) => new Promise((resolve, reject) => {
         let n = 0;
@@ -25,6 +25,14 @@ WAIT_FOR_JS = """
         }, 100);
     });
 """
+
+
+def page_script(steps, settle_ms=1000):
+    """Page code for ``capture``: ``steps`` (JS using ``wait``), a pause for the page to settle,
+    then the "test successful" that makes browser_js stop (and ``capture`` take the picture)."""
+    return (f"(async () => {{{WAIT_FOR_JS}{steps}\n"
+            f"    await new Promise((r) => setTimeout(r, {settle_ms}));\n"
+            f"    console.log(\"test successful\");\n}})();\n")
 
 
 def screenshot_path(name):

@@ -4,7 +4,8 @@ Mailboxes: ``support`` (team Support, members: viewer, operator, manager, cockpi
 colleague) and ``sales`` (another owner; only the Mailbox Admin sees it), ``other_co``
 (a second company). Messages are stored as the sync does: ``create`` then the batch hook.
 """
-from datetime import datetime
+import random
+from datetime import datetime, timedelta
 
 from odoo.tests import new_test_user
 from odoo.tests.common import TransactionCase
@@ -15,6 +16,8 @@ OPERATOR = "maildesk_mail_client_cockpit.group_cockpit_operator"
 MANAGER = "maildesk_mail_client_cockpit.group_cockpit_manager"
 ADMIN = "maildesk_mail_client_cockpit.group_cockpit_admin"
 NOW = datetime(2026, 3, 4, 12, 0)  # a Wednesday
+SHOWCASE_SUBJECTS = ["Invoice 4711 is wrong", "Delivery delayed", "Cannot log in", "Quote for 40 chairs",
+                     "Refund request", "Contract renewal", "API rate limit", "Broken link in newsletter"]
 
 
 class CockpitSetup:
@@ -57,6 +60,25 @@ class CockpitSetup:
     @classmethod
     def thread(cls, account=None, subject="Question"):
         return cls.env["maildesk.thread"].create({"account_id": (account or cls.support).id, "subject": subject})
+
+    @classmethod
+    def seed_showcase(cls, count, days, gap_hours, seed):
+        """A lifelike support mailbox for the README screenshots, up to now: ``count``
+        conversations starting ``days`` (first, last) days ago, 1-4 messages each ``gap_hours``
+        apart, one in three assigned; SLA state computed."""
+        rng = random.Random(seed)
+        now = datetime.now().replace(microsecond=0)
+        for i in range(count):
+            thread = cls.thread(cls.support, f"{SHOWCASE_SUBJECTS[i % len(SHOWCASE_SUBJECTS)]} #{i + 1}")
+            when = now - timedelta(days=rng.randint(*days), hours=rng.randint(1, 12))
+            for step in range(rng.randint(1, 4)):
+                if when >= now:
+                    break
+                cls.store(thread, "incoming" if step % 2 == 0 else "outgoing", when)
+                when += timedelta(hours=rng.choice(gap_hours))
+            if i % 3 == 0:
+                thread.sudo().user_id = [cls.operator, cls.colleague, cls.manager][i % 9 // 3]
+        cls.env["maildesk.thread"]._cron_cockpit_sla(full=True)
 
     @classmethod
     def store(cls, thread, direction="incoming", date=None, folder_role=None, **kwargs):

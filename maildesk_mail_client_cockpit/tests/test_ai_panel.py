@@ -5,7 +5,7 @@ import unittest
 from datetime import datetime, timedelta
 
 from odoo import fields
-from odoo.addons.maildesk_mail_client.tests.screenshots import capture
+from odoo.addons.maildesk_mail_client.tests.screenshots import capture, page_script
 from odoo.addons.maildesk_mail_client_pro.tests.common import API_KEY, AiEmulator
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
@@ -298,22 +298,10 @@ class TestAiPanelTour(AiPanelSetup, HttpCase):
                 SHOT_JS, login="ck_manager", size=(1600, 1100), timeout=120)
 
 
-SHOT_JS = """
-(async () => {
-    const wait = (sel) => new Promise((resolve, reject) => {
-        let n = 0;
-        const timer = setInterval(() => {
-            const el = document.querySelector(sel);
-            if (el) { clearInterval(timer); resolve(el); }
-            else if (++n > 300) { clearInterval(timer); reject(new Error("missing " + sel)); }
-        }, 100);
-    });
+SHOT_JS = page_script("""
     (await wait(".o_cockpit_ai_brief")).click();
     await wait(".o_cockpit_ai_source_ai .o_cockpit_ai_copy");
     (await wait(".o_cockpit_ai_explain")).click();
     await wait(".o_cockpit_ai_rebalance .o_cockpit_ai_source_ai .o_cockpit_ai_copy");
     document.querySelector(".o_cockpit_ai").scrollIntoView();
-    await new Promise((r) => setTimeout(r, 1000));
-    console.log("test successful");
-})();
-"""
+""", settle_ms=1000)

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest.mock import patch
 
 from odoo.addons.maildesk_mail_client.tests.common import smtp_sink
-from odoo.addons.maildesk_mail_client.tests.screenshots import capture
+from odoo.addons.maildesk_mail_client.tests.screenshots import capture, page_script
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, tagged
 
@@ -426,21 +426,9 @@ class TestAlertsRpc(AlertSetup, HttpCase):
         self.assertEqual(self.call("ck_admin", C, "read", [self.hook.id], ["webhook_url"])[0]["webhook_url"], False)
 
 
-SHOT_JS = """
-(async () => {
-    const wait = (sel) => new Promise((resolve, reject) => {
-        let n = 0;
-        const timer = setInterval(() => {
-            const el = document.querySelector(sel);
-            if (el) { clearInterval(timer); resolve(el); }
-            else if (++n > 150) { clearInterval(timer); reject(new Error("missing " + sel)); }
-        }, 100);
-    });
+SHOT_JS = page_script("""
     await wait(".o_form_view .o_field_widget[name='state_ids'] .o_data_row");
-    await new Promise((r) => setTimeout(r, 1000));
-    console.log("test successful");
-})();
-"""
+""", settle_ms=1000)
 
 
 @tagged("post_install", "-at_install", "maildesk")

@@ -4,7 +4,6 @@ import csv
 import email
 import io
 import os
-import random
 import shutil
 import subprocess
 import tempfile
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from freezegun import freeze_time
 from odoo.addons.maildesk_mail_client.tests.common import smtp_sink
-from odoo.addons.maildesk_mail_client.tests.screenshots import capture
+from odoo.addons.maildesk_mail_client.tests.screenshots import capture, page_script
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 
@@ -438,21 +437,9 @@ class TestReportDownloadRpc(ReportSetup, HttpCase):
         self.assertEqual(action["res_model"], "maildesk.cockpit.report.run")
 
 
-FORM_JS = """
-(async () => {
-    const wait = (sel) => new Promise((resolve, reject) => {
-        let n = 0;
-        const timer = setInterval(() => {
-            const el = document.querySelector(sel);
-            if (el) { clearInterval(timer); resolve(el); }
-            else if (++n > 150) { clearInterval(timer); reject(new Error("missing " + sel)); }
-        }, 100);
-    });
+FORM_JS = page_script("""
     await wait(".o_form_view .o_field_one2many .o_data_row");
-    await new Promise((r) => setTimeout(r, 1000));
-    console.log("test successful");
-})();
-"""
+""", settle_ms=1000)
 
 
 @unittest.skipUnless(os.environ.get("MAILDESK_SCREENSHOTS"), "set MAILDESK_SCREENSHOTS=<dir> to write screenshots")
@@ -470,21 +457,7 @@ class TestReportScreenshots(ReportSetup, HttpCase):
             user.name = name
         cls.env["maildesk.sla.policy"].create({"name": "Standard", "sequence": 1, "first_response_hours": 8,
                                                "next_response_hours": 8})
-        rng = random.Random(5)
-        now = datetime.now().replace(microsecond=0)
-        subjects = ["Invoice 4711 is wrong", "Delivery delayed", "Cannot log in", "Quote for 40 chairs",
-                    "Refund request", "Contract renewal", "API rate limit", "Broken link in newsletter"]
-        for i in range(90):
-            thread = cls.thread(cls.support, f"{subjects[i % len(subjects)]} #{i + 1}")
-            when = now - timedelta(days=rng.randint(1, 14), hours=rng.randint(1, 12))
-            for step in range(rng.randint(1, 4)):
-                if when >= now:
-                    break
-                cls.store(thread, "incoming" if step % 2 == 0 else "outgoing", when)
-                when += timedelta(hours=rng.choice((1, 2, 3, 5, 7, 12, 20)))
-            if i % 3 == 0:
-                thread.sudo().user_id = [cls.operator, cls.colleague, cls.manager][i % 9 // 3]
-        cls.env["maildesk.thread"]._cron_cockpit_sla(full=True)
+        cls.seed_showcase(90, days=(1, 14), gap_hours=(1, 2, 3, 5, 7, 12, 20), seed=5)
         cls.report = cls.env["maildesk.cockpit.report"].with_user(cls.manager).create({
             "name": "Support weekly", "report_format": "pdf", "frequency": "weekly", "weekday": "0",
             "period": "previous_7_days", "row_limit": 50, "recipient_user_ids": [(6, 0, cls.viewer.ids)],

@@ -1,11 +1,10 @@
 """The cockpit in a real browser: open, click overdue, open the drawer, assign to me, mark noise."""
 import os
-import random
 import unittest
 from datetime import datetime, timedelta
 
 from freezegun import freeze_time
-from odoo.addons.maildesk_mail_client.tests.screenshots import capture
+from odoo.addons.maildesk_mail_client.tests.screenshots import capture, page_script
 from odoo.tests import HttpCase, tagged
 
 from .common import CockpitSetup
@@ -34,23 +33,11 @@ class TestCockpitTour(CockpitSetup, HttpCase):
         self.assertTrue(self.late.ck_marked_noise)
 
 
-SHOT_JS = """
-(async () => {
-    const wait = (sel) => new Promise((resolve, reject) => {
-        let n = 0;
-        const timer = setInterval(() => {
-            const el = document.querySelector(sel);
-            if (el) { clearInterval(timer); resolve(el); }
-            else if (++n > 150) { clearInterval(timer); reject(new Error("missing " + sel)); }
-        }, 100);
-    });
+SHOT_JS = page_script("""
     (await wait(".o_cockpit_card_overdue")).click();
     (await wait(".o_cockpit_row")).click();
     await wait(".o_cockpit_drawer iframe");
-    await new Promise((r) => setTimeout(r, 1500));
-    console.log("test successful");
-})();
-"""
+""", settle_ms=1500)
 
 
 @tagged("post_install", "-at_install", "maildesk")
@@ -65,21 +52,7 @@ class TestCockpitScreenshot(CockpitSetup, HttpCase):
         cls.setup_cockpit(cls.env)
         cls.env["maildesk.sla.policy"].create({"name": "Standard", "first_response_hours": 4,
                                                "next_response_hours": 4})
-        rng = random.Random(3)
-        now = datetime.now().replace(microsecond=0)
-        subjects = ["Invoice 4711 is wrong", "Delivery delayed", "Cannot log in", "Quote for 40 chairs",
-                    "Refund request", "Contract renewal", "API rate limit", "Broken link in newsletter"]
-        for i in range(36):
-            thread = cls.thread(cls.support, f"{subjects[i % len(subjects)]} #{i + 1}")
-            when = now - timedelta(days=rng.randint(0, 6), hours=rng.randint(1, 12))
-            for step in range(rng.randint(1, 4)):
-                if when >= now:
-                    break
-                cls.store(thread, "incoming" if step % 2 == 0 else "outgoing", when)
-                when += timedelta(hours=rng.randint(1, 20))
-            if i % 3 == 0:
-                thread.sudo().user_id = [cls.operator, cls.colleague, cls.manager][i % 9 // 3]
-        cls.env["maildesk.thread"]._cron_cockpit_sla(full=True)
+        cls.seed_showcase(36, days=(0, 6), gap_hours=range(1, 21), seed=3)
 
     def test_screenshot(self):
         """Open the cockpit as a manager, click overdue, open the first conversation; capture."""

@@ -1,12 +1,11 @@
 """The AI panel against the AI emulator: grounding, limits, cache, tiers over RPC, rebalance, tour."""
 import json
 import os
-import unittest
 from datetime import datetime, timedelta
 
 from odoo import fields
 from odoo.addons.maildesk_mail_client.tests.screenshots import capture, page_script
-from odoo.addons.maildesk_mail_client_pro.tests.common import API_KEY, AiEmulator
+from odoo.addons.maildesk_mail_client_pro.tests.common import API_KEY, start_emulator_provider
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
 from odoo.tests.common import TransactionCase
@@ -28,15 +27,7 @@ class AiPanelSetup(CockpitSetup):
     @classmethod
     def setup_panel(cls, env):
         cls.setup_cockpit(env)
-        if AiEmulator is None:
-            raise unittest.SkipTest("the repository's tests/emulators is not importable")
-        cls.emulator = AiEmulator().start()
-        cls.addClassCleanup(cls.emulator.stop)
-        cls.emulator.api_key = API_KEY
-        cls.provider = cls.env["maildesk.ai.provider"].create({
-            "name": "Emulator", "kind": "openai", "base_url": cls.emulator.base_url + "/v1", "model": "emu-1",
-            "api_key": API_KEY, "timeout": 10})
-        cls.provider.action_set_active()
+        start_emulator_provider(cls)
         for user, name in ((cls.viewer, "Vera Viewer"), (cls.operator, "Otto Operator"),
                            (cls.colleague, "Cora Colleague"), (cls.manager, "Mona Manager")):
             user.name = name

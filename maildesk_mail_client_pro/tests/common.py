@@ -18,20 +18,26 @@ assert base_common  # importing it puts the repository's tests/ on sys.path
 API_KEY = "sk-emulator-KEY-4711"
 
 
+
+def start_emulator_provider(case):
+    """Start the AI emulator for the test class ``case`` (stopped at class cleanup) and make it
+    the active provider: ``case.emulator``, ``case.provider``."""
+    if AiEmulator is None:
+        raise unittest.SkipTest("the repository's tests/emulators is not importable")
+    case.emulator = AiEmulator().start()
+    case.addClassCleanup(case.emulator.stop)
+    case.emulator.api_key = API_KEY
+    case.provider = case.env["maildesk.ai.provider"].create({
+        "name": "Emulator", "kind": "openai", "base_url": case.emulator.base_url + "/v1", "model": "emu-1",
+        "api_key": API_KEY, "timeout": 10})
+    case.provider.action_set_active()
+
 class AiCaseMixin:
     """Emulator + active provider + a shared mailbox with a three-message thread."""
 
     @classmethod
     def setup_ai(cls):
-        if AiEmulator is None:
-            raise unittest.SkipTest("the repository's tests/emulators is not importable")
-        cls.emulator = AiEmulator().start()
-        cls.addClassCleanup(cls.emulator.stop)
-        cls.emulator.api_key = API_KEY
-        cls.provider = cls.env["maildesk.ai.provider"].create({
-            "name": "Emulator", "kind": "openai", "base_url": cls.emulator.base_url + "/v1", "model": "emu-1",
-            "api_key": API_KEY, "timeout": 10})
-        cls.provider.action_set_active()
+        start_emulator_provider(cls)
         cls.account = cls.env["maildesk.account"].create({
             "name": "Sales", "email": "sales@acme.com", "owner_id": cls.user_owner.id, "is_shared": True,
             "user_ids": [(6, 0, [cls.user_member.id])], "imap_host": "127.0.0.1", "imap_port": 143,

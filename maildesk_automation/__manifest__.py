@@ -2,6 +2,11 @@
     "name": "MailDesk Automation",
     "summary": "Rules, teams and assignment for MailDesk mailboxes",
     "version": "17.0.1.0.0",
+    # Plain text: without a description Odoo renders README.md as reStructuredText
+    # (docutils warnings in every install log, a garbled Apps page).
+    "description": ("Rules (triggers, conditions, ordered actions), teams, round-robin and least-load "
+                    "assignment, auto-replies, run log and dry run for MailDesk mailboxes. "
+                    "Documentation: README.md in this folder."),
     "category": "Productivity/MailDesk",
     "license": "LGPL-3",
     "author": "MailDesk",

@@ -2,6 +2,11 @@
     "name": "MailDesk Cockpit",
     "summary": "Manager cockpit for MailDesk: KPIs, drill-down, triage, SLA and escalation, four tiers",
     "version": "17.0.1.0.0",
+    # Plain text: without a description Odoo renders README.md as reStructuredText
+    # (docutils warnings in every install log, a garbled Apps page).
+    "description": ("The manager cockpit: KPIs with trends and drill-down, triage, SLA policies and "
+                    "escalation, alerts, scheduled reports and the AI panel. "
+                    "Documentation: README.md in this folder."),
     "category": "Productivity/MailDesk",
     "license": "LGPL-3",
     "author": "MailDesk",

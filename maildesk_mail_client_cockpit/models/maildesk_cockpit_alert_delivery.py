@@ -28,7 +28,7 @@ class MaildeskCockpitAlertDelivery(models.Model):
     company_id = fields.Many2one(related="event_id.company_id", store=True)
     channel_id = fields.Many2one("maildesk.cockpit.alert.channel", required=True, ondelete="cascade", readonly=True)
     kind = fields.Selection(related="channel_id.kind", store=True)
-    event_kind = fields.Selection(related="event_id.kind")
+    event_kind = fields.Selection(related="event_id.kind", string="Event Kind")
     status = fields.Selection(STATUSES, required=True, default="queued", readonly=True, index=True)
     delivery_uid = fields.Char("Delivery id", readonly=True, default=lambda self: uuid.uuid4().hex, copy=False,
                                help="Sent as X-MailDesk-Delivery; stable across retries.")

@@ -13,6 +13,7 @@
     "website": "https://github.com/maildesk",
     # resource: SLA business hours and holidays (resource.calendar, resource.calendar.leaves).
     "depends": ["maildesk_automation", "resource"],
+    "uninstall_hook": "uninstall_hook",
     "data": [
         "security/maildesk_cockpit_security.xml",
         "security/ir.model.access.csv",

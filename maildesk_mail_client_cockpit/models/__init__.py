@@ -5,6 +5,7 @@ from . import maildesk_thread
 from . import maildesk_cockpit_audit
 from . import maildesk_cockpit_escalation
 from . import maildesk_cockpit_board
+from . import maildesk_cockpit_rollup
 from . import maildesk_cockpit
 from . import maildesk_cockpit_alert_channel
 from . import maildesk_cockpit_alert_rule

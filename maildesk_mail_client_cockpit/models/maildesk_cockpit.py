@@ -23,7 +23,7 @@ from datetime import datetime
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..engine import bizhours, kpi, periods, stats
+from ..engine import bizhours, kpi, periods, rollup, stats
 from .res_config_settings import setting
 
 _logger = logging.getLogger(__name__)
@@ -152,10 +152,13 @@ class MaildeskCockpit(models.AbstractModel):
 
         Four scans whatever the period (``engine/kpi.py``): counted messages, answered gaps,
         waiting conversations, gap history; each also yields the per-mailbox and per-person
-        breakdown (GROUPING SETS). ``options=False`` skips the filter choices (refreshes).
+        breakdown (GROUPING SETS). Whole clean days come from the KPI rollup
+        (``engine/rollup.py``), the rest from the messages, with the same predicates.
+        ``options=False`` skips the filter choices (refreshes).
         """
         tier, scope, period, now = self._scope(filters)
         self.env.flush_all()
+        plan = self.env["maildesk.cockpit.rollup"]._plan(scope, period)
         days = list(period.days)
         cards = {}
         lines = {"account": {}, "user": {}}
@@ -169,7 +172,7 @@ class MaildeskCockpit(models.AbstractModel):
         daily = {d: (0, 0) for d in days}
         prev = [0, 0]
         for grouping, day, account_id, user_id, inc, out, prev_inc, prev_out in self._sql(
-                kpi.messages_summary_sql(scope, period)):
+                rollup.messages_summary_sql(scope, plan) if plan else kpi.messages_summary_sql(scope, period)):
             kind = kpi.MESSAGE_SETS.get(grouping)
             day = kpi.day_of(period, day)
             if kind == "day":
@@ -184,7 +187,7 @@ class MaildeskCockpit(models.AbstractModel):
             cards[name] = self._card(sum(series), prev[index], series)
         # response times
         totals, by_day = {}, {}
-        for row in self._sql(kpi.durations_sql(scope, period)):
+        for row in self._sql(rollup.durations_sql(scope, plan) if plan else kpi.durations_sql(scope, period)):
             kind = kpi.DURATION_SETS.get(row[0])
             values = row[5:]
             if kind == "total":
@@ -211,7 +214,10 @@ class MaildeskCockpit(models.AbstractModel):
             elif kind:
                 line(kind, account_id if kind == "account" else user_id).update(
                     waiting=waiting, needs_reply=needs_reply, overdue=overdue)
-        history = self._sql(kpi.backlog_history_sql(scope, period))
+        if plan:
+            history = rollup.backlog_events(self._sql(rollup.backlog_history_sql(scope, plan)))
+        else:
+            history = self._sql(kpi.backlog_history_sql(scope, period))
         open_series, due_series, open_before, due_before = kpi.backlog_series(
             [(event, kpi.day_of(period, day), n) for event, day, n in history], days)
         cards["waiting"] = self._card(now_totals[0], open_before, open_series, snapshot=True)

@@ -1,0 +1,366 @@
+"""The KPI rollup: per local day, mailbox, team and assignee, what the cockpit counts, kept so
+that a dashboard over weeks of mail reads a few thousand rows instead of every message.
+
+Three tables (``DDL``), owned by the cockpit, not Odoo models (nothing but this module reads them):
+
+``maildesk_cockpit_rollup``
+    one row per (time zone, local day, mailbox, company, team, assignee) of non-noise
+    conversations: incoming / outgoing counted messages dated that day, the response times of
+    the waits answered that day (two arrays: first responses and the others, so medians and
+    p90 stay exact), and the backlog events of that day (waits opened, answered, passed their
+    due time, answered after it). Exactly the predicates of ``kpi.py``, grouped by day.
+``maildesk_cockpit_rollup_dirty``
+    (mailbox, UTC day) pairs whose rows may be out of date. PostgreSQL statement triggers on
+    ``maildesk_message`` and ``maildesk_thread`` append them in the writing transaction, whatever
+    wrote (ORM, the ingest's and automation's SQL, a cascade), so no write path can forget.
+``maildesk_cockpit_rollup_tz``
+    the time zones the rollup is built for (the cockpit users' time zones).
+
+Readers never write and are always exact: a day is read from the rollup only when it is a
+whole local day of the period and not dirty for that mailbox; today, the previous period's
+last (partial) day and dirty days are counted from the messages (``event_rows_sql``), which
+for one day of one mailbox is a few hundred index entries. ``fold`` (a cron, and after the SLA
+cron moved due times) recomputes the dirty days and builds new time zones; it runs alone (an
+advisory lock) and takes the dirty rows it recomputes in its own snapshot, so a change
+committed meanwhile stays dirty until the next fold.
+"""
+from datetime import datetime, timedelta
+
+from . import bizhours, kpi
+
+FOLD_LOCK = 0x4D444B52  # pg advisory lock key of fold(): "MDKR"
+
+DDL = """
+CREATE TABLE IF NOT EXISTS maildesk_cockpit_rollup (
+    tz varchar NOT NULL, day date NOT NULL, account_id int NOT NULL,
+    company_id int, team_id int, user_id int,
+    incoming int NOT NULL DEFAULT 0, outgoing int NOT NULL DEFAULT 0,
+    first_secs float8[] NOT NULL DEFAULT '{}', other_secs float8[] NOT NULL DEFAULT '{}',
+    opened int NOT NULL DEFAULT 0, closed int NOT NULL DEFAULT 0,
+    due int NOT NULL DEFAULT 0, due_closed int NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS maildesk_cockpit_rollup_key_idx ON maildesk_cockpit_rollup (tz, day, account_id);
+CREATE TABLE IF NOT EXISTS maildesk_cockpit_rollup_dirty (account_id int NOT NULL, day date NOT NULL);
+CREATE INDEX IF NOT EXISTS maildesk_cockpit_rollup_dirty_idx ON maildesk_cockpit_rollup_dirty (account_id);
+CREATE TABLE IF NOT EXISTS maildesk_cockpit_rollup_tz (tz varchar PRIMARY KEY, built_at timestamp NOT NULL);
+"""
+
+# The days a message row counts on: its date (counted message, wait opened), its answer
+# (response time, wait closed) and its due time (wait overdue).
+_DAYS = "CROSS JOIN LATERAL (VALUES ({r}.date::date), ({r}.ck_answered_at::date), ({r}.ck_due_at::date)) d(day)"
+_COUNTED = "({r}.ck_kind IN ('in', 'out') OR {r}.ck_wait_start) AND d.day IS NOT NULL AND {r}.account_id IS NOT NULL"
+_MESSAGE_COLS = ("account_id", "thread_id", "date", "ck_kind", "ck_wait_start", "ck_first", "ck_answered_at",
+                 "ck_reply_seconds", "ck_due_at")
+_THREAD_COLS = ("account_id", "company_id", "team_id", "user_id", "is_noise", "ck_marked_noise")
+
+
+def _changed(cols):
+    return f"({', '.join('o.' + c for c in cols)}) IS DISTINCT FROM ({', '.join('n.' + c for c in cols)})"
+
+
+def _mark(source, alias="x"):
+    return (f"INSERT INTO maildesk_cockpit_rollup_dirty (account_id, day) "
+            f"SELECT DISTINCT {alias}.account_id, d.day FROM {source} {alias} {_DAYS.format(r=alias)} "
+            f"WHERE {_COUNTED.format(r=alias)};")
+
+
+def _function(name, body):
+    return (f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN {body} RETURN NULL; END $$;")
+
+
+# Transition tables allow one event per trigger: three on messages, one on conversations
+# (their inserts have no messages yet; their deletes cascade to the messages' thread_id).
+TRIGGERS = (
+    ("maildesk_message", "INSERT", "REFERENCING NEW TABLE AS new_rows", "maildesk_ck_rollup_msg_ins",
+     _mark("new_rows")),
+    ("maildesk_message", "DELETE", "REFERENCING OLD TABLE AS old_rows", "maildesk_ck_rollup_msg_del",
+     _mark("old_rows")),
+    ("maildesk_message", "UPDATE", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+     "maildesk_ck_rollup_msg_upd",
+     _mark(f"(SELECT o.* FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_changed(_MESSAGE_COLS)} "
+           f"UNION ALL SELECT n.* FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_changed(_MESSAGE_COLS)})")),
+    ("maildesk_thread", "UPDATE", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+     "maildesk_ck_rollup_thread_upd",
+     _mark(f"(SELECT m.* FROM maildesk_message m WHERE m.thread_id IN ("
+           f"SELECT n.id FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_changed(_THREAD_COLS)}))")),
+)
+
+
+def install_sql():
+    """Statements creating the tables, trigger functions and triggers (idempotent)."""
+    statements = [DDL]
+    for table, event, referencing, name, body in TRIGGERS:
+        statements.append(_function(name, body))
+        statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table};")
+        statements.append(f"CREATE TRIGGER {name} AFTER {event} ON {table} {referencing} "
+                          f"FOR EACH STATEMENT EXECUTE FUNCTION {name}();")
+    return "\n".join(statements)
+
+
+def uninstall_sql():
+    """Statements removing everything ``install_sql`` created (the base tables stay)."""
+    statements = [f"DROP TRIGGER IF EXISTS {name} ON {table}; DROP FUNCTION IF EXISTS {name}();"
+                  for table, _event, _ref, name, _body in TRIGGERS]
+    statements.append("DROP TABLE IF EXISTS maildesk_cockpit_rollup, maildesk_cockpit_rollup_dirty, "
+                      "maildesk_cockpit_rollup_tz;")
+    return "\n".join(statements)
+
+
+# -- days and ranges -------------------------------------------------------------------------------
+def local_days_of(tz, utc_day):
+    """The local days (1 or 2) of ``tz`` that overlap the UTC day ``utc_day``."""
+    start = datetime.combine(utc_day, datetime.min.time())
+    first = bizhours.to_local_date(tz, start)
+    last = bizhours.to_local_date(tz, start + timedelta(days=1) - timedelta(microseconds=1))
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def keys_of(tz, dirty):
+    """``(day, account_id) -> (lo, hi)`` UTC bounds of the local days touched by dirty pairs."""
+    keys = {}
+    for account_id, utc_day in dirty:
+        for day in local_days_of(tz, utc_day):
+            if (day, account_id) not in keys:
+                keys[day, account_id] = bizhours.local_day_bounds(tz, day)
+    return keys
+
+
+class Plan:
+    """Which (mailbox, local day) a read takes from the rollup and which it counts from messages.
+
+    Two reads: the period figures (``period_*``: counted messages and response times over the
+    previous and the current period) and the backlog (``backlog_*``: wait events of the current
+    days and, for its value at the period start, of every day before). A day comes from the
+    rollup when it is whole inside the read and not dirty for that mailbox; the rest are
+    ``ranges`` ``(account_id, local day, lo, hi)`` counted from messages: today so far, the
+    previous period's last (partial) day, and the whole of every dirty day the read needs.
+    """
+
+    def __init__(self, period, account_ids, dirty_pairs):
+        self.tz = period.tz
+        n = len(period.days)
+        self.first_day = period.days[0]
+        self.days = list(period.days)
+        prev_days = [self.first_day - timedelta(days=n - i) for i in range(n)]
+        spans = [(d, bizhours.local_day_bounds(period.tz, d), period.prev_start, period.prev_end) for d in prev_days]
+        spans += [(d, b, period.start, period.end) for d, b in zip(period.days, period.day_bounds)]
+        self.dirty = sorted(keys_of(period.tz, dirty_pairs))  # (day, account_id)
+        whole, partial = [], []
+        for day, (lo, hi), lo_all, hi_all in spans:
+            lo_clip, hi_clip = max(lo, lo_all), min(hi, hi_all)
+            if lo_clip >= hi_clip:
+                continue
+            if (lo_clip, hi_clip) == (lo, hi):
+                whole.append(day)
+            else:
+                partial.extend((a, day, lo_clip, hi_clip) for a in account_ids)
+        self.period_days = whole
+        cur_whole = [d for d in whole if d >= self.first_day]
+        self.backlog_days = cur_whole  # plus every day before first_day
+        whole_set, cur_set = set(whole), set(cur_whole)
+        cur_partial = [r for r in partial if r[1] >= self.first_day]
+
+        def dirty_ranges(keep):
+            return [(a, d, *bizhours.local_day_bounds(period.tz, d)) for d, a in self.dirty if keep(d)]
+        self.period_ranges = partial + dirty_ranges(lambda d: d in whole_set)
+        self.backlog_ranges = cur_partial + dirty_ranges(lambda d: d < self.first_day or d in cur_set)
+
+    def params(self, which):
+        ranges = self.period_ranges if which == "period" else self.backlog_ranges
+        return {"tz": self.tz, "full_days": self.period_days if which == "period" else self.backlog_days,
+                "first_day": self.first_day, "days": self.days,
+                "r_acc": [r[0] for r in ranges], "r_day": [r[1] for r in ranges],
+                "r_lo": [r[2] for r in ranges], "r_hi": [r[3] for r in ranges],
+                "d_acc": [d[1] for d in self.dirty], "d_day": [d[0] for d in self.dirty]}
+
+
+# -- SQL ---------------------------------------------------------------------------------------------
+_PARTS = ("counted", "answered", "opened", "due")
+
+
+def event_rows_sql(keys="k", parts=_PARTS):
+    """Rows ``(day, account_id, thread_id, inc, out, secs, first, opened, closed, due, due_closed)``
+    of the messages behind the keys CTE ``keys`` ``(day, acc, lo, hi)``: one row per counted
+    message (part ``counted``), answered wait (``answered``), opened wait (``opened``) and due
+    time (``due``) inside a key's bounds. The predicates are ``kpi.py``'s; noise and scope are
+    applied by the caller on the conversation ``t``."""
+    k = keys
+    on = f"FROM {k} JOIN maildesk_message m ON m.account_id = {k}.acc"
+    select = f"SELECT {k}.day, {k}.acc AS account_id, m.thread_id"
+    cols = "{inc} AS inc, {out} AS out, {secs}::float8 AS secs, {first} AS first, {opened} AS opened, " \
+           "{closed} AS closed, {due} AS due, {due_closed} AS due_closed"
+    zero = {"inc": 0, "out": 0, "secs": "NULL", "first": "false", "opened": 0, "closed": 0, "due": 0, "due_closed": 0}
+    sql = {
+        "counted": (dict(zero, inc="(m.ck_kind = 'in')::int", out="(m.ck_kind = 'out')::int"),
+                    f"m.date >= {k}.lo AND m.date < {k}.hi AND m.ck_kind IN ('in', 'out')"),
+        "answered": (dict(zero, secs="m.ck_reply_seconds", first="coalesce(m.ck_first, false)",
+                          closed="(m.date < m.ck_answered_at)::int",
+                          due_closed="coalesce(m.ck_due_at < m.ck_answered_at, false)::int"),
+                     f"m.ck_wait_start AND m.ck_answered_at >= {k}.lo AND m.ck_answered_at < {k}.hi"),
+        "opened": (dict(zero, opened=1), f"m.ck_wait_start AND m.date >= {k}.lo AND m.date < {k}.hi"),
+        "due": (dict(zero, due="(m.ck_answered_at IS NULL OR m.ck_answered_at > m.ck_due_at)::int"),
+                f"m.ck_wait_start AND m.ck_due_at >= {k}.lo AND m.ck_due_at < {k}.hi"),
+    }
+    return " UNION ALL ".join(f"{select}, {cols.format(**sql[p][0])} {on} AND {sql[p][1]}" for p in parts)
+
+
+_NOT_NOISE = "NOT coalesce(t.is_noise, false) AND NOT coalesce(t.ck_marked_noise, false)"
+
+
+def recompute_sql():
+    """Replace the rollup rows of the keys ``%(tz)s``, ``%(day)s[]``, ``%(acc)s[]``, ``%(lo)s[]``,
+    ``%(hi)s[]`` by what the messages say now (two statements, one round trip)."""
+    return f"""
+        DELETE FROM maildesk_cockpit_rollup r
+         USING unnest(%(day)s::date[], %(acc)s::int[]) x(day, acc)
+         WHERE r.tz = %(tz)s AND r.day = x.day AND r.account_id = x.acc;
+        WITH k AS (SELECT * FROM unnest(%(day)s::date[], %(acc)s::int[], %(lo)s::timestamp[], %(hi)s::timestamp[])
+                   AS k(day, acc, lo, hi)),
+             ev AS ({event_rows_sql()})
+        INSERT INTO maildesk_cockpit_rollup (tz, day, account_id, company_id, team_id, user_id, incoming, outgoing,
+                                             first_secs, other_secs, opened, closed, due, due_closed)
+        SELECT %(tz)s, ev.day, ev.account_id, t.company_id, t.team_id, t.user_id, sum(ev.inc), sum(ev.out),
+               coalesce(array_agg(ev.secs) FILTER (WHERE ev.secs IS NOT NULL AND ev.first), '{{}}'),
+               coalesce(array_agg(ev.secs) FILTER (WHERE ev.secs IS NOT NULL AND NOT ev.first), '{{}}'),
+               sum(ev.opened), sum(ev.closed), sum(ev.due), sum(ev.due_closed)
+          FROM ev JOIN maildesk_thread t ON t.id = ev.thread_id
+         WHERE {_NOT_NOISE}
+         GROUP BY ev.day, ev.account_id, t.company_id, t.team_id, t.user_id;
+    """
+
+
+def key_params(tz, keys):
+    items = sorted(keys.items())
+    return {"tz": tz, "day": [k[0][0] for k in items], "acc": [k[0][1] for k in items],
+            "lo": [k[1][0] for k in items], "hi": [k[1][1] for k in items]}
+
+
+def history_pairs_sql():
+    """Every (mailbox, UTC day) the rollup of a new time zone must cover."""
+    return f"""SELECT DISTINCT m.account_id, d.day FROM maildesk_message m {_DAYS.format(r='m')}
+                WHERE {_COUNTED.format(r='m')}"""
+
+
+def fold(cr, wanted_tzs=(), batch=400):
+    """Recompute the dirty days of every built time zone and build the ``wanted_tzs`` not built
+    yet. Returns ``{"dirty": n pairs, "keys": n keys recomputed, "built": [tz...]}``, or None when
+    another fold is running. ``cr`` is a DB-API cursor inside the caller's transaction."""
+    cr.execute("SELECT pg_try_advisory_xact_lock(%s)", (FOLD_LOCK,))
+    if not cr.fetchone()[0]:
+        return None
+    cr.execute("SELECT tz FROM maildesk_cockpit_rollup_tz")
+    built = [row[0] for row in cr.fetchall()]
+    cr.execute("DELETE FROM maildesk_cockpit_rollup_dirty RETURNING account_id, day")
+    dirty = set(cr.fetchall())
+    n_keys = 0
+    for tz in built:
+        n_keys += _recompute(cr, tz, keys_of(tz, dirty), batch)
+    new = sorted(set(wanted_tzs) - set(built))
+    if new:
+        cr.execute(history_pairs_sql())
+        history = cr.fetchall()
+        for tz in new:
+            n_keys += _recompute(cr, tz, keys_of(tz, history), batch)
+            cr.execute("INSERT INTO maildesk_cockpit_rollup_tz (tz, built_at) VALUES (%s, now() AT TIME ZONE 'UTC')",
+                       (tz,))
+    return {"dirty": len(dirty), "keys": n_keys, "built": new}
+
+
+def _recompute(cr, tz, keys, batch):
+    items = sorted(keys.items())
+    for i in range(0, len(items), batch):
+        cr.execute(recompute_sql(), key_params(tz, dict(items[i:i + batch])))
+    return len(items)
+
+
+# -- reads: the rows kpi.py's raw queries return, from the rollup plus the ranges ----------------------
+def rollup_scope(scope):
+    """``kpi.scope_filter`` on rollup rows ``r`` (noise is never in the rollup; no customer filter:
+    the caller counts a customer's figures from the messages)."""
+    sql = ["r.account_id = ANY(%(account_ids)s)", "r.company_id = ANY(%(company_ids)s)"]
+    if scope.team_id:
+        sql.append("r.team_id = %(team_id)s")
+    if scope.user_id == kpi.UNASSIGNED:
+        sql.append("r.user_id IS NULL")
+    elif scope.user_id:
+        sql.append("r.user_id = %(user_id)s")
+    return " AND ".join(sql)
+
+
+_CLEAN = ("NOT EXISTS (SELECT 1 FROM unnest(%(d_acc)s::int[], %(d_day)s::date[]) x(acc, day) "
+          "WHERE x.acc = r.account_id AND x.day = r.day)")
+_KEYS = ("k AS (SELECT * FROM unnest(%(r_day)s::date[], %(r_acc)s::int[], %(r_lo)s::timestamp[], "
+         "%(r_hi)s::timestamp[]) AS k(day, acc, lo, hi))")
+_DAY_INDEX = "CASE WHEN {d} >= %(first_day)s THEN array_position(%(days)s::date[], {d}) ELSE 0 END"
+
+
+def _read(scope, plan, which, rollup_cols, event_cols, parts):
+    """``WITH k, src``: the rollup rows of the plan's clean days and the counted rows of its ranges,
+    both narrowed to ``scope``; ``src`` has ``day, account_id, user_id`` and the given columns."""
+    where, params = kpi.scope_filter(scope)
+    params.update(plan.params(which))
+    days = "r.day = ANY(%(full_days)s::date[])"
+    if which == "backlog":
+        days = f"(r.day < %(first_day)s OR {days})"
+    sql = f"""WITH {_KEYS},
+        ev AS ({event_rows_sql(parts=parts)}),
+        src AS (
+            SELECT r.day, r.account_id, r.user_id, {rollup_cols}
+              FROM maildesk_cockpit_rollup r
+             WHERE r.tz = %(tz)s AND {days} AND {rollup_scope(scope)} AND {_CLEAN}
+            UNION ALL
+            SELECT ev.day, t.account_id, t.user_id, {event_cols}
+              FROM ev JOIN maildesk_thread t ON t.id = ev.thread_id
+             WHERE {where})"""
+    return sql, params
+
+
+def messages_summary_sql(scope, plan):
+    """``kpi.messages_summary_sql``'s rows, from the rollup."""
+    sql, params = _read(scope, plan, "period", "r.incoming AS inc, r.outgoing AS out", "ev.inc, ev.out",
+                        ("counted",))
+    day = _DAY_INDEX.format(d="day")
+    cur = "day >= %(first_day)s"
+    return (f"{sql} SELECT GROUPING({day}, account_id, user_id), {day}, account_id, user_id, "
+            f"sum(inc) FILTER (WHERE {cur}), sum(out) FILTER (WHERE {cur}), "
+            f"sum(inc) FILTER (WHERE NOT {cur}), sum(out) FILTER (WHERE NOT {cur}) "
+            f"FROM src GROUP BY GROUPING SETS (({day}), (account_id), (user_id))"), params
+
+
+def durations_sql(scope, plan):
+    """``kpi.durations_sql``'s rows, from the rollup (the arrays keep every response time)."""
+    sql, params = _read(scope, plan, "period",
+                        "s.first, s.secs",
+                        "ev.first, ev.secs", ("answered",))
+    sql = sql.replace("FROM maildesk_cockpit_rollup r\n",
+                      "FROM maildesk_cockpit_rollup r CROSS JOIN LATERAL (SELECT true AS first, x AS secs "
+                      "FROM unnest(r.first_secs) x UNION ALL SELECT false, x FROM unnest(r.other_secs) x) s\n", 1)
+    current = "(day >= %(first_day)s)"
+    day = _DAY_INDEX.format(d="day")
+    aggs = ", ".join([kpi.duration_aggs("first", "secs"), kpi.duration_aggs("true", "secs"),
+                      kpi.duration_aggs(f"first AND {current}", "secs")])
+    return (f"{sql} SELECT GROUPING({current}, {day}, account_id, user_id), {current}, {day}, account_id, "
+            f"user_id, {aggs} FROM src WHERE secs IS NOT NULL "
+            f"GROUP BY GROUPING SETS (({current}, {day}), ({current}), (account_id), (user_id))"), params
+
+
+def backlog_history_sql(scope, plan):
+    """Per day index (0: every day before the period): waits opened, closed, overdue, closed late.
+    ``backlog_events`` turns the rows into ``kpi.backlog_history_sql``'s events."""
+    sql, params = _read(scope, plan, "backlog", "r.opened, r.closed, r.due, r.due_closed",
+                        "ev.opened, ev.closed, ev.due, ev.due_closed", ("answered", "opened", "due"))
+    day = _DAY_INDEX.format(d="day")
+    return (f"{sql} SELECT {day}, sum(opened), sum(closed), sum(due), sum(due_closed) FROM src "
+            f"GROUP BY 1"), params
+
+
+def backlog_events(rows):
+    """``(event, day index, n)`` as ``kpi.backlog_history_sql`` returns them."""
+    events = []
+    for day, opened, closed, due, due_closed in rows:
+        if not day:
+            events += [("base_open", None, opened - closed), ("base_overdue", None, due - due_closed)]
+        else:
+            events += [("open", day, opened), ("close", day, closed), ("due", day, due), ("due_close", day, due_closed)]
+    return events

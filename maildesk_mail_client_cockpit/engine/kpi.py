@@ -187,6 +187,7 @@ def messages_summary_sql(scope, period):
             f"count(*) FILTER (WHERE {_prev(inc)}), count(*) FILTER (WHERE {_prev(out)}) "
             f"FROM {_from('messages')} WHERE {where}{_account_guard('messages')} AND m.ck_kind IN ('in', 'out') "
             f"AND m.date >= %(prev_start)s AND m.date < %(end)s "  # one index range; FILTERs split it
+            f"AND (m.date >= %(start)s OR m.date < %(prev_end)s) "  # not the gap between the periods
             f"GROUP BY GROUPING SETS (({day}), (t.account_id), (t.user_id))"), params
 
 

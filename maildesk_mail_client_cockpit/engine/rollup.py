@@ -5,7 +5,8 @@ Three tables (``DDL``), owned by the cockpit, not Odoo models (nothing but this 
 
 ``maildesk_cockpit_rollup``
     one row per (time zone, local day, mailbox, company, team, assignee) of non-noise
-    conversations: incoming / outgoing counted messages dated that day, the response times of
+    conversations (``account_id``: the messages' mailbox, the key; ``thread_account_id``: the
+    conversation's, what the figures group by, as in ``kpi.py``): incoming / outgoing counted messages dated that day, the response times of
     the waits answered that day (two arrays: first responses and the others, so medians and
     p90 stay exact), and the backlog events of that day (waits opened, answered, passed their
     due time, answered after it). Exactly the predicates of ``kpi.py``, grouped by day.
@@ -33,7 +34,7 @@ FOLD_LOCK = 0x4D444B52  # pg advisory lock key of fold(): "MDKR"
 DDL = """
 CREATE TABLE IF NOT EXISTS maildesk_cockpit_rollup (
     tz varchar NOT NULL, day date NOT NULL, account_id int NOT NULL,
-    company_id int, team_id int, user_id int,
+    thread_account_id int, company_id int, team_id int, user_id int,
     incoming int NOT NULL DEFAULT 0, outgoing int NOT NULL DEFAULT 0,
     first_secs float8[] NOT NULL DEFAULT '{}', other_secs float8[] NOT NULL DEFAULT '{}',
     opened int NOT NULL DEFAULT 0, closed int NOT NULL DEFAULT 0,
@@ -218,15 +219,17 @@ def recompute_sql():
         WITH k AS (SELECT * FROM unnest(%(day)s::date[], %(acc)s::int[], %(lo)s::timestamp[], %(hi)s::timestamp[])
                    AS k(day, acc, lo, hi)),
              ev AS ({event_rows_sql()})
-        INSERT INTO maildesk_cockpit_rollup (tz, day, account_id, company_id, team_id, user_id, incoming, outgoing,
-                                             first_secs, other_secs, opened, closed, due, due_closed)
-        SELECT %(tz)s, ev.day, ev.account_id, t.company_id, t.team_id, t.user_id, sum(ev.inc), sum(ev.out),
+        INSERT INTO maildesk_cockpit_rollup (tz, day, account_id, thread_account_id, company_id, team_id, user_id,
+                                             incoming, outgoing, first_secs, other_secs, opened, closed, due,
+                                             due_closed)
+        SELECT %(tz)s, ev.day, ev.account_id, t.account_id, t.company_id, t.team_id, t.user_id, sum(ev.inc),
+               sum(ev.out),
                coalesce(array_agg(ev.secs) FILTER (WHERE ev.secs IS NOT NULL AND ev.first), '{{}}'),
                coalesce(array_agg(ev.secs) FILTER (WHERE ev.secs IS NOT NULL AND NOT ev.first), '{{}}'),
                sum(ev.opened), sum(ev.closed), sum(ev.due), sum(ev.due_closed)
           FROM ev JOIN maildesk_thread t ON t.id = ev.thread_id
          WHERE {_NOT_NOISE}
-         GROUP BY ev.day, ev.account_id, t.company_id, t.team_id, t.user_id;
+         GROUP BY ev.day, ev.account_id, t.account_id, t.company_id, t.team_id, t.user_id;
     """
 
 
@@ -278,7 +281,8 @@ def _recompute(cr, tz, keys, batch):
 def rollup_scope(scope):
     """``kpi.scope_filter`` on rollup rows ``r`` (noise is never in the rollup; no customer filter:
     the caller counts a customer's figures from the messages)."""
-    sql = ["r.account_id = ANY(%(account_ids)s)", "r.company_id = ANY(%(company_ids)s)"]
+    sql = ["r.account_id = ANY(%(account_ids)s)", "r.thread_account_id = ANY(%(account_ids)s)",
+           "r.company_id = ANY(%(company_ids)s)"]
     if scope.team_id:
         sql.append("r.team_id = %(team_id)s")
     if scope.user_id == kpi.UNASSIGNED:
@@ -295,7 +299,7 @@ _KEYS = ("k AS (SELECT * FROM unnest(%(r_day)s::date[], %(r_acc)s::int[], %(r_lo
 _DAY_INDEX = "CASE WHEN {d} >= %(first_day)s THEN array_position(%(days)s::date[], {d}) ELSE 0 END"
 
 
-def _read(scope, plan, which, rollup_cols, event_cols, parts):
+def _read(scope, plan, which, rollup_cols, event_cols, parts, rollup_filter="true"):
     """``WITH k, src``: the rollup rows of the plan's clean days and the counted rows of its ranges,
     both narrowed to ``scope``; ``src`` has ``day, account_id, user_id`` and the given columns."""
     where, params = kpi.scope_filter(scope)
@@ -306,9 +310,9 @@ def _read(scope, plan, which, rollup_cols, event_cols, parts):
     sql = f"""WITH {_KEYS},
         ev AS ({event_rows_sql(parts=parts)}),
         src AS (
-            SELECT r.day, r.account_id, r.user_id, {rollup_cols}
+            SELECT r.day, r.thread_account_id AS account_id, r.user_id, {rollup_cols}
               FROM maildesk_cockpit_rollup r
-             WHERE r.tz = %(tz)s AND {days} AND {rollup_scope(scope)} AND {_CLEAN}
+             WHERE r.tz = %(tz)s AND {days} AND {rollup_scope(scope)} AND {_CLEAN} AND {rollup_filter}
             UNION ALL
             SELECT ev.day, t.account_id, t.user_id, {event_cols}
               FROM ev JOIN maildesk_thread t ON t.id = ev.thread_id
@@ -319,12 +323,12 @@ def _read(scope, plan, which, rollup_cols, event_cols, parts):
 def messages_summary_sql(scope, plan):
     """``kpi.messages_summary_sql``'s rows, from the rollup."""
     sql, params = _read(scope, plan, "period", "r.incoming AS inc, r.outgoing AS out", "ev.inc, ev.out",
-                        ("counted",))
+                        ("counted",), rollup_filter="r.incoming + r.outgoing > 0")
     day = _DAY_INDEX.format(d="day")
     cur = "day >= %(first_day)s"
     return (f"{sql} SELECT GROUPING({day}, account_id, user_id), {day}, account_id, user_id, "
-            f"sum(inc) FILTER (WHERE {cur}), sum(out) FILTER (WHERE {cur}), "
-            f"sum(inc) FILTER (WHERE NOT {cur}), sum(out) FILTER (WHERE NOT {cur}) "
+            f"coalesce(sum(inc) FILTER (WHERE {cur}), 0), coalesce(sum(out) FILTER (WHERE {cur}), 0), "
+            f"coalesce(sum(inc) FILTER (WHERE NOT {cur}), 0), coalesce(sum(out) FILTER (WHERE NOT {cur}), 0) "
             f"FROM src GROUP BY GROUPING SETS (({day}), (account_id), (user_id))"), params
 
 

@@ -1,0 +1,174 @@
+"""The KPI rollup (engine/rollup.py) on a real PostgreSQL: for random conversations, random
+changes and several time zones (a DST change, a half-hour offset), every read from the rollup
+equals the same read from the messages (engine/kpi.py), before and after the fold."""
+import random
+import shutil
+import subprocess
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+
+from maildesk_mail_client_cockpit.engine import kpi, periods, rollup
+
+psycopg2 = pytest.importorskip("psycopg2")
+
+SCHEMA = """
+CREATE TABLE maildesk_thread (
+    id serial PRIMARY KEY, account_id int, company_id int, team_id int, user_id int, ck_partner_id int,
+    is_noise bool DEFAULT false, ck_marked_noise bool DEFAULT false, conversation_state varchar,
+    ck_wait_since timestamp, sla_due_at timestamp);
+CREATE TABLE maildesk_message (
+    id serial PRIMARY KEY, account_id int, thread_id int REFERENCES maildesk_thread ON DELETE SET NULL,
+    date timestamp, ck_kind varchar, ck_wait_start bool, ck_first bool, ck_answered_at timestamp,
+    ck_reply_seconds float8, ck_due_at timestamp);
+"""
+NOW = datetime(2026, 3, 30, 10, 17)  # the day after Europe's DST change
+ACCOUNTS, COMPANY = (1, 2, 3), 1
+TZS = ("UTC", "Europe/Berlin", "Asia/Kolkata", "America/New_York")
+
+
+@pytest.fixture(scope="module")
+def db():
+    if not shutil.which("createdb"):
+        pytest.skip("PostgreSQL client tools (createdb) not installed")
+    name = f"maildesk_rollup_{uuid.uuid4().hex[:8]}"
+    if subprocess.run(["createdb", name], capture_output=True).returncode:
+        pytest.skip("PostgreSQL not reachable (createdb failed)")
+    conn = psycopg2.connect(dbname=name)
+    try:
+        yield conn
+    finally:
+        conn.close()
+        subprocess.run(["dropdb", "--if-exists", name], capture_output=True)
+
+
+def seed(cr, rng, threads=120):
+    cr.execute(SCHEMA + rollup.install_sql())
+    for _ in range(threads):
+        account = rng.choice(ACCOUNTS)
+        cr.execute("INSERT INTO maildesk_thread (account_id, company_id, team_id, user_id, ck_partner_id, is_noise, "
+                   "conversation_state) VALUES (%s, %s, %s, %s, %s, %s, 'waiting_for_us') RETURNING id",
+                   (account, COMPANY, account % 2 + 1, rng.choice([None, 10, 11, 12]), rng.choice([100, 101]),
+                    rng.random() < 0.05))
+        thread_id = cr.fetchone()[0]
+        when = NOW - timedelta(days=rng.uniform(0, 70))
+        for i in range(rng.randint(1, 6)):
+            add_message(cr, rng, thread_id, account, when, incoming=i % 2 == 0)
+            when += timedelta(hours=rng.expovariate(1 / 20))
+
+
+def add_message(cr, rng, thread_id, account, when, incoming=True):
+    answered = when + timedelta(hours=rng.expovariate(1 / 15)) if rng.random() < 0.7 else None
+    wait = incoming and rng.random() < 0.8
+    cr.execute(
+        "INSERT INTO maildesk_message (account_id, thread_id, date) VALUES (%s, %s, %s) RETURNING id",
+        (account, thread_id, when))
+    message_id = cr.fetchone()[0]
+    # Facts come in a second statement, as at ingest (the cockpit computes them after the insert).
+    cr.execute("""UPDATE maildesk_message SET ck_kind = %s, ck_wait_start = %s, ck_first = %s, ck_answered_at = %s,
+                  ck_reply_seconds = %s, ck_due_at = %s WHERE id = %s""",
+               (rng.choice(["in", "in", "auto", "internal"]) if incoming else "out", wait,
+                wait and rng.random() < 0.5, answered if wait else None,
+                rng.uniform(60, 90000) if wait and answered else None,
+                when + timedelta(hours=rng.choice([2, 8, 30])) if wait else None, message_id))
+
+
+def raw(cr, scope, period):
+    out = {}
+    for name, query in (("messages", kpi.messages_summary_sql(scope, period)),
+                        ("durations", kpi.durations_sql(scope, period))):
+        cr.execute(*query)
+        out[name] = normal(cr.fetchall())
+    cr.execute(*kpi.backlog_history_sql(scope, period))
+    out["backlog"] = backlog(cr.fetchall(), period)
+    return out
+
+
+def from_rollup(cr, scope, period):
+    cr.execute("SELECT DISTINCT account_id, day FROM maildesk_cockpit_rollup_dirty")
+    plan = rollup.Plan(period, scope.account_ids, cr.fetchall())
+    out = {}
+    for name, query in (("messages", rollup.messages_summary_sql(scope, plan)),
+                        ("durations", rollup.durations_sql(scope, plan))):
+        cr.execute(*query)
+        out[name] = normal(cr.fetchall())
+    cr.execute(*rollup.backlog_history_sql(scope, plan))
+    out["backlog"] = backlog(rollup.backlog_events(cr.fetchall()), period)
+    return out
+
+
+def normal(rows):
+    rows = [tuple(round(v, 4) if isinstance(v, float) else v for v in row) for row in rows]
+    return sorted(rows, key=lambda row: [(v is None, v if v is not None else 0) for v in row])
+
+
+def backlog(events, period):
+    days = list(period.days)
+    return kpi.backlog_series([(e, kpi.day_of(period, d), n) for e, d, n in events], days)
+
+
+def scopes():
+    yield kpi.Scope(account_ids=ACCOUNTS, company_ids=(COMPANY,))
+    yield kpi.Scope(account_ids=(1, 3), company_ids=(COMPANY,), team_id=2)
+    yield kpi.Scope(account_ids=ACCOUNTS, company_ids=(COMPANY,), user_id=kpi.UNASSIGNED)
+    yield kpi.Scope(account_ids=(2,), company_ids=(COMPANY,), user_id=11)
+
+
+def check_all(cr):
+    for tz in TZS:
+        for kind, extra in (("today", {}), ("7d", {}), ("30d", {}),
+                            ("custom", {"date_from": "2026-02-20", "date_to": "2026-03-29"})):
+            period = periods.resolve(kind, NOW, tz, **extra)
+            for scope in scopes():
+                assert from_rollup(cr, scope, period) == raw(cr, scope, period), (tz, kind, scope)
+
+
+def test_rollup_equals_messages_through_changes_and_folds(db):
+    rng = random.Random(11)
+    with db.cursor() as cr:
+        seed(cr, rng)
+        assert rollup.fold(cr, TZS)["built"] == sorted(TZS)
+        cr.execute("SELECT count(*) FROM maildesk_cockpit_rollup_dirty")
+        assert cr.fetchone()[0] == 0
+        check_all(cr)
+        # Changes through every path the triggers watch; the dirty days are read from the messages.
+        cr.execute("UPDATE maildesk_thread SET user_id = 12 WHERE id % 7 = 0")
+        cr.execute("UPDATE maildesk_thread SET ck_marked_noise = true WHERE id % 11 = 0")
+        cr.execute("UPDATE maildesk_thread SET team_id = 3 - team_id WHERE id % 13 = 0")
+        cr.execute("UPDATE maildesk_message SET ck_due_at = ck_due_at + interval '20 hours' WHERE id % 5 = 0")
+        cr.execute("UPDATE maildesk_message SET ck_kind = 'out' WHERE id % 17 = 0")
+        cr.execute("DELETE FROM maildesk_message WHERE id % 19 = 0")
+        cr.execute("DELETE FROM maildesk_thread WHERE id % 23 = 0")  # messages keep living, without a thread
+        add_message(cr, rng, 1, 1, NOW - timedelta(days=40))  # late mail on an old day
+        add_message(cr, rng, 2, 2, NOW - timedelta(minutes=5))
+        cr.execute("SELECT count(*) FROM maildesk_cockpit_rollup_dirty")
+        assert cr.fetchone()[0] > 0
+        check_all(cr)
+        assert rollup.fold(cr, TZS)["keys"] > 0
+        check_all(cr)
+        # An unchanged update marks nothing.
+        cr.execute("UPDATE maildesk_thread SET user_id = user_id")
+        cr.execute("UPDATE maildesk_message SET date = date")
+        cr.execute("SELECT count(*) FROM maildesk_cockpit_rollup_dirty")
+        assert cr.fetchone()[0] == 0
+        cr.execute(rollup.uninstall_sql())
+        cr.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'maildesk_ck_rollup%%'")
+        assert cr.fetchone()[0] == 0
+
+
+def test_plan_splits_whole_partial_and_dirty_days():
+    period = periods.resolve("7d", NOW, "Europe/Berlin")
+    plan = rollup.Plan(period, (1, 2), [(1, NOW.date() - timedelta(days=3))])
+    # Today and the previous period's last day are partial: counted from messages for each mailbox.
+    partial_days = {r[1] for r in plan.period_ranges if (r[2], r[3]) != rollup.bizhours.local_day_bounds(
+        "Europe/Berlin", r[1])}
+    assert partial_days == {period.days[-1], period.days[0] - timedelta(days=1)}
+    assert period.days[-1] not in plan.period_days
+    assert len(plan.period_days) == 12  # 14 days, two partial
+    # The dirty UTC day touches two Berlin days, both read from messages for mailbox 1 only.
+    dirty_days = sorted(d for d, a in plan.dirty)
+    assert len(dirty_days) == 2 and {a for d, a in plan.dirty} == {1}
+    assert all(any(r[0] == 1 and r[1] == d for r in plan.period_ranges) for d in dirty_days)
+    assert [d for d in rollup.local_days_of("Asia/Kolkata", NOW.date())] == [NOW.date(), NOW.date() + timedelta(1)]
+    assert rollup.local_days_of("UTC", NOW.date()) == [NOW.date()]

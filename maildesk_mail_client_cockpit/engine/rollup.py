@@ -6,10 +6,11 @@ Three tables (``DDL``), owned by the cockpit, not Odoo models (nothing but this 
 ``maildesk_cockpit_rollup``
     one row per (time zone, local day, mailbox, company, team, assignee) of non-noise
     conversations (``account_id``: the messages' mailbox, the key; ``thread_account_id``: the
-    conversation's, what the figures group by, as in ``kpi.py``): incoming / outgoing counted messages dated that day, the response times of
-    the waits answered that day (two arrays: first responses and the others, so medians and
-    p90 stay exact), and the backlog events of that day (waits opened, answered, passed their
-    due time, answered after it). Exactly the predicates of ``kpi.py``, grouped by day.
+    conversation's, what the figures group by, as in ``kpi.py``): incoming / outgoing counted
+    messages dated that day; the response times of the waits answered that day (first
+    responses and the others, each packed as big-endian float8s, so medians and p90 stay exact
+    and read fast); the backlog events of that day (waits opened, answered, passed their due
+    time, answered after it). Exactly the predicates of ``kpi.py``, grouped by day.
 ``maildesk_cockpit_rollup_dirty``
     (mailbox, UTC day) pairs whose rows may be out of date. PostgreSQL statement triggers on
     ``maildesk_message`` and ``maildesk_thread`` append them in the writing transaction, whatever
@@ -17,17 +18,20 @@ Three tables (``DDL``), owned by the cockpit, not Odoo models (nothing but this 
 ``maildesk_cockpit_rollup_tz``
     the time zones the rollup is built for (the cockpit users' time zones).
 
-Readers never write and are always exact: a day is read from the rollup only when it is a
-whole local day of the period and not dirty for that mailbox; today, the previous period's
-last (partial) day and dirty days are counted from the messages (``event_rows_sql``), which
-for one day of one mailbox is a few hundred index entries. ``fold`` (a cron, and after the SLA
-cron moved due times) recomputes the dirty days and builds new time zones; it runs alone (an
+Readers never write and are always exact (``Plan``): a day's rows are taken unless the day is
+dirty for that mailbox; dirty days and the parts of partial days (today until now, the
+previous period's last day) are counted from the messages (``event_rows_sql``: a few hundred
+index entries per mailbox and day) and added, or taken away from the day's row. ``fold`` (a
+cron, every minute) recomputes the dirty days and builds new time zones; it runs alone (an
 advisory lock) and takes the dirty rows it recomputes in its own snapshot, so a change
 committed meanwhile stays dirty until the next fold.
 """
+import math
+import sys
+from array import array
 from datetime import datetime, timedelta
 
-from . import bizhours, kpi
+from . import bizhours, kpi, stats
 
 FOLD_LOCK = 0x4D444B52  # pg advisory lock key of fold(): "MDKR"
 
@@ -36,7 +40,7 @@ CREATE TABLE IF NOT EXISTS maildesk_cockpit_rollup (
     tz varchar NOT NULL, day date NOT NULL, account_id int NOT NULL,
     thread_account_id int, company_id int, team_id int, user_id int,
     incoming int NOT NULL DEFAULT 0, outgoing int NOT NULL DEFAULT 0,
-    first_secs float8[] NOT NULL DEFAULT '{}', other_secs float8[] NOT NULL DEFAULT '{}',
+    first_secs bytea NOT NULL DEFAULT '', other_secs bytea NOT NULL DEFAULT '',
     opened int NOT NULL DEFAULT 0, closed int NOT NULL DEFAULT 0,
     due int NOT NULL DEFAULT 0, due_closed int NOT NULL DEFAULT 0
 );
@@ -130,12 +134,16 @@ def keys_of(tz, dirty):
 class Plan:
     """Which (mailbox, local day) a read takes from the rollup and which it counts from messages.
 
-    Two reads: the period figures (``period_*``: counted messages and response times over the
-    previous and the current period) and the backlog (``backlog_*``: wait events of the current
-    days and, for its value at the period start, of every day before). A day comes from the
-    rollup when it is whole inside the read and not dirty for that mailbox; the rest are
-    ``ranges`` ``(account_id, local day, lo, hi)`` counted from messages: today so far, the
-    previous period's last (partial) day, and the whole of every dirty day the read needs.
+    Two reads: the period figures (``period``: counted messages and response times over the
+    previous and the current period) and the backlog (``backlog``: wait events of the current
+    days and, for its value at the period start, of every day before). The rollup rows of a
+    read's days are taken unless dirty for that mailbox; ``ranges`` ``(account_id, local day,
+    lo, hi, sign)`` are counted from messages and added (sign 1) or taken away (sign -1):
+
+    - a dirty day the read needs: the whole day, or its part inside the period, added;
+    - a partial day (today until now, the previous period's last day until the same hour):
+      the day's rollup row minus the rest of the day (after now: normally nothing) when the
+      rest is the shorter part, else the part inside, added (the day's row is not taken).
     """
 
     def __init__(self, period, account_ids, dirty_pairs):
@@ -147,33 +155,36 @@ class Plan:
         spans = [(d, bizhours.local_day_bounds(period.tz, d), period.prev_start, period.prev_end) for d in prev_days]
         spans += [(d, b, period.start, period.end) for d, b in zip(period.days, period.day_bounds)]
         self.dirty = sorted(keys_of(period.tz, dirty_pairs))  # (day, account_id)
-        whole, partial = [], []
+        dirty = set(self.dirty)
+        # Per read: the days whose rollup rows it takes, the (day, account) rows it skips, its ranges.
+        self.reads = {"period": ([], set(dirty), []), "backlog": ([], set(dirty), [])}
         for day, (lo, hi), lo_all, hi_all in spans:
-            lo_clip, hi_clip = max(lo, lo_all), min(hi, hi_all)
-            if lo_clip >= hi_clip:
+            lo_in, hi_in = max(lo, lo_all), min(hi, hi_all)
+            if lo_in >= hi_in:
                 continue
-            if (lo_clip, hi_clip) == (lo, hi):
-                whole.append(day)
-            else:
-                partial.extend((a, day, lo_clip, hi_clip) for a in account_ids)
-        self.period_days = whole
-        cur_whole = [d for d in whole if d >= self.first_day]
-        self.backlog_days = cur_whole  # plus every day before first_day
-        whole_set, cur_set = set(whole), set(cur_whole)
-        cur_partial = [r for r in partial if r[1] >= self.first_day]
-
-        def dirty_ranges(keep):
-            return [(a, d, *bizhours.local_day_bounds(period.tz, d)) for d, a in self.dirty if keep(d)]
-        self.period_ranges = partial + dirty_ranges(lambda d: d in whole_set)
-        self.backlog_ranges = cur_partial + dirty_ranges(lambda d: d < self.first_day or d in cur_set)
+            reads = [self.reads["period"]] + ([self.reads["backlog"]] if day >= self.first_day else [])
+            whole = (lo_in, hi_in) == (lo, hi)
+            subtract = not whole and (hi - lo) - (hi_in - lo_in) < hi_in - lo_in
+            for days, skip, ranges in reads:
+                if whole or subtract:
+                    days.append(day)
+                for account_id in account_ids:
+                    if (day, account_id) in dirty or not (whole or subtract):
+                        ranges.append((account_id, day, lo_in, hi_in, 1))
+                        skip.add((day, account_id))
+                    elif subtract:
+                        ranges.extend((account_id, day, a, b, -1) for a, b in ((lo, lo_in), (hi_in, hi)) if a < b)
+        # The backlog's value at the period start sums every day before it: dirty ones from messages.
+        self.reads["backlog"][2].extend((a, d, *bizhours.local_day_bounds(period.tz, d), 1)
+                                        for d, a in self.dirty if d < self.first_day)
 
     def params(self, which):
-        ranges = self.period_ranges if which == "period" else self.backlog_ranges
-        return {"tz": self.tz, "full_days": self.period_days if which == "period" else self.backlog_days,
-                "first_day": self.first_day, "days": self.days,
+        days, skip, ranges = self.reads[which]
+        skip = sorted(skip)
+        return {"tz": self.tz, "full_days": days, "first_day": self.first_day, "days": self.days,
                 "r_acc": [r[0] for r in ranges], "r_day": [r[1] for r in ranges],
-                "r_lo": [r[2] for r in ranges], "r_hi": [r[3] for r in ranges],
-                "d_acc": [d[1] for d in self.dirty], "d_day": [d[0] for d in self.dirty]}
+                "r_lo": [r[2] for r in ranges], "r_hi": [r[3] for r in ranges], "r_sign": [r[4] for r in ranges],
+                "d_acc": [d[1] for d in skip], "d_day": [d[0] for d in skip]}
 
 
 # -- SQL ---------------------------------------------------------------------------------------------
@@ -181,29 +192,37 @@ _PARTS = ("counted", "answered", "opened", "due")
 
 
 def event_rows_sql(keys="k", parts=_PARTS):
-    """Rows ``(day, account_id, thread_id, inc, out, secs, first, opened, closed, due, due_closed)``
-    of the messages behind the keys CTE ``keys`` ``(day, acc, lo, hi)``: one row per counted
+    """Rows ``(day, account_id, thread_id, sign, inc, out, secs, first, opened, closed, due,
+    due_closed)`` of the messages behind the keys CTE ``keys`` ``(day, acc, lo, hi, sign)``, the
+    counts multiplied by the key's sign (1, or -1 for a range taken away): one row per counted
     message (part ``counted``), answered wait (``answered``), opened wait (``opened``) and due
     time (``due``) inside a key's bounds. The predicates are ``kpi.py``'s; noise and scope are
     applied by the caller on the conversation ``t``."""
     k = keys
-    on = f"FROM {k} JOIN maildesk_message m ON m.account_id = {k}.acc"
-    select = f"SELECT {k}.day, {k}.acc AS account_id, m.thread_id"
-    cols = "{inc} AS inc, {out} AS out, {secs}::float8 AS secs, {first} AS first, {opened} AS opened, " \
-           "{closed} AS closed, {due} AS due, {due_closed} AS due_closed"
+    cols = ("{inc} * %s AS inc, {out} * %s AS out, {secs}::float8 AS secs, {first} AS first, "
+            "{opened} * %s AS opened, {closed} * %s AS closed, {due} * %s AS due, {due_closed} * %s AS due_closed"
+            ).replace("%s", f"{k}.sign")
     zero = {"inc": 0, "out": 0, "secs": "NULL", "first": "false", "opened": 0, "closed": 0, "due": 0, "due_closed": 0}
+    # (figures, the columns read, the range): a LATERAL subquery, so each key is one range scan of
+    # the partial index holding exactly those columns (as a join, the planner merged whole indexes).
     sql = {
-        "counted": (dict(zero, inc="(m.ck_kind = 'in')::int", out="(m.ck_kind = 'out')::int"),
+        "counted": (dict(zero, inc="(m.ck_kind = 'in')::int", out="(m.ck_kind = 'out')::int"), "m.ck_kind",
                     f"m.date >= {k}.lo AND m.date < {k}.hi AND m.ck_kind IN ('in', 'out')"),
         "answered": (dict(zero, secs="m.ck_reply_seconds", first="coalesce(m.ck_first, false)",
                           closed="(m.date < m.ck_answered_at)::int",
                           due_closed="coalesce(m.ck_due_at < m.ck_answered_at, false)::int"),
+                     "m.ck_reply_seconds, m.ck_first, m.date, m.ck_answered_at, m.ck_due_at",
                      f"m.ck_wait_start AND m.ck_answered_at >= {k}.lo AND m.ck_answered_at < {k}.hi"),
-        "opened": (dict(zero, opened=1), f"m.ck_wait_start AND m.date >= {k}.lo AND m.date < {k}.hi"),
+        "opened": (dict(zero, opened=1), "m.date", f"m.ck_wait_start AND m.date >= {k}.lo AND m.date < {k}.hi"),
         "due": (dict(zero, due="(m.ck_answered_at IS NULL OR m.ck_answered_at > m.ck_due_at)::int"),
+                "m.ck_answered_at, m.ck_due_at",
                 f"m.ck_wait_start AND m.ck_due_at >= {k}.lo AND m.ck_due_at < {k}.hi"),
     }
-    return " UNION ALL ".join(f"{select}, {cols.format(**sql[p][0])} {on} AND {sql[p][1]}" for p in parts)
+    return " UNION ALL ".join(
+        f"SELECT {k}.day, {k}.acc AS account_id, m.thread_id, {k}.sign, {cols.format(**figures)} "
+        f"FROM {k} CROSS JOIN LATERAL (SELECT m.thread_id, {read} FROM maildesk_message m "
+        f"WHERE m.account_id = {k}.acc AND {where} OFFSET 0) m"  # OFFSET 0: not flattened into a join
+        for figures, read, where in (sql[p] for p in parts))
 
 
 _NOT_NOISE = "NOT coalesce(t.is_noise, false) AND NOT coalesce(t.ck_marked_noise, false)"
@@ -216,16 +235,16 @@ def recompute_sql():
         DELETE FROM maildesk_cockpit_rollup r
          USING unnest(%(day)s::date[], %(acc)s::int[]) x(day, acc)
          WHERE r.tz = %(tz)s AND r.day = x.day AND r.account_id = x.acc;
-        WITH k AS (SELECT * FROM unnest(%(day)s::date[], %(acc)s::int[], %(lo)s::timestamp[], %(hi)s::timestamp[])
-                   AS k(day, acc, lo, hi)),
+        WITH k AS (SELECT *, 1 AS sign FROM unnest(%(day)s::date[], %(acc)s::int[], %(lo)s::timestamp[],
+                                                   %(hi)s::timestamp[]) AS k(day, acc, lo, hi)),
              ev AS ({event_rows_sql()})
         INSERT INTO maildesk_cockpit_rollup (tz, day, account_id, thread_account_id, company_id, team_id, user_id,
                                              incoming, outgoing, first_secs, other_secs, opened, closed, due,
                                              due_closed)
         SELECT %(tz)s, ev.day, ev.account_id, t.account_id, t.company_id, t.team_id, t.user_id, sum(ev.inc),
                sum(ev.out),
-               coalesce(array_agg(ev.secs) FILTER (WHERE ev.secs IS NOT NULL AND ev.first), '{{}}'),
-               coalesce(array_agg(ev.secs) FILTER (WHERE ev.secs IS NOT NULL AND NOT ev.first), '{{}}'),
+               coalesce(string_agg(float8send(ev.secs), '') FILTER (WHERE ev.secs IS NOT NULL AND ev.first), ''),
+               coalesce(string_agg(float8send(ev.secs), '') FILTER (WHERE ev.secs IS NOT NULL AND NOT ev.first), ''),
                sum(ev.opened), sum(ev.closed), sum(ev.due), sum(ev.due_closed)
           FROM ev JOIN maildesk_thread t ON t.id = ev.thread_id
          WHERE {_NOT_NOISE}
@@ -295,7 +314,7 @@ def rollup_scope(scope):
 _CLEAN = ("NOT EXISTS (SELECT 1 FROM unnest(%(d_acc)s::int[], %(d_day)s::date[]) x(acc, day) "
           "WHERE x.acc = r.account_id AND x.day = r.day)")
 _KEYS = ("k AS (SELECT * FROM unnest(%(r_day)s::date[], %(r_acc)s::int[], %(r_lo)s::timestamp[], "
-         "%(r_hi)s::timestamp[]) AS k(day, acc, lo, hi))")
+         "%(r_hi)s::timestamp[], %(r_sign)s::int[]) AS k(day, acc, lo, hi, sign))")
 _DAY_INDEX = "CASE WHEN {d} >= %(first_day)s THEN array_position(%(days)s::date[], {d}) ELSE 0 END"
 
 
@@ -329,24 +348,82 @@ def messages_summary_sql(scope, plan):
     return (f"{sql} SELECT GROUPING({day}, account_id, user_id), {day}, account_id, user_id, "
             f"coalesce(sum(inc) FILTER (WHERE {cur}), 0), coalesce(sum(out) FILTER (WHERE {cur}), 0), "
             f"coalesce(sum(inc) FILTER (WHERE NOT {cur}), 0), coalesce(sum(out) FILTER (WHERE NOT {cur}), 0) "
-            f"FROM src GROUP BY GROUPING SETS (({day}), (account_id), (user_id))"), params
+            f"FROM src GROUP BY GROUPING SETS (({day}), (account_id), (user_id)) "
+            f"HAVING sum(inc) <> 0 OR sum(out) <> 0"), params  # a day's row minus all of it: nothing
 
 
-def durations_sql(scope, plan):
-    """``kpi.durations_sql``'s rows, from the rollup (the arrays keep every response time)."""
-    sql, params = _read(scope, plan, "period",
-                        "s.first, s.secs",
-                        "ev.first, ev.secs", ("answered",))
-    sql = sql.replace("FROM maildesk_cockpit_rollup r\n",
-                      "FROM maildesk_cockpit_rollup r CROSS JOIN LATERAL (SELECT true AS first, x AS secs "
-                      "FROM unnest(r.first_secs) x UNION ALL SELECT false, x FROM unnest(r.other_secs) x) s\n", 1)
-    current = "(day >= %(first_day)s)"
-    day = _DAY_INDEX.format(d="day")
-    aggs = ", ".join([kpi.duration_aggs("first", "secs"), kpi.duration_aggs("true", "secs"),
-                      kpi.duration_aggs(f"first AND {current}", "secs")])
-    return (f"{sql} SELECT GROUPING({current}, {day}, account_id, user_id), {current}, {day}, account_id, "
-            f"user_id, {aggs} FROM src WHERE secs IS NOT NULL "
-            f"GROUP BY GROUPING SETS (({current}, {day}), ({current}), (account_id), (user_id))"), params
+def duration_rows(cr, scope, plan):
+    """``kpi.durations_sql``'s rows, from the rollup's packed response times and the ranges'
+    messages; the order statistics are computed here (``stats.percentile`` is
+    ``percentile_cont``), a few hundred thousand floats in arrays rather than SQL sorts."""
+    sql, params = _read(scope, plan, "period", "r.first_secs, r.other_secs, 0 AS sign, NULL::bool AS first, "
+                        "NULL::float8 AS secs", "NULL::bytea, NULL::bytea, ev.sign, ev.first, ev.secs", ("answered",))
+    cr.execute(f"{sql} SELECT day, account_id, user_id, first_secs, other_secs, sign, first, secs FROM src "
+               f"WHERE secs IS NOT NULL OR sign = 0", params)
+    values = {}  # (day, account, user, first) -> list of seconds
+    taken = []
+    for day, account_id, user_id, first_blob, other_blob, sign, first, secs in cr.fetchall():
+        if sign == 0:
+            for flag, blob in ((True, first_blob), (False, other_blob)):
+                if blob:
+                    values.setdefault((day, account_id, user_id, flag), []).extend(_unpack(blob))
+        elif sign > 0:
+            values.setdefault((day, account_id, user_id, first), []).append(secs)
+        else:
+            taken.append(((day, account_id, user_id, first), secs))
+    for key, secs in taken:  # the rest of a partial day, taken away from its rollup row
+        values[key].remove(secs)
+    return _duration_sets(values, plan)
+
+
+def _unpack(blob):
+    data = array("d")
+    data.frombytes(bytes(blob))
+    if sys.byteorder == "little":
+        data.byteswap()  # float8send is big-endian
+    return data
+
+
+def _duration_sets(values, plan):
+    """Rows of ``kpi.DURATION_SETS`` (see ``kpi.durations_sql``) from ``values``."""
+    day_index = {d: i + 1 for i, d in enumerate(plan.days)}
+    groups = {}  # set key -> (first responses, all, first responses of the current period)
+    for (day, account_id, user_id, first), secs in values.items():
+        if not secs:
+            continue
+        current = day >= plan.first_day
+        for key in (("day", current, day_index[day] if current else 0), ("total", current),
+                    ("account", account_id), ("user", user_id)):
+            first_all, everything, first_current = groups.setdefault(key, ([], [], []))
+            everything.extend(secs)
+            if first:
+                first_all.extend(secs)
+                if current:
+                    first_current.extend(secs)
+    codes = {name: code for code, name in kpi.DURATION_SETS.items()}
+    rows = []
+    for key, lists in groups.items():
+        figures = tuple(v for data in lists for v in _order_stats(data))
+        kind, value = key[0], key[1]
+        if kind == "day":
+            head = (value, key[2], None, None)  # is_current, day index
+        elif kind == "total":
+            head = (value, None, None, None)
+        elif kind == "account":
+            head = (None, None, value, None)
+        else:
+            head = (None, None, None, value)
+        rows.append((codes[kind],) + head + figures)
+    return rows
+
+
+def _order_stats(data):
+    """Median, p90, mean, count as ``percentile_cont`` / ``avg`` / ``count`` give them."""
+    if not data:
+        return None, None, None, 0
+    data = sorted(data)
+    return (stats.percentile_sorted(data, 0.5), stats.percentile_sorted(data, 0.9), math.fsum(data) / len(data),
+            len(data))
 
 
 def backlog_history_sql(scope, plan):

@@ -8,7 +8,11 @@ import math
 
 
 def percentile(values, p):
-    data = sorted(v for v in values if v is not None)
+    return percentile_sorted(sorted(v for v in values if v is not None), p)
+
+
+def percentile_sorted(data, p):
+    """PostgreSQL's ``percentile_cont`` over already sorted ``data``: linear between ranks."""
     if not data:
         return None
     if not 0 <= p <= 1:

@@ -187,7 +187,8 @@ class MaildeskCockpit(models.AbstractModel):
             cards[name] = self._card(sum(series), prev[index], series)
         # response times
         totals, by_day = {}, {}
-        for row in self._sql(rollup.durations_sql(scope, plan) if plan else kpi.durations_sql(scope, period)):
+        rows = rollup.duration_rows(self.env.cr, scope, plan) if plan else self._sql(kpi.durations_sql(scope, period))
+        for row in rows:
             kind = kpi.DURATION_SETS.get(row[0])
             values = row[5:]
             if kind == "total":

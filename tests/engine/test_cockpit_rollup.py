@@ -89,10 +89,9 @@ def from_rollup(cr, scope, period):
     cr.execute("SELECT DISTINCT account_id, day FROM maildesk_cockpit_rollup_dirty")
     plan = rollup.Plan(period, scope.account_ids, cr.fetchall())
     out = {}
-    for name, query in (("messages", rollup.messages_summary_sql(scope, plan)),
-                        ("durations", rollup.durations_sql(scope, plan))):
-        cr.execute(*query)
-        out[name] = normal(cr.fetchall())
+    cr.execute(*rollup.messages_summary_sql(scope, plan))
+    out["messages"] = normal(cr.fetchall())
+    out["durations"] = normal(rollup.duration_rows(cr, scope, plan))
     cr.execute(*rollup.backlog_history_sql(scope, plan))
     out["backlog"] = backlog(rollup.backlog_events(cr.fetchall()), period)
     return out
@@ -158,17 +157,29 @@ def test_rollup_equals_messages_through_changes_and_folds(db):
 
 
 def test_plan_splits_whole_partial_and_dirty_days():
-    period = periods.resolve("7d", NOW, "Europe/Berlin")
-    plan = rollup.Plan(period, (1, 2), [(1, NOW.date() - timedelta(days=3))])
-    # Today and the previous period's last day are partial: counted from messages for each mailbox.
-    partial_days = {r[1] for r in plan.period_ranges if (r[2], r[3]) != rollup.bizhours.local_day_bounds(
-        "Europe/Berlin", r[1])}
-    assert partial_days == {period.days[-1], period.days[0] - timedelta(days=1)}
-    assert period.days[-1] not in plan.period_days
-    assert len(plan.period_days) == 12  # 14 days, two partial
-    # The dirty UTC day touches two Berlin days, both read from messages for mailbox 1 only.
-    dirty_days = sorted(d for d, a in plan.dirty)
-    assert len(dirty_days) == 2 and {a for d, a in plan.dirty} == {1}
-    assert all(any(r[0] == 1 and r[1] == d for r in plan.period_ranges) for d in dirty_days)
-    assert [d for d in rollup.local_days_of("Asia/Kolkata", NOW.date())] == [NOW.date(), NOW.date() + timedelta(1)]
+    tz = "Europe/Berlin"
+    period = periods.resolve("7d", NOW, tz)  # 12:17 in Berlin: the rest of today is the shorter part
+    dirty_day = NOW.date() - timedelta(days=3)
+    plan = rollup.Plan(period, (1, 2), [(1, dirty_day)])
+    days, skip, ranges = plan.reads["period"]
+    today, bounds = period.days[-1], rollup.bizhours.local_day_bounds(tz, period.days[-1])
+    # Whole days and today from the rollup, minus the rest of today; the previous period's last
+    # day runs until 11:17 (the DST day made this period an hour shorter): counted directly.
+    assert len(days) == 13 and today in days
+    assert (2, today, NOW, bounds[1], -1) in ranges
+    last_prev = period.days[0] - timedelta(days=1)
+    assert last_prev not in days and (2, last_prev, rollup.bizhours.local_day_bounds(tz, last_prev)[0],
+                                      period.prev_end, 1) in ranges
+    # The dirty UTC day touches two Berlin days: both counted from messages for mailbox 1 only.
+    dirty_days = rollup.local_days_of(tz, dirty_day)
+    assert len(dirty_days) == 2 and {(d, 1) for d in dirty_days} <= skip and not {(d, 2) for d in dirty_days} & skip
+    assert all((1, d, *rollup.bizhours.local_day_bounds(tz, d), 1) in ranges for d in dirty_days)
+    # The backlog reads the current days, and every day before them for its start value.
+    b_days, b_skip, b_ranges = plan.reads["backlog"]
+    assert b_days == list(period.days)
+    early = rollup.Plan(periods.resolve("today", NOW.replace(hour=3), tz), (1,), [(1, dirty_day)])
+    e_days, _skip, e_ranges = early.reads["period"]
+    assert e_days == [] and all(r[4] == 1 for r in e_ranges)  # 04:00 in Berlin: the morning is counted directly
+    assert any(r[1] == dirty_days[0] for r in early.reads["backlog"][2])  # history for the start value
+    assert list(rollup.local_days_of("Asia/Kolkata", NOW.date())) == [NOW.date(), NOW.date() + timedelta(1)]
     assert rollup.local_days_of("UTC", NOW.date()) == [NOW.date()]

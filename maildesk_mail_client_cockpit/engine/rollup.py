@@ -243,8 +243,10 @@ def recompute_sql():
                                              due_closed)
         SELECT %(tz)s, ev.day, ev.account_id, t.account_id, t.company_id, t.team_id, t.user_id, sum(ev.inc),
                sum(ev.out),
-               coalesce(string_agg(float8send(ev.secs), '') FILTER (WHERE ev.secs IS NOT NULL AND ev.first), ''),
-               coalesce(string_agg(float8send(ev.secs), '') FILTER (WHERE ev.secs IS NOT NULL AND NOT ev.first), ''),
+               coalesce(string_agg(float8send(ev.secs), '' ORDER BY ev.secs)
+                        FILTER (WHERE ev.secs IS NOT NULL AND ev.first), ''),
+               coalesce(string_agg(float8send(ev.secs), '' ORDER BY ev.secs)
+                        FILTER (WHERE ev.secs IS NOT NULL AND NOT ev.first), ''),
                sum(ev.opened), sum(ev.closed), sum(ev.due), sum(ev.due_closed)
           FROM ev JOIN maildesk_thread t ON t.id = ev.thread_id
          WHERE {_NOT_NOISE}
@@ -353,22 +355,28 @@ def messages_summary_sql(scope, plan):
 
 
 def duration_rows(cr, scope, plan):
-    """``kpi.durations_sql``'s rows, from the rollup's packed response times and the ranges'
-    messages; the order statistics are computed here (``stats.percentile`` is
-    ``percentile_cont``), a few hundred thousand floats in arrays rather than SQL sorts."""
+    """``kpi.durations_sql``'s rows from the rollup's packed response times and the ranges'
+    messages, the order statistics computed here (``stats.percentile_sorted`` is
+    ``percentile_cont``): moving the floats once beats PostgreSQL's sort per aggregate and
+    grouping set. Per mailbox and per person only the current period's first responses are
+    computed (all the breakdown shows); the other figures of those rows are None."""
     sql, params = _read(scope, plan, "period", "r.first_secs, r.other_secs, 0 AS sign, NULL::bool AS first, "
                         "NULL::float8 AS secs", "NULL::bytea, NULL::bytea, ev.sign, ev.first, ev.secs", ("answered",))
-    cr.execute(f"{sql} SELECT day, account_id, user_id, first_secs, other_secs, sign, first, secs FROM src "
-               f"WHERE secs IS NOT NULL OR sign = 0", params)
-    values = {}  # (day, account, user, first) -> list of seconds
+    cr.execute(f"""{sql}
+        SELECT day, account_id, user_id, string_agg(first_secs, ''), string_agg(other_secs, ''), 0, NULL, NULL
+          FROM src WHERE sign = 0 GROUP BY day, account_id, user_id
+        UNION ALL
+        SELECT day, account_id, user_id, NULL, NULL, sign, first, secs FROM src WHERE sign <> 0 AND secs IS NOT NULL
+    """, params)
+    values = {}  # (day, account, user, first) -> seconds
     taken = []
     for day, account_id, user_id, first_blob, other_blob, sign, first, secs in cr.fetchall():
         if sign == 0:
             for flag, blob in ((True, first_blob), (False, other_blob)):
                 if blob:
-                    values.setdefault((day, account_id, user_id, flag), []).extend(_unpack(blob))
+                    values.setdefault((day, account_id, user_id, flag), array("d")).extend(_unpack(blob))
         elif sign > 0:
-            values.setdefault((day, account_id, user_id, first), []).append(secs)
+            values.setdefault((day, account_id, user_id, first), array("d")).append(secs)
         else:
             taken.append(((day, account_id, user_id, first), secs))
     for key, secs in taken:  # the rest of a partial day, taken away from its rollup row
@@ -378,7 +386,7 @@ def duration_rows(cr, scope, plan):
 
 def _unpack(blob):
     data = array("d")
-    data.frombytes(bytes(blob))
+    data.frombytes(blob)
     if sys.byteorder == "little":
         data.byteswap()  # float8send is big-endian
     return data
@@ -387,33 +395,42 @@ def _unpack(blob):
 def _duration_sets(values, plan):
     """Rows of ``kpi.DURATION_SETS`` (see ``kpi.durations_sql``) from ``values``."""
     day_index = {d: i + 1 for i, d in enumerate(plan.days)}
-    groups = {}  # set key -> (first responses, all, first responses of the current period)
+    periods_ = {True: (array("d"), array("d")), False: (array("d"), array("d"))}  # first, all
+    days, accounts, users = {}, {}, {}
     for (day, account_id, user_id, first), secs in values.items():
         if not secs:
             continue
         current = day >= plan.first_day
-        for key in (("day", current, day_index[day] if current else 0), ("total", current),
-                    ("account", account_id), ("user", user_id)):
-            first_all, everything, first_current = groups.setdefault(key, ([], [], []))
-            everything.extend(secs)
+        targets = [periods_[current]]
+        if current:
+            targets.append(days.setdefault(day_index[day], (array("d"), array("d"))))
+        for target in targets:
+            target[1].extend(secs)
             if first:
-                first_all.extend(secs)
-                if current:
-                    first_current.extend(secs)
+                target[0].extend(secs)
+        for index, key in ((accounts, account_id), (users, user_id)):
+            first_current = index.setdefault(key, array("d"))
+            if first and current:
+                first_current.extend(secs)
     codes = {name: code for code, name in kpi.DURATION_SETS.items()}
+    none = (None, None, None, 0)
     rows = []
-    for key, lists in groups.items():
-        figures = tuple(v for data in lists for v in _order_stats(data))
-        kind, value = key[0], key[1]
-        if kind == "day":
-            head = (value, key[2], None, None)  # is_current, day index
-        elif kind == "total":
-            head = (value, None, None, None)
-        elif kind == "account":
-            head = (None, None, value, None)
-        else:
-            head = (None, None, None, value)
-        rows.append((codes[kind],) + head + figures)
+    for current, (first, everything) in periods_.items():
+        if everything:
+            figures = _order_stats(first) + _order_stats(everything)
+            fc = figures[:4] if current else none
+            rows.append((codes["total"], current, None, None, None) + figures + fc)
+            if not current:  # the previous period's days, all in day 0 (the dashboard skips them)
+                rows.append((codes["day"], False, 0, None, None) + figures + none)
+    for index, (first, everything) in days.items():
+        figures = _order_stats(first) + _order_stats(everything)
+        rows.append((codes["day"], True, index, None, None) + figures + figures[:4])
+    unused = (None, None, None, None) * 2
+    for code, index, pos in ((codes["account"], accounts, 3), (codes["user"], users, 4)):
+        for key, first_current in index.items():
+            head = [code, None, None, None, None]
+            head[pos] = key
+            rows.append(tuple(head) + unused + _order_stats(first_current))
     return rows
 
 

@@ -462,3 +462,21 @@ def backlog_events(rows):
         else:
             events += [("open", day, opened), ("close", day, closed), ("due", day, due), ("due_close", day, due_closed)]
     return events
+
+
+def count_sql(kpi_name, scope, plan):
+    """The current period's count of a message or gap KPI: the same number as its card
+    (``kpi.count_sql`` counts the same rows from the messages alone)."""
+    if kpi_name in kpi.MESSAGE_KPIS:
+        column = "inc" if kpi_name == "incoming" else "out"
+        sql, params = _read(scope, plan, "period", f"r.{'incoming' if column == 'inc' else 'outgoing'} AS n",
+                            f"ev.{column}", ("counted",))
+    elif kpi_name in kpi.GAP_KPIS:
+        stored = "length(r.first_secs)" if kpi_name == "first_response" else \
+            "length(r.first_secs) + length(r.other_secs)"
+        counted = "ev.first" if kpi_name == "first_response" else "true"
+        sql, params = _read(scope, plan, "period", f"({stored}) / 8 AS n",  # 8 bytes per packed float8
+                            f"CASE WHEN ev.secs IS NOT NULL AND {counted} THEN ev.sign ELSE 0 END", ("answered",))
+    else:
+        raise ValueError(f"{kpi_name} is counted from the conversations, not the rollup")
+    return f"{sql} SELECT coalesce(sum(n) FILTER (WHERE day >= %(first_day)s), 0) FROM src", params

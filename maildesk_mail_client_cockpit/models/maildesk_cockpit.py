@@ -298,7 +298,10 @@ class MaildeskCockpit(models.AbstractModel):
         self.env.flush_all()
         order = "at" if kpi_name in kpi.THREAD_KPIS else "recent"
         rows = self._sql(kpi.page_sql(kpi_name, scope, period.start, period.end, now, limit, offset, order))
-        total = self._sql(kpi.count_sql(kpi_name, scope, period.start, period.end, now))[0][0]
+        plan = kpi_name not in kpi.THREAD_KPIS and self.env["maildesk.cockpit.rollup"]._plan(scope, period)
+        count = rollup.count_sql(kpi_name, scope, plan) if plan else kpi.count_sql(
+            kpi_name, scope, period.start, period.end, now)
+        total = self._sql(count)[0][0]  # the card's number, from where the card took it
         thread_rows = self._thread_rows([r[0] for r in rows], now)
         result = []
         for thread_id, message_id, at, seconds in rows:

@@ -87,6 +87,9 @@ def raw(cr, scope, period):
     out["durations"] = normal(shown(cr.fetchall()))
     cr.execute(*kpi.backlog_history_sql(scope, period))
     out["backlog"] = backlog(cr.fetchall(), period)
+    for name in kpi.MESSAGE_KPIS + kpi.GAP_KPIS:  # the drill-down's total
+        cr.execute(*kpi.count_sql(name, scope, period.start, period.end, NOW))
+        out[name] = cr.fetchone()[0]
     return out
 
 
@@ -99,6 +102,9 @@ def from_rollup(cr, scope, period):
     out["durations"] = normal(shown(rollup.duration_rows(cr, scope, plan)))
     cr.execute(*rollup.backlog_history_sql(scope, plan))
     out["backlog"] = backlog(rollup.backlog_events(cr.fetchall()), period)
+    for name in kpi.MESSAGE_KPIS + kpi.GAP_KPIS:
+        cr.execute(*rollup.count_sql(name, scope, plan))
+        out[name] = cr.fetchone()[0]
     return out
 
 

@@ -44,72 +44,102 @@ CREATE TABLE IF NOT EXISTS maildesk_cockpit_rollup (
     opened int NOT NULL DEFAULT 0, closed int NOT NULL DEFAULT 0,
     due int NOT NULL DEFAULT 0, due_closed int NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS maildesk_cockpit_rollup_key_idx ON maildesk_cockpit_rollup (tz, day, account_id);
-CREATE TABLE IF NOT EXISTS maildesk_cockpit_rollup_dirty (account_id int NOT NULL, day date NOT NULL);
-CREATE INDEX IF NOT EXISTS maildesk_cockpit_rollup_dirty_idx ON maildesk_cockpit_rollup_dirty (account_id);
+-- The counts read index-only (the response times are the only wide columns).
+CREATE INDEX IF NOT EXISTS maildesk_cockpit_rollup_key_idx ON maildesk_cockpit_rollup (tz, day, account_id)
+    INCLUDE (thread_account_id, company_id, team_id, user_id, incoming, outgoing, opened, closed, due, due_closed);
+CREATE TABLE IF NOT EXISTS maildesk_cockpit_rollup_dirty (
+    account_id int NOT NULL, day date NOT NULL, txid bigint NOT NULL DEFAULT txid_current());
+CREATE INDEX IF NOT EXISTS maildesk_cockpit_rollup_dirty_idx ON maildesk_cockpit_rollup_dirty (account_id, day);
 CREATE TABLE IF NOT EXISTS maildesk_cockpit_rollup_tz (tz varchar PRIMARY KEY, built_at timestamp NOT NULL);
 """
 
-# The days a message row counts on: its date (counted message, wait opened), its answer
-# (response time, wait closed) and its due time (wait overdue).
-_DAYS = "CROSS JOIN LATERAL (VALUES ({r}.date::date), ({r}.ck_answered_at::date), ({r}.ck_due_at::date)) d(day)"
-_COUNTED = "({r}.ck_kind IN ('in', 'out') OR {r}.ck_wait_start) AND d.day IS NOT NULL AND {r}.account_id IS NOT NULL"
 _MESSAGE_COLS = ("account_id", "thread_id", "date", "ck_kind", "ck_wait_start", "ck_first", "ck_answered_at",
                  "ck_reply_seconds", "ck_due_at")
 _THREAD_COLS = ("account_id", "company_id", "team_id", "user_id", "is_noise", "ck_marked_noise")
+# The days a message row counts on: its date (counted message, wait opened), its answer
+# (response time, wait closed) and its due time (wait overdue).
+_DAYS = "ARRAY[{r}.date::date, {r}.ck_answered_at::date, {r}.ck_due_at::date]"
+_COUNTED = "({r}.ck_kind IN ('in', 'out') OR {r}.ck_wait_start)"
+# Marks are deduplicated within the writing transaction only: skipping a pair because another
+# transaction marked it could lose the change if a fold took that mark before this one commits.
+_NEW_MARK = ("NOT EXISTS (SELECT 1 FROM maildesk_cockpit_rollup_dirty x WHERE x.account_id = {acc} "
+             "AND x.day = {day} AND x.txid = txid_current())")
 
 
 def _changed(cols):
-    return f"({', '.join('o.' + c for c in cols)}) IS DISTINCT FROM ({', '.join('n.' + c for c in cols)})"
+    return f"({', '.join('OLD.' + c for c in cols)}) IS DISTINCT FROM ({', '.join('NEW.' + c for c in cols)})"
 
 
-def _mark(source, alias="x"):
-    return (f"INSERT INTO maildesk_cockpit_rollup_dirty (account_id, day) "
-            f"SELECT DISTINCT {alias}.account_id, d.day FROM {source} {alias} {_DAYS.format(r=alias)} "
-            f"WHERE {_COUNTED.format(r=alias)};")
-
-
-def _function(name, body):
-    return (f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"BEGIN {body} RETURN NULL; END $$;")
-
-
-# Transition tables allow one event per trigger: three on messages, one on conversations
-# (their inserts have no messages yet; their deletes cascade to the messages' thread_id).
-TRIGGERS = (
-    ("maildesk_message", "INSERT", "REFERENCING NEW TABLE AS new_rows", "maildesk_ck_rollup_msg_ins",
-     _mark("new_rows")),
-    ("maildesk_message", "DELETE", "REFERENCING OLD TABLE AS old_rows", "maildesk_ck_rollup_msg_del",
-     _mark("old_rows")),
-    ("maildesk_message", "UPDATE", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
-     "maildesk_ck_rollup_msg_upd",
-     _mark(f"(SELECT o.* FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_changed(_MESSAGE_COLS)} "
-           f"UNION ALL SELECT n.* FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_changed(_MESSAGE_COLS)})")),
-    ("maildesk_thread", "UPDATE", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
-     "maildesk_ck_rollup_thread_upd",
-     _mark(f"(SELECT m.* FROM maildesk_message m WHERE m.thread_id IN ("
-           f"SELECT n.id FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_changed(_THREAD_COLS)}))")),
+# Row triggers, fired only for the rows that matter (WHEN, evaluated without calling the
+# function; UPDATE OF: only statements writing those columns): reading a mail or a flag costs
+# nothing. (Statement triggers with transition tables copied every updated row, bodies included.)
+FUNCTIONS = f"""
+CREATE OR REPLACE FUNCTION maildesk_ck_rollup_mark(acc int, days date[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE d date;
+BEGIN
+    IF acc IS NULL THEN RETURN; END IF;
+    FOREACH d IN ARRAY days LOOP
+        IF d IS NOT NULL AND {_NEW_MARK.format(acc="acc", day="d")} THEN
+            INSERT INTO maildesk_cockpit_rollup_dirty (account_id, day) VALUES (acc, d);
+        END IF;
+    END LOOP;
+END $$;
+CREATE OR REPLACE FUNCTION maildesk_ck_rollup_msg() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' AND {_COUNTED.format(r="OLD")} THEN
+        PERFORM maildesk_ck_rollup_mark(OLD.account_id, {_DAYS.format(r="OLD")});
+    END IF;
+    IF TG_OP <> 'DELETE' AND {_COUNTED.format(r="NEW")} THEN
+        PERFORM maildesk_ck_rollup_mark(NEW.account_id, {_DAYS.format(r="NEW")});
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION maildesk_ck_rollup_thread() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO maildesk_cockpit_rollup_dirty (account_id, day)
+    SELECT DISTINCT m.account_id, d.day
+      FROM maildesk_message m CROSS JOIN LATERAL unnest({_DAYS.format(r="m")}) d(day)
+     WHERE m.thread_id = NEW.id AND {_COUNTED.format(r="m")} AND m.account_id IS NOT NULL AND d.day IS NOT NULL
+       AND {_NEW_MARK.format(acc="m.account_id", day="d.day")};
+    RETURN NULL;
+END $$;
+"""
+TRIGGERS = (  # table, name, event, condition, function
+    ("maildesk_message", "maildesk_ck_rollup_msg_ins", "INSERT", _COUNTED.format(r="NEW"), "maildesk_ck_rollup_msg"),
+    ("maildesk_message", "maildesk_ck_rollup_msg_del", "DELETE", _COUNTED.format(r="OLD"), "maildesk_ck_rollup_msg"),
+    ("maildesk_message", "maildesk_ck_rollup_msg_upd", f"UPDATE OF {', '.join(_MESSAGE_COLS)}",
+     _changed(_MESSAGE_COLS), "maildesk_ck_rollup_msg"),
+    # A conversation's insert has no messages yet; its delete sets their thread_id (a message update).
+    ("maildesk_thread", "maildesk_ck_rollup_thread_upd", f"UPDATE OF {', '.join(_THREAD_COLS)}",
+     _changed(_THREAD_COLS), "maildesk_ck_rollup_thread"),
 )
 
 
 def install_sql():
     """Statements creating the tables, trigger functions and triggers (idempotent)."""
-    statements = [DDL]
-    for table, event, referencing, name, body in TRIGGERS:
-        statements.append(_function(name, body))
+    statements = [DDL, FUNCTIONS]
+    for table, name, event, condition, function in TRIGGERS:
         statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table};")
-        statements.append(f"CREATE TRIGGER {name} AFTER {event} ON {table} {referencing} "
-                          f"FOR EACH STATEMENT EXECUTE FUNCTION {name}();")
+        statements.append(f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW WHEN ({condition}) "
+                          f"EXECUTE FUNCTION {function}();")
     return "\n".join(statements)
 
 
 def uninstall_sql():
     """Statements removing everything ``install_sql`` created (the base tables stay)."""
-    statements = [f"DROP TRIGGER IF EXISTS {name} ON {table}; DROP FUNCTION IF EXISTS {name}();"
-                  for table, _event, _ref, name, _body in TRIGGERS]
+    statements = [f"DROP TRIGGER IF EXISTS {name} ON {table};" for table, name, *_rest in TRIGGERS]
+    statements.append("DROP FUNCTION IF EXISTS maildesk_ck_rollup_msg(), maildesk_ck_rollup_thread(), "
+                      "maildesk_ck_rollup_mark(int, date[]);")
     statements.append("DROP TABLE IF EXISTS maildesk_cockpit_rollup, maildesk_cockpit_rollup_dirty, "
                       "maildesk_cockpit_rollup_tz;")
     return "\n".join(statements)
+
+
+def history_pairs_sql():
+    """Every (mailbox, UTC day) the rollup of a new time zone must cover."""
+    return f"""SELECT DISTINCT m.account_id, d.day
+                 FROM maildesk_message m CROSS JOIN LATERAL unnest({_DAYS.format(r='m')}) d(day)
+                WHERE {_COUNTED.format(r='m')} AND m.account_id IS NOT NULL AND d.day IS NOT NULL"""
 
 
 # -- days and ranges -------------------------------------------------------------------------------
@@ -258,12 +288,6 @@ def key_params(tz, keys):
     items = sorted(keys.items())
     return {"tz": tz, "day": [k[0][0] for k in items], "acc": [k[0][1] for k in items],
             "lo": [k[1][0] for k in items], "hi": [k[1][1] for k in items]}
-
-
-def history_pairs_sql():
-    """Every (mailbox, UTC day) the rollup of a new time zone must cover."""
-    return f"""SELECT DISTINCT m.account_id, d.day FROM maildesk_message m {_DAYS.format(r='m')}
-                WHERE {_COUNTED.format(r='m')}"""
 
 
 def fold(cr, wanted_tzs=(), batch=400):

@@ -69,7 +69,7 @@ class TestCockpitRollup(test_kpi.TestCockpitKpi):
             return calls[-1]
         with patch.object(type(self.Rollup), "_plan", spy):
             self.cockpit(self.viewer).get_dashboard({"period": "30d"})
-        self.assertTrue(calls[0] and calls[0].period_days, "the 30-day read takes whole days from the rollup")
+        self.assertTrue(calls[0] and calls[0].reads["period"][0], "the 30-day read takes whole days from the rollup")
 
     @freeze_time(NOW)
     def test_same_figures_with_every_filter(self):

@@ -8,7 +8,7 @@ domain, see ``models/maildesk_thread.py``). Without ``mail`` the log is the dura
 """
 from odoo import _, fields, models
 
-from .maildesk_cockpit import notify_users
+from .maildesk_cockpit import send_notifications, user_notifications
 
 
 class MaildeskCockpitEscalation(models.Model):
@@ -55,7 +55,7 @@ class MaildeskCockpitEscalation(models.Model):
             notes.append((users, thread_id, level))
         self.create(vals_list)
         threads = {t.id: t for t in self.env["maildesk.thread"].browse({n[1] for n in notes})}
-        activities = []
+        activities, notifications = [], []
         for users, thread_id, level in notes:
             thread = threads[thread_id]
             when = _("at breach") if level.trigger == "after_due" and not level.minutes else (
@@ -64,8 +64,9 @@ class MaildeskCockpitEscalation(models.Model):
             title = _("SLA escalation: %s", thread.subject or _("(no subject)"))
             text = _("%(policy)s, %(when)s (mailbox %(mailbox)s).", policy=level.policy_id.name, when=when,
                      mailbox=thread.account_id.name)
-            notify_users(self.env, users, title, text, kind="warning", thread_id=thread_id)
+            notifications += user_notifications(users, title, text, kind="warning")
             activities += [(user, thread, title, text) for user in users.filtered("active")]
+        send_notifications(self.env, notifications)
         self._schedule_activities(activities)
         return len(vals_list)
 

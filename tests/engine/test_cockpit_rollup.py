@@ -75,8 +75,14 @@ def add_message(cr, rng, thread_id, account, when, incoming=True):
                   ck_reply_seconds = %s, ck_due_at = %s WHERE id = %s""",
                (rng.choice(["in", "in", "auto", "internal"]) if incoming else "out", wait,
                 wait and rng.random() < 0.5, answered if wait else None,
-                rng.uniform(60, 90000) if wait and answered else None,
+                seconds(rng) if wait and answered else None,
                 when + timedelta(hours=rng.choice([2, 8, 30])) if wait else None, message_id))
+
+
+def seconds(rng):
+    """Business seconds: whole (as the engine computes them: int4-packed) or not (float8-packed)."""
+    value = rng.uniform(60, 90000)
+    return float(int(value)) if rng.random() < 0.7 else value
 
 
 def raw(cr, scope, period):

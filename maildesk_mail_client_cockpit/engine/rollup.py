@@ -27,7 +27,6 @@ advisory lock) and takes the dirty rows it recomputes in its own snapshot, so a 
 committed meanwhile stays dirty until the next fold.
 """
 import binascii
-import math
 import sys
 from array import array
 from datetime import datetime, timedelta
@@ -477,7 +476,7 @@ def _order_stats(data, is_sorted=False):
     if not data:
         return None, None, None, 0
     data = data if is_sorted else sorted(data)
-    return (stats.percentile_sorted(data, 0.5), stats.percentile_sorted(data, 0.9), math.fsum(data) / len(data),
+    return (stats.percentile_sorted(data, 0.5), stats.percentile_sorted(data, 0.9), sum(data) / len(data),
             len(data))
 
 

@@ -1,7 +1,7 @@
 {
     "name": "MailDesk Automation",
     "summary": "Rules, teams and assignment for MailDesk mailboxes",
-    "version": "17.0.1.0.0",
+    "version": "17.0.1.1.0",
     "category": "Productivity/MailDesk",
     "license": "LGPL-3",
     "author": "MailDesk",

@@ -253,25 +253,34 @@ class MaildeskRule(models.Model):
 
     # -- batch inputs ---------------------------------------------------------------------------
     def _action_infos(self, rules):
-        """{action id: _ActionInfo} of the rules' actions, read and translated once per batch."""
+        """{action id: _ActionInfo} of the rules' actions, read and translated once per batch.
+
+        Texts are translated once per kind and name: many rules tag with the same tags, and
+        a translation lookup cost more than the rest of reading an action.
+        """
         texts = {
             "mark_read": (_("marked read"), _("would mark read")),
             "star": (_("starred"), _("would star")),
         }
+        translate = {
+            "add_tags": lambda name: (_("tagged: %s", name), _("would tag: %s", name)),
+            "remove_tags": lambda name: (_("untagged: %s", name), _("would untag: %s", name)),
+            "set_team": lambda name: (_("team: %s", name), _("would set team %s", name)),
+            "assign_user": lambda name: (_("assigned %s", name), _("would assign %s", name)),
+        }
+        translated = {}
         result = {}
         for action in rules.action_ids:
-            names = ", ".join(action.tag_ids.mapped("name"))
-            kind_texts = dict(texts)
-            if action.kind == "add_tags":
-                kind_texts["add_tags"] = (_("tagged: %s", names), _("would tag: %s", names))
-            elif action.kind == "remove_tags":
-                kind_texts["remove_tags"] = (_("untagged: %s", names), _("would untag: %s", names))
-            elif action.kind == "set_team":
-                team = action.team_id.name
-                kind_texts["set_team"] = (_("team: %s", team), _("would set team %s", team))
-            elif action.kind == "assign_user":
-                kind_texts["assign_user"] = (_("assigned %s", action.user_id.name),
-                                             _("would assign %s", action.user_id.name))
+            kind = action.kind
+            kind_texts = texts
+            if kind in translate:
+                if kind in ("add_tags", "remove_tags"):
+                    name = ", ".join(action.tag_ids.mapped("name"))
+                else:
+                    name = (action.team_id if kind == "set_team" else action.user_id).name
+                if (kind, name) not in translated:
+                    translated[(kind, name)] = translate[kind](name)
+                kind_texts = {**texts, kind: translated[(kind, name)]}
             result[action.id] = _ActionInfo(action, kind_texts)
         return result
 

@@ -72,8 +72,14 @@ class MaildeskRuleRun(models.Model):
                 line[name] = self.env[model].browse(line[ref] if line[ref] in alive else [])
 
     def _search_ref(self, name, operator, value):
-        """Search a computed reference like a many2one: by id(s), by emptiness or by name."""
+        """Search a computed reference like a many2one: by id(s), emptiness, name or sub-domain."""
         ref, model = self._REFS[name]
+        if operator in ("any", "not any"):  # a path ("account_id.owner_id") or a sub-domain
+            # As Odoo searches a stored many2one's sub-domain: archived records included.
+            found = self.env[model].with_context(active_test=False)._search(value)
+            if operator == "any":
+                return [(ref, "in", found)]
+            return ["|", (ref, "not in", found), (ref, "=", False)]
         if isinstance(value, models.BaseModel):
             value = value.ids
         if isinstance(value, Query) or value is False or value is None or isinstance(value, int) or (

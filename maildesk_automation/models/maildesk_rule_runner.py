@@ -15,7 +15,7 @@ folder or label of the same Message-ID), load the rules of the trigger in one se
   notifications run per message; auto-replies and forwards are *queued* in
   ``maildesk.rule.mail`` and sent after the batch's commit (a rolled-back batch never sent
   anything, its retry queues once);
-- write the run log in one INSERT: one line per matched rule and message, except a match whose
+- write the run log in one COPY: one line per matched rule and message, except a match whose
   actions all found their work already done (the tag already there, the message already
   starred, the same assignee): a busy mailbox with broad rules would otherwise write a line
   per rule per message for nothing. Errors, dry runs and time triggers are always logged.
@@ -56,10 +56,10 @@ _TAGS = re.compile(r"<[^>]+>")
 SKIP_FOLDER_ROLES = ("sent", "drafts", "trash")  # "received" never runs on these copies
 OPEN_STATES = ("waiting_for_us", "waiting_for_them")
 TIME_TRIGGER_BATCH = 500  # conversations per rule per cron run
-# Actions that only queue grouped writes (applied after the batch): no savepoint needed.
 # Run-log columns, in the order of the rows ``_log_row`` builds (written by ``_insert_logs``).
 LOG_COLUMNS = ("rule_ref", "rule_name", "trigger", "account_ref", "thread_ref", "message_ref", "subject", "matched",
                "actions_done", "duration_ms", "dry_run", "dry_run_id", "state", "error", "trigger_key", "create_date")
+# Actions that only queue grouped writes (applied after the batch): no savepoint needed.
 GROUPED_KINDS = frozenset({"add_tags", "remove_tags", "mark_read", "star", "set_team", "assign_user",
                            "assign_team"})
 

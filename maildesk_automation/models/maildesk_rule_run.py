@@ -1,7 +1,7 @@
 """Run log: one line per rule that acted on a message or conversation (or failed on it).
 
 A match whose actions all had nothing to do (the tag was already there...) writes no line.
-Lines are written by the system in one INSERT per batch (``maildesk.rule._insert_logs``);
+Lines are written by the system in one COPY per batch (``maildesk.rule._insert_logs``);
 users read the lines of the mailboxes they see. ``trigger_key`` makes time triggers fire
 once per situation (the no-reply rule once per unanswered incoming message, the idle rule
 once per quiet period).

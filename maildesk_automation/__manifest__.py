@@ -1,7 +1,7 @@
 {
     "name": "MailDesk Automation",
     "summary": "Rules, teams and assignment for MailDesk mailboxes",
-    "version": "17.0.1.0.0",
+    "version": "17.0.1.1.0",
     # Plain text: without a description Odoo renders README.md as reStructuredText
     # (docutils warnings in every install log, a garbled Apps page).
     "description": ("Rules (triggers, conditions, ordered actions), teams, round-robin and least-load "

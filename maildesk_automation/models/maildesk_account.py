@@ -14,3 +14,10 @@ class MaildeskAccount(models.Model):
     def _compute_rule_ids(self):
         for account in self:
             account.rule_ids = self.env["maildesk.rule"].search([("account_ids", "in", account.id)])
+
+    def unlink(self):
+        ids = self.ids
+        result = super().unlink()
+        # sudo: the run log has no foreign key to cascade (see maildesk.rule.run).
+        self.env["maildesk.rule.run"].sudo()._unlink_for("account_ref", ids)
+        return result

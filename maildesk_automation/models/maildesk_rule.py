@@ -60,7 +60,6 @@ class MaildeskRule(models.Model):
     active_from = fields.Datetime(readonly=True, default=fields.Datetime.now, copy=False,
                                   help="Received/sent rules act on mail dated from this moment: history loaded "
                                        "later never fires them.")
-    run_ids = fields.One2many("maildesk.rule.run", "rule_id")
     run_count = fields.Integer(compute="_compute_run_count")
     summary = fields.Text(compute="_compute_summary")
 
@@ -72,8 +71,8 @@ class MaildeskRule(models.Model):
 
     def _compute_run_count(self):
         groups = self.env["maildesk.rule.run"]._read_group(
-            [("rule_id", "in", self.ids), ("dry_run", "=", False)], ["rule_id"], ["__count"])
-        counts = {rule.id: count for rule, count in groups}
+            [("rule_ref", "in", self.ids), ("dry_run", "=", False)], ["rule_ref"], ["__count"])
+        counts = dict(groups)
         for rule in self:
             rule.run_count = counts.get(rule.id, 0)
 
@@ -138,7 +137,11 @@ class MaildeskRule(models.Model):
 
     def unlink(self):
         self._check_manager()
-        return super().unlink()
+        ids = self.ids
+        result = super().unlink()
+        # sudo: the run log has no foreign key to cascade (see maildesk.rule.run).
+        self.env["maildesk.rule.run"].sudo()._unlink_for("rule_ref", ids)
+        return result
 
     @api.constrains("condition_ids", "match_mode", "trigger")
     def _check_compiles(self):

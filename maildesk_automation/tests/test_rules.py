@@ -37,6 +37,29 @@ class TestRules(AutomationCase):
         self.assertIn("tagged: Invoice", run.actions_done)
         self.assertFalse(self.Run.search([("message_id", "=", other.id)]))
 
+    def test_run_log_references_show_search_and_go_with_their_rule(self):
+        """Log lines keep ids, not foreign keys: they still show and search their rule, mailbox and
+        conversation, are read only by the mailbox's people, show a deleted message as empty and go
+        with their rule."""
+        rule = make_rule(self.env, self.account, name="Log me", actions=[{"kind": "star"}])
+        message = self.store(subject="Keep a trace")
+        run = self.Run.search([("message_id", "=", message.id)])
+        self.assertEqual(len(run), 1)
+        self.assertEqual((run.rule_id, run.account_id, run.thread_id), (rule, self.account, message.thread_id))
+        self.assertEqual(self.Run.search([("rule_id", "ilike", "log m")]), run)
+        self.assertEqual(self.Run.search([("thread_id", "=", message.thread_id.id), ("rule_id.name", "=", "Log me")]),
+                         run)
+        self.assertEqual(self.Run.with_user(self.user_member).search([("rule_id", "=", rule.id)]), run)
+        self.assertFalse(self.Run.with_user(self.user_outsider).search([("rule_id", "=", rule.id)]))
+        self.assertEqual(self.Run._read_group([("rule_id", "=", rule.id)], ["rule_name"], ["__count"]),
+                         [("Log me", 1)])
+        self.assertEqual(rule.run_count, 1)
+        message.sudo().unlink()
+        run.invalidate_recordset()
+        self.assertFalse(run.message_id)
+        rule.unlink()
+        self.assertFalse(run.exists())
+
     def test_flag_team_notify_and_ai_actions(self):
         """Untag, mark read, star, set team, notify and AI classify act (or log why they skipped)."""
         team = self.env["maildesk.team"].create({"name": "Billing team"})

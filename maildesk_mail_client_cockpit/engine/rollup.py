@@ -325,6 +325,9 @@ def fold(cr, wanted_tzs=(), batch=400):
             n_keys += _recompute(cr, tz, keys_of(tz, history), batch)
             cr.execute("INSERT INTO maildesk_cockpit_rollup_tz (tz, built_at) VALUES (%s, now() AT TIME ZONE 'UTC')",
                        (tz,))
+        # Statistics now rather than at autovacuum's next pass: without them the first reads of
+        # a new time zone are planned for an empty table.
+        cr.execute("ANALYZE maildesk_cockpit_rollup")
     return {"dirty": len(dirty), "keys": n_keys, "built": new}
 
 

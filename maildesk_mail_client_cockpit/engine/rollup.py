@@ -402,29 +402,50 @@ def duration_rows(cr, scope, plan):
     computed (all the breakdown shows); the other figures of those rows are None."""
     sql, params = _read(scope, plan, "period", "r.first_secs, r.other_secs, 0 AS sign, NULL::bool AS first, "
                         "NULL::float8 AS secs", "NULL::bytea, NULL::bytea, ev.sign, ev.first, ev.secs", ("answered",))
-    # The day as its offset from the period's first day, the bytes as base64: psycopg2 turns
-    # ints and text into Python objects several times faster than dates and bytea.
-    cr.execute(f"{sql} SELECT day - %(first_day)s::date, account_id, user_id, encode(first_secs, 'base64'), "
-               f"encode(other_secs, 'base64'), sign, first, secs FROM src WHERE sign = 0 OR secs IS NOT NULL", params)
+    # Packed numbers are concatenated in SQL per day and per mailbox / person (current first
+    # responses) and come as base64: a few hundred large strings instead of a row per rollup row
+    # (psycopg2's date and bytea casts and the Python loop were most of the time).
+    cr.execute(f"""{sql},
+        packed AS (SELECT day - %(first_day)s::date AS offset_, account_id, user_id, first_secs, other_secs
+                     FROM src WHERE sign = 0),
+        parts AS (SELECT offset_, account_id, user_id, true AS first, first_secs AS secs FROM packed
+                  UNION ALL SELECT offset_, account_id, user_id, false, other_secs FROM packed)
+        SELECT 'day', offset_, first, substr(secs, 1, 1), encode(string_agg(substr(secs, 2), ''), 'base64'),
+               NULL::int, NULL::int, NULL::int, NULL::float8
+          FROM parts WHERE length(secs) > 0 GROUP BY offset_, first, substr(secs, 1, 1)
+        UNION ALL
+        SELECT 'account', account_id, NULL, substr(secs, 1, 1),
+               encode(string_agg(substr(secs, 2), '') FILTER (WHERE first AND offset_ >= 0), 'base64'),
+               NULL, NULL, NULL, NULL
+          FROM parts WHERE length(secs) > 0 GROUP BY account_id, substr(secs, 1, 1)
+        UNION ALL
+        SELECT 'user', user_id, NULL, substr(secs, 1, 1),
+               encode(string_agg(substr(secs, 2), '') FILTER (WHERE first AND offset_ >= 0), 'base64'),
+               NULL, NULL, NULL, NULL
+          FROM parts WHERE length(secs) > 0 GROUP BY user_id, substr(secs, 1, 1)
+        UNION ALL
+        SELECT 'range', day - %(first_day)s::date, first, NULL, NULL, account_id, user_id, sign, secs
+          FROM src WHERE sign <> 0 AND secs IS NOT NULL
+    """, params)
     leaves = {}  # (day offset, first) -> seconds; (account | user, key) -> current first responses
-    taken = []
-    for offset, account_id, user_id, first_b64, other_b64, sign, first, secs in cr.fetchall():
-        if sign == 0:
-            parts = ((True, _unpack(first_b64)), (False, _unpack(other_b64)))
-        elif sign > 0:
-            parts = ((first, (secs,)),)
+    ranges = []
+    for kind, key, first, tag, b64, account_id, user_id, sign, secs in cr.fetchall():
+        if kind == "range":
+            ranges.append((key, account_id, user_id, sign, first, secs))
         else:
+            leaves.setdefault((key, first) if kind == "day" else (kind, key), []).extend(_unpack(tag, b64))
+    taken = []
+    for offset, account_id, user_id, sign, first, secs in ranges:
+        if sign < 0:
             taken.append((offset, account_id, user_id, first, secs))
             continue
-        for flag, values in parts:
-            if values:
-                leaves.setdefault((offset, flag), []).extend(values)
-                # Every mailbox and person with a wait in either period gets a breakdown row.
-                by_account = leaves.setdefault(("account", account_id), [])
-                by_user = leaves.setdefault(("user", user_id), [])
-                if flag and offset >= 0:
-                    by_account.extend(values)
-                    by_user.extend(values)
+        leaves.setdefault((offset, first), []).append(secs)
+        # Every mailbox and person with a wait in either period gets a breakdown row.
+        by_account = leaves.setdefault(("account", account_id), [])
+        by_user = leaves.setdefault(("user", user_id), [])
+        if first and offset >= 0:
+            by_account.append(secs)
+            by_user.append(secs)
     for offset, account_id, user_id, first, secs in taken:  # the rest of a partial day, taken away
         keys = [(offset, first)] + ([("account", account_id), ("user", user_id)] if first and offset >= 0 else [])
         for key in keys:
@@ -432,13 +453,13 @@ def duration_rows(cr, scope, plan):
     return _duration_sets(leaves)
 
 
-def _unpack(b64):
-    """The seconds ``_packed`` wrote: ``i`` + big-endian int4s, or ``d`` + big-endian float8s."""
+def _unpack(tag, b64):
+    """The seconds ``_packed`` wrote after its tag: ``i``: big-endian int4s, ``d``: float8s."""
     blob = binascii.a2b_base64(b64) if b64 else b""
     if not blob:
         return ()
-    data = array("i" if blob[:1] == b"i" else "d")
-    data.frombytes(blob[1:])
+    data = array("i" if bytes(tag) == b"i" else "d")
+    data.frombytes(blob)
     if sys.byteorder == "little":
         data.byteswap()
     return data

@@ -10,6 +10,7 @@ header, within ``threads.SUBJECT_WINDOW``.
 from odoo import api, fields, models
 
 from ..engine import threads as threading_keys
+from .maildesk_bulk import bulk_create
 
 
 class MaildeskThread(models.Model):
@@ -153,7 +154,8 @@ class MaildeskThread(models.Model):
                 items[i][0]["thread_id"] = thread.id
                 # Later groups of the same batch see this group's thread.
                 by_mid.setdefault(keys[i].message_id, set()).add(thread.id)
-        created = self.create([vals for _indexes, vals in to_create])
+        # The sync's own rows (callers run as superuser): one INSERT, see maildesk_bulk.
+        created = bulk_create(self, [vals for _indexes, vals in to_create])
         for (indexes, _vals), thread in zip(to_create, created):
             for i in indexes:
                 items[i][0]["thread_id"] = thread.id
@@ -180,6 +182,8 @@ class MaildeskThread(models.Model):
         target, others = threads[:1], threads[1:]
         if others:
             others.message_ids.with_context(maildesk_from_sync=True).write({"thread_id": target.id})
-            others.unlink()
+            # The write dropped the emptied threads already; unlinking a deleted row again
+            # would still run every query of the ORM's unlink.
+            others.exists().unlink()
             target._refresh_summary()
         return target

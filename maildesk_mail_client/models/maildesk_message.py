@@ -254,7 +254,7 @@ class MaildeskMessage(models.Model):
 
     @api.model
     def _create_ingested(self, vals_list):
-        """Store the new messages of a synced batch: ``create``'s result in one INSERT.
+        """Store the new messages of a synced batch: ``create``'s result in multi-row INSERTs.
 
         Trusted values only (parsed and sanitized by the engine, inside ``trusted_ingest()``);
         see ``maildesk_bulk``. ``_complete_vals`` runs as it does for ``create``.
@@ -295,6 +295,24 @@ class MaildeskMessage(models.Model):
         threads.sudo()._refresh_summary()
         threads.sudo()._drop_if_empty()
         return result
+
+    def _move_to_threads(self, targets):
+        """Move every message of the threads ``{thread id: target thread id}`` to its target.
+
+        For the folding of conversations (``maildesk.thread._fold``): one write per target,
+        then one summary refresh of the targets and one removal of the emptied threads,
+        instead of both for every write. Internal: the caller runs as superuser.
+        """
+        synced = self.sudo().with_context(**{FROM_SYNC: True})
+        by_target = defaultdict(list)
+        for message in synced.search([("thread_id", "in", list(targets))]):
+            by_target[targets[message.thread_id.id]].append(message.id)
+        for target_id, ids in by_target.items():
+            # The ORM's write without this model's per-write summary refresh, done once below.
+            super(MaildeskMessage, synced.browse(ids)).write({"thread_id": target_id})
+        Thread = self.env["maildesk.thread"].sudo()
+        Thread.browse(sorted(set(targets.values())))._refresh_summary()
+        Thread.browse(list(targets)).exists().unlink()
 
     def _remove_local(self):
         """Remove these local copies: the server no longer has them (sync) or just removed them.

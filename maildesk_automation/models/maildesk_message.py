@@ -1,7 +1,8 @@
 """Messages: the auto-generated flag at ingest and the hook that keeps conversation state.
 
-``is_auto_generated`` is set in ``create`` from the stored headers (``engine.autogen``),
-so every path that stores mail (sync, sent, tests) classifies it the same way.
+``is_auto_generated`` is set from the stored headers (``engine.autogen``) in the base hook
+``_complete_vals``, which ``create`` and the sync's bulk INSERT both run, so every path that
+stores mail (sync, sent, tests) classifies it the same way.
 ``_on_messages_stored`` (base hook, once per batch) refreshes the conversation state of the
 touched threads in one statement, gives new threads their mailbox's team, then runs the
 rules (``maildesk.rule._run_on_stored``).
@@ -23,14 +24,14 @@ class MaildeskMessage(models.Model):
         help="Auto-Submitted, bulk/list/junk Precedence, List-Id or a no-reply/mailer-daemon sender: "
              "never counts as a human message.")
 
-    @api.model_create_multi
-    def create(self, vals_list):
+    @api.model
+    def _complete_vals(self, vals_list):
+        super()._complete_vals(vals_list)
         for vals in vals_list:
             if "is_auto_generated" not in vals:
                 vals["is_auto_generated"] = autogen.is_auto_generated(
                     auto_submitted=vals.get("auto_submitted") or "", precedence=vals.get("precedence") or "",
                     list_id=vals.get("list_id") or "", from_address=vals.get("from_address") or "")
-        return super().create(vals_list)
 
     def _on_messages_stored(self):
         result = super()._on_messages_stored()

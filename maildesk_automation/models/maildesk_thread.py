@@ -91,10 +91,10 @@ class MaildeskThread(models.Model):
         return True
 
     # -- state ------------------------------------------------------------------------------
-    def _merge(self, threads):
-        target = super()._merge(threads)
-        target._refresh_conversation_state()
-        return target
+    def _fold(self, targets):
+        joined = super()._fold(targets)
+        joined._refresh_conversation_state()
+        return joined
 
     def _refresh_conversation_state(self):
         """Recompute the conversation state columns of these threads (one statement).

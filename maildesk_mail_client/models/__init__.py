@@ -1,4 +1,5 @@
 from . import maildesk_guard
+from . import maildesk_bulk
 from . import maildesk_tag
 from . import maildesk_account
 from . import maildesk_folder

@@ -39,6 +39,7 @@ from ..engine import threads as threading_keys
 from ..engine.errors import NetworkError, ProviderError
 from ..engine.provider import FlagState, RemoteMessage
 from .maildesk_account import MailServerUnreachable
+from .maildesk_bulk import bulk_create
 from .maildesk_guard import is_trusted_ingest, trusted_ingest
 
 _logger = logging.getLogger(__name__)
@@ -233,11 +234,33 @@ class MaildeskMessage(models.Model):
         if vals.get("body_html") and not is_trusted_ingest():
             vals["body_html"] = sanitize.sanitize_html(vals["body_html"])[0]
 
-    @api.model_create_multi
-    def create(self, vals_list):
+    @api.model
+    def _complete_vals(self, vals_list):
+        """Complete the values of new messages before they are stored; returns nothing.
+
+        Every path that stores mail runs it: ``create`` and the sync's bulk INSERT
+        (``_create_ingested``), which does not go through ``create``. Override it (``super()``
+        too) to derive stored columns from the values, e.g. from the headers.
+        """
         for vals in vals_list:
             self._sanitize_vals(vals)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._complete_vals(vals_list)
         records = super().create(vals_list)
+        records.thread_id.sudo()._refresh_summary()
+        return records
+
+    @api.model
+    def _create_ingested(self, vals_list):
+        """Store the new messages of a synced batch: ``create``'s result in multi-row INSERTs.
+
+        Trusted values only (parsed and sanitized by the engine, inside ``trusted_ingest()``);
+        see ``maildesk_bulk``. ``_complete_vals`` runs as it does for ``create``.
+        """
+        self._complete_vals(vals_list)
+        records = bulk_create(self, vals_list)
         records.thread_id.sudo()._refresh_summary()
         return records
 
@@ -272,6 +295,24 @@ class MaildeskMessage(models.Model):
         threads.sudo()._refresh_summary()
         threads.sudo()._drop_if_empty()
         return result
+
+    def _move_to_threads(self, targets):
+        """Move every message of the threads ``{thread id: target thread id}`` to its target.
+
+        For the folding of conversations (``maildesk.thread._fold``): one write per target,
+        then one summary refresh of the targets and one removal of the emptied threads,
+        instead of both for every write. Internal: the caller runs as superuser.
+        """
+        synced = self.sudo().with_context(**{FROM_SYNC: True})
+        by_target = defaultdict(list)
+        for message in synced.search([("thread_id", "in", list(targets))]):
+            by_target[targets[message.thread_id.id]].append(message.id)
+        for target_id, ids in by_target.items():
+            # The ORM's write without this model's per-write summary refresh, done once below.
+            super(MaildeskMessage, synced.browse(ids)).write({"thread_id": target_id})
+        Thread = self.env["maildesk.thread"].sudo()
+        Thread.browse(sorted(set(targets.values())))._refresh_summary()
+        Thread.browse(list(targets)).exists().unlink()
 
     def _remove_local(self):
         """Remove these local copies: the server no longer has them (sync) or just removed them.
@@ -532,7 +573,7 @@ class MaildeskMessage(models.Model):
         self._link_partners(account, [p[0] for p in prepared])
         self.env["maildesk.thread"]._assign_threads(account, [(p[0], p[2], p[3]) for p in prepared])
         with trusted_ingest():  # bodies parsed and sanitized by the engine
-            records = self.create([p[0] for p in prepared])
+            records = self._create_ingested([p[0] for p in prepared])
         self._create_attachments([(rec, p[1], p[0]) for rec, p in zip(records, prepared)])
         records._on_messages_stored()
         return len(records)

@@ -10,6 +10,7 @@ header, within ``threads.SUBJECT_WINDOW``.
 from odoo import api, fields, models
 
 from ..engine import threads as threading_keys
+from .maildesk_bulk import bulk_create
 
 
 class MaildeskThread(models.Model):
@@ -119,11 +120,19 @@ class MaildeskThread(models.Model):
             members.setdefault(group, []).append(index)
         to_create = []  # (indexes, vals): one create() for all new conversations of the batch
         merged_into = {}  # thread id folded away by an earlier group of this batch -> its target
+        pending = []  # folded thread ids not stored yet: folded together, once (see _fold)
 
         def alive(thread_id):
             while thread_id in merged_into:
                 thread_id = merged_into[thread_id]
             return thread_id
+
+        def fold_pending():
+            # Before anything reads threads again (the subject fallback, the end of the batch),
+            # so what it reads is what folding each group at once would have left.
+            if pending:
+                self._fold({thread_id: alive(thread_id) for thread_id in pending})
+                pending.clear()
 
         for indexes in members.values():
             found = set()
@@ -134,11 +143,13 @@ class MaildeskThread(models.Model):
                 found |= by_parent.get(k.message_id, set())
                 found |= by_hint.get(items[i][2], set())
             if not found:
-                found = self._subject_fallback(account, [items[i] for i in indexes])
+                found = self._subject_fallback(account, [items[i] for i in indexes], before_search=fold_pending)
             found = {alive(thread_id) for thread_id in found}
-            if len(found) > 1:  # several threads are one conversation
-                thread = self._merge(self.browse(sorted(found)))
-                merged_into.update((other, thread.id) for other in found if other != thread.id)
+            if len(found) > 1:  # several threads are one conversation: the oldest stays
+                thread = self.browse(min(found))
+                for other in found - {thread.id}:
+                    merged_into[other] = thread.id
+                    pending.append(other)
             else:  # one found (the common case, no query) or none
                 thread = self.browse(sorted(found))
             if not thread:
@@ -153,12 +164,14 @@ class MaildeskThread(models.Model):
                 items[i][0]["thread_id"] = thread.id
                 # Later groups of the same batch see this group's thread.
                 by_mid.setdefault(keys[i].message_id, set()).add(thread.id)
-        created = self.create([vals for _indexes, vals in to_create])
+        fold_pending()
+        # The sync's own rows (callers run as superuser): multi-row INSERTs, see maildesk_bulk.
+        created = bulk_create(self, [vals for _indexes, vals in to_create])
         for (indexes, _vals), thread in zip(to_create, created):
             for i in indexes:
                 items[i][0]["thread_id"] = thread.id
 
-    def _subject_fallback(self, account, group_items):
+    def _subject_fallback(self, account, group_items, before_search=None):
         for vals, keys, _hint in group_items:
             if keys.has_thread_headers or not keys.normalized_subject:
                 continue
@@ -169,17 +182,22 @@ class MaildeskThread(models.Model):
             if date:
                 domain += [("last_message_at", ">=", date - threading_keys.SUBJECT_WINDOW),
                            ("last_message_at", "<=", date + threading_keys.SUBJECT_WINDOW)]
+            if before_search:
+                before_search()
             thread = self.search(domain, order="last_message_at desc", limit=1)
             if thread:
                 return {thread.id}
         return set()
 
-    def _merge(self, threads):
-        """Fold several threads found to be one conversation into the oldest one."""
-        threads = threads.exists()  # an earlier group of the batch may have merged one away
-        target, others = threads[:1], threads[1:]
-        if others:
-            others.message_ids.with_context(maildesk_from_sync=True).write({"thread_id": target.id})
-            others.unlink()
-            target._refresh_summary()
-        return target
+    def _fold(self, targets):
+        """Fold conversations found to be one: ``targets`` maps each folded thread id to the id
+        of the thread it joins (the oldest). Returns the joined threads.
+
+        All of a batch's folds at once: the messages move, the joined threads' summaries are
+        refreshed and the folded threads go, a fixed number of queries however many there are.
+        Override it (``super()`` first) to keep derived state of the joined threads.
+        """
+        if not targets:
+            return self.browse()
+        self.env["maildesk.message"].sudo()._move_to_threads(targets)
+        return self.browse(sorted(set(targets.values()))).exists()

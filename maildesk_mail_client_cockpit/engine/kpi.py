@@ -191,12 +191,11 @@ def messages_summary_sql(scope, period):
             f"GROUP BY GROUPING SETS (({day}), (t.account_id), (t.user_id))"), params
 
 
-def duration_aggs(flt, col="m.ck_reply_seconds"):
-    """Median, p90, mean and count of ``col`` over the rows matching ``flt``."""
+def _duration_aggs(flt):
     return ", ".join(f"{expr} FILTER (WHERE {flt})" for expr in (
-        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {col})",
-        f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {col})",
-        f"avg({col})", "count(*)"))
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY m.ck_reply_seconds)",
+        "percentile_cont(0.9) WITHIN GROUP (ORDER BY m.ck_reply_seconds)",
+        "avg(m.ck_reply_seconds)", "count(*)"))
 
 
 def durations_sql(scope, period):
@@ -209,8 +208,8 @@ def durations_sql(scope, period):
     where, params = _period_params(scope, period)
     current = "(m.ck_answered_at >= %(start)s)"
     day = _local_day("m.ck_answered_at")
-    aggs = ", ".join([duration_aggs("m.ck_first"), duration_aggs("true"),
-                      duration_aggs(f"m.ck_first AND {current}")])
+    aggs = ", ".join([_duration_aggs("m.ck_first"), _duration_aggs("true"),
+                      _duration_aggs(f"m.ck_first AND {current}")])
     sql = (f"SELECT GROUPING({current}, {day}, t.account_id, t.user_id), {current}, {day}, t.account_id, "
            f"t.user_id, {aggs} FROM {_from('gaps')} WHERE {where}{_account_guard('gaps')} AND m.ck_wait_start "
            f"AND m.ck_reply_seconds IS NOT NULL "

@@ -394,6 +394,10 @@ def messages_summary_sql(scope, plan):
             f"HAVING sum(inc) <> 0 OR sum(out) <> 0"), params  # a day's row minus all of it: nothing
 
 
+# How many numbers a group's packed strings hold (each: a tag byte, then int4s or float8s).
+_N_PACKED = "sum((length(secs) - 1) / CASE substr(secs, 1, 1) WHEN 'i' THEN 4 ELSE 8 END)"
+
+
 def duration_rows(cr, scope, plan):
     """``kpi.durations_sql``'s rows from the rollup's packed response times and the ranges'
     messages, the order statistics computed here (``stats.percentile_sorted`` is
@@ -411,31 +415,36 @@ def duration_rows(cr, scope, plan):
         parts AS (SELECT offset_, account_id, user_id, true AS first, first_secs AS secs FROM packed
                   UNION ALL SELECT offset_, account_id, user_id, false, other_secs FROM packed)
         SELECT 'day', offset_, first, substr(secs, 1, 1), encode(string_agg(substr(secs, 2), ''), 'base64'),
-               NULL::int, NULL::int, NULL::int, NULL::float8
+               NULL::int, NULL::int, NULL::int, NULL::float8, NULL::bigint
           FROM parts WHERE length(secs) > 0 GROUP BY offset_, first, substr(secs, 1, 1)
         UNION ALL
         SELECT 'account', account_id, NULL, substr(secs, 1, 1),
                encode(string_agg(substr(secs, 2), '') FILTER (WHERE first AND offset_ >= 0), 'base64'),
-               NULL, NULL, NULL, NULL
+               NULL, NULL, NULL, NULL, {_N_PACKED}
           FROM parts WHERE length(secs) > 0 GROUP BY account_id, substr(secs, 1, 1)
         UNION ALL
         SELECT 'user', user_id, NULL, substr(secs, 1, 1),
                encode(string_agg(substr(secs, 2), '') FILTER (WHERE first AND offset_ >= 0), 'base64'),
-               NULL, NULL, NULL, NULL
+               NULL, NULL, NULL, NULL, {_N_PACKED}
           FROM parts WHERE length(secs) > 0 GROUP BY user_id, substr(secs, 1, 1)
         UNION ALL
-        SELECT 'range', day - %(first_day)s::date, first, NULL, NULL, account_id, user_id, sign, secs
+        SELECT 'range', day - %(first_day)s::date, first, NULL, NULL, account_id, user_id, sign, secs, NULL
           FROM src WHERE sign <> 0 AND secs IS NOT NULL
     """, params)
     leaves = {}  # (day offset, first) -> seconds; (account | user, key) -> current first responses
+    waits = {}  # (account | user, key) -> waits of either period: a row only while some remain
     ranges = []
-    for kind, key, first, tag, b64, account_id, user_id, sign, secs in cr.fetchall():
+    for kind, key, first, tag, b64, account_id, user_id, sign, secs, n_packed in cr.fetchall():
         if kind == "range":
             ranges.append((key, account_id, user_id, sign, first, secs))
-        else:
-            leaves.setdefault((key, first) if kind == "day" else (kind, key), []).extend(_unpack(tag, b64))
+            continue
+        leaves.setdefault((key, first) if kind == "day" else (kind, key), []).extend(_unpack(tag, b64))
+        if n_packed:
+            waits[(kind, key)] = waits.get((kind, key), 0) + n_packed
     taken = []
     for offset, account_id, user_id, sign, first, secs in ranges:
+        for key in (("account", account_id), ("user", user_id)):
+            waits[key] = waits.get(key, 0) + sign
         if sign < 0:
             taken.append((offset, account_id, user_id, first, secs))
             continue
@@ -450,6 +459,9 @@ def duration_rows(cr, scope, plan):
         keys = [(offset, first)] + ([("account", account_id), ("user", user_id)] if first and offset >= 0 else [])
         for key in keys:
             leaves[key].remove(secs)
+    for key, n in waits.items():  # only waits after the period's end made this row (today's rest)
+        if n <= 0:
+            leaves.pop(key, None)
     return _duration_sets(leaves)
 
 

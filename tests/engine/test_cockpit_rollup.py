@@ -206,3 +206,59 @@ def test_plan_splits_whole_partial_and_dirty_days():
     assert any(r[1] == dirty_days[0] for r in early.reads["backlog"][2])  # history for the start value
     assert list(rollup.local_days_of("Asia/Kolkata", NOW.date())) == [NOW.date(), NOW.date() + timedelta(1)]
     assert rollup.local_days_of("UTC", NOW.date()) == [NOW.date()]
+
+
+def test_fold_concurrent_with_open_writers_loses_no_change(db):
+    """A fold that runs while writers' transactions are open (Odoo's isolation, REPEATABLE READ)
+    takes only the marks it can see: a change committed after the fold's snapshot keeps its
+    mark, reads stay exact meanwhile, and the next fold brings the rollup up to date."""
+    db.rollback()  # the other tests leave their work uncommitted on this connection
+    rng = random.Random(23)
+    iso = psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ
+    writer = psycopg2.connect(dbname=db.info.dbname)
+    folder = psycopg2.connect(dbname=db.info.dbname)
+    writer.set_isolation_level(iso)
+    folder.set_isolation_level(iso)
+    try:
+        with db.cursor() as cr:
+            seed(cr, rng, threads=60)
+            rollup.fold(cr, TZS)
+        db.commit()
+        with writer.cursor() as wcr, folder.cursor() as fcr:
+            # The writer's first statement takes its snapshot before the fold's.
+            add_message(wcr, rng, 3, 3, NOW - timedelta(days=2))
+            wcr.execute("UPDATE maildesk_message SET ck_due_at = ck_due_at + interval '30 hours' "
+                        "WHERE thread_id = 4 AND ck_wait_start")
+            wcr.execute("UPDATE maildesk_thread SET user_id = 10 WHERE id = 5")
+            # The fold cannot see those marks yet: it folds nothing and deletes no mark of them.
+            assert rollup.fold(fcr, TZS)["dirty"] == 0
+            writer.commit()
+            # A second fold whose snapshot was taken before the commit (a long cron transaction).
+            fcr.execute("SELECT 1")
+            folder.commit()
+            fcr.execute("SELECT count(*) FROM maildesk_cockpit_rollup_dirty")  # snapshot before the next commit
+            assert fcr.fetchone()[0] > 0
+            folder.commit()
+        with db.cursor() as cr:
+            cr.execute("SELECT count(*) FROM maildesk_cockpit_rollup_dirty")
+            assert cr.fetchone()[0] > 0  # the writer's marks survived the concurrent fold
+            check_all(cr)  # exact before the next fold: the marked days are read from the messages
+            assert rollup.fold(cr, TZS)["keys"] > 0
+            cr.execute("SELECT count(*) FROM maildesk_cockpit_rollup_dirty")
+            assert cr.fetchone()[0] == 0
+            check_all(cr)  # and after it, from the rollup
+            # Concurrent folds: the second one backs off (advisory lock) instead of double-counting.
+            with folder.cursor() as fcr:
+                cr.execute("UPDATE maildesk_message SET ck_kind = 'out' WHERE id % 9 = 0")
+                db.commit()
+                assert rollup.fold(cr, TZS)["keys"] > 0  # holds the lock until its commit
+                assert rollup.fold(fcr, TZS) is None
+                db.commit()
+                folder.rollback()
+            check_all(cr)
+    finally:
+        writer.close()
+        folder.close()
+        with db.cursor() as cr:
+            cr.execute(rollup.uninstall_sql() + "DROP TABLE IF EXISTS maildesk_message, maildesk_thread;")
+        db.commit()

@@ -20,9 +20,14 @@ class MaildeskMessage(models.Model):
     _inherit = "maildesk.message"
 
     is_auto_generated = fields.Boolean(
-        "Auto-generated", readonly=True, index=True, default=False,
+        "Auto-generated", readonly=True, default=False,
         help="Auto-Submitted, bulk/list/junk Precedence, List-Id or a no-reply/mailer-daemon sender: "
              "never counts as a human message.")
+
+    def init(self):
+        super().init()
+        # Read with its conversation, never alone: a boolean index only cost every stored row an entry.
+        self.env.cr.execute("DROP INDEX IF EXISTS maildesk_message__is_auto_generated_index")
 
     @api.model
     def _complete_vals(self, vals_list):

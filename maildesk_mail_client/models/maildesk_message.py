@@ -64,9 +64,13 @@ class MaildeskMessage(models.Model):
     # also rebuilt the row's search column and index entries. Users never write it (guard).
     company_id = fields.Many2one("res.company", compute="_compute_company_id", store=True, readonly=False,
                                  precompute=True)
-    folder_id = fields.Many2one("maildesk.folder", ondelete="cascade", index=True)
+    # No single-column index on folder_id, remote_id or direction: remote_uniq and
+    # maildesk_message_folder_thread_idx lead with folder_id (remote ids are always looked up
+    # within their folder) and a two-valued direction is never selective. Each index is one
+    # more entry to write per stored message and per non-HOT update (see init).
+    folder_id = fields.Many2one("maildesk.folder", ondelete="cascade")
     thread_id = fields.Many2one("maildesk.thread", ondelete="set null", index=True)
-    remote_id = fields.Char(index=True, copy=False, readonly=True,
+    remote_id = fields.Char(copy=False, readonly=True,
                             help="The provider's id of this copy (IMAP: uidvalidity:uid).")
     message_id = fields.Char("Message-ID", index=True, readonly=True)
     in_reply_to = fields.Char(index=True, readonly=True)
@@ -91,7 +95,7 @@ class MaildeskMessage(models.Model):
     is_starred = fields.Boolean("Starred")
     folder_role = fields.Selection(related="folder_id.role", string="Folder Role")
     direction = fields.Selection([("incoming", "Incoming"), ("outgoing", "Outgoing")], default="incoming",
-                                 required=True, index=True)
+                                 required=True)
     tag_ids = fields.Many2many("maildesk.tag", "maildesk_message_tag_rel", "message_id", "tag_id", string="Tags")
     partner_id = fields.Many2one("res.partner", ondelete="set null", index=True)
     size = fields.Integer(readonly=True)
@@ -134,8 +138,11 @@ class MaildeskMessage(models.Model):
 
     def init(self):
         cr = self.env.cr
-        # Superseded by the ones below (an expression index, a non-covering index).
-        cr.execute("DROP INDEX IF EXISTS maildesk_message_search_idx, maildesk_message_folder_date_idx")
+        # Superseded by the ones below (an expression index, a non-covering index) or redundant
+        # (the fields' comment): Odoo creates a field's index but never drops it.
+        cr.execute("DROP INDEX IF EXISTS maildesk_message_search_idx, maildesk_message_folder_date_idx, "
+                   "maildesk_message__folder_id_index, maildesk_message__remote_id_index, "
+                   "maildesk_message__direction_index")
         self._init_search_vector()
         # The thread list of a folder: an index-only scan gives its conversations and
         # dates, the record rules' columns included (tests/bench/bench_client.py).

@@ -27,7 +27,7 @@ Parameters are psycopg2 named placeholders; callers pass ``params`` as built her
 """
 from dataclasses import dataclass
 
-from . import bizhours
+from . import bizhours, wait_due
 
 MESSAGE_KPIS = ("incoming", "outgoing")
 GAP_KPIS = ("first_response", "response_time")
@@ -253,13 +253,13 @@ def backlog_history_sql(scope, period):
     params.update(start=period.start, end=period.end, day_starts=day_starts(period))
     return f"""
         WITH g AS MATERIALIZED (
-            SELECT m.date AS since, m.ck_answered_at AS ans, m.ck_due_at AS due
-              FROM {_from('gaps')}
+            SELECT m.date AS since, m.ck_answered_at AS ans, d.due_at AS due
+              FROM {_from('gaps')}{wait_due.join()}
              WHERE {where}{_account_guard('gaps')} AND m.ck_wait_start AND m.date < %(end)s
                AND m.ck_answered_at IS NULL
              UNION ALL
-            SELECT m.date, m.ck_answered_at, m.ck_due_at
-              FROM {_from('gaps')}
+            SELECT m.date, m.ck_answered_at, d.due_at
+              FROM {_from('gaps')}{wait_due.join()}
              WHERE {where}{_account_guard('gaps')} AND m.ck_wait_start AND m.date < %(end)s
                AND m.ck_answered_at >= %(start)s
         )

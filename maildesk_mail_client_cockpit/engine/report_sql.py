@@ -20,7 +20,7 @@ Parameters are psycopg2 named placeholders, as in ``kpi``.
 """
 from datetime import datetime
 
-from . import kpi
+from . import kpi, wait_due
 
 FIRST_KEY = (datetime(1, 1, 1), 0)  # before every (moment, id) key
 
@@ -33,19 +33,20 @@ def sla_sql(scope, period):
     where, params = kpi.scope_filter(scope)
     params.update(start=period.start, end=period.end, prev_start=period.prev_start, prev_end=period.prev_end)
     answered = "m.ck_answered_at >= w.ws AND m.ck_answered_at < w.we"
-    open_breach = ("m.ck_due_at >= w.ws AND m.ck_due_at < w.we "
+    open_breach = ("d.due_at >= w.ws AND d.due_at < w.we "
                    "AND (m.ck_answered_at IS NULL OR m.ck_answered_at >= w.we)")
     return f"""
         SELECT GROUPING(t.account_id, t.user_id), w.cur, t.account_id, t.user_id,
-               count(*) FILTER (WHERE {answered} AND m.ck_answered_at <= m.ck_due_at),
-               count(*) FILTER (WHERE {answered} AND m.ck_answered_at > m.ck_due_at),
+               count(*) FILTER (WHERE {answered} AND m.ck_answered_at <= d.due_at),
+               count(*) FILTER (WHERE {answered} AND m.ck_answered_at > d.due_at),
                count(*) FILTER (WHERE {open_breach})
-          FROM maildesk_message m JOIN maildesk_thread t ON t.id = m.thread_id
+          FROM {wait_due.TABLE} d JOIN maildesk_message m ON m.id = d.message_id
+          JOIN maildesk_thread t ON t.id = m.thread_id
          CROSS JOIN (VALUES (true, %(start)s::timestamp, %(end)s::timestamp),
                             (false, %(prev_start)s::timestamp, %(prev_end)s::timestamp)) AS w(cur, ws, we)
-         WHERE {where} AND m.account_id = ANY(%(account_ids)s) AND m.ck_wait_start AND m.ck_due_at IS NOT NULL
+         WHERE {where} AND m.account_id = ANY(%(account_ids)s) AND m.ck_wait_start
            AND ((m.ck_answered_at >= %(prev_start)s AND m.ck_answered_at < %(end)s)
-                OR (m.ck_due_at >= %(prev_start)s AND m.ck_due_at < %(end)s))
+                OR (d.due_at >= %(prev_start)s AND d.due_at < %(end)s))
            AND (({answered}) OR ({open_breach}))
          GROUP BY GROUPING SETS ((w.cur), (w.cur, t.account_id), (w.cur, t.user_id))
     """, params
@@ -95,15 +96,16 @@ def breaches_page_sql(scope, period, after=FIRST_KEY, limit=2000):
     where, params = kpi.scope_filter(scope)
     params.update(start=period.start, end=period.end, after_at=after[0], after_id=after[1], limit=limit)
     return f"""
-        SELECT m.ck_due_at, m.id, {_THREAD_COLUMNS}, m.date,
+        SELECT d.due_at, m.id, {_THREAD_COLUMNS}, m.date,
                CASE WHEN m.ck_answered_at < %(end)s THEN m.ck_answered_at END
-          FROM maildesk_message m JOIN maildesk_thread t ON t.id = m.thread_id {_THREAD_JOINS}
-         WHERE {where} AND m.account_id = ANY(%(account_ids)s) AND m.ck_wait_start AND m.ck_due_at IS NOT NULL
-           AND ((m.ck_answered_at >= %(start)s AND m.ck_answered_at < %(end)s AND m.ck_answered_at > m.ck_due_at)
-                OR (m.ck_due_at >= %(start)s AND m.ck_due_at < %(end)s
+          FROM {wait_due.TABLE} d JOIN maildesk_message m ON m.id = d.message_id
+          JOIN maildesk_thread t ON t.id = m.thread_id {_THREAD_JOINS}
+         WHERE {where} AND m.account_id = ANY(%(account_ids)s) AND m.ck_wait_start
+           AND ((m.ck_answered_at >= %(start)s AND m.ck_answered_at < %(end)s AND m.ck_answered_at > d.due_at)
+                OR (d.due_at >= %(start)s AND d.due_at < %(end)s
                     AND (m.ck_answered_at IS NULL OR m.ck_answered_at >= %(end)s)))
-           AND (m.ck_due_at, m.id) > (%(after_at)s, %(after_id)s)
-         ORDER BY m.ck_due_at, m.id
+           AND (d.due_at, d.message_id) > (%(after_at)s, %(after_id)s)
+         ORDER BY d.due_at, d.message_id
          LIMIT %(limit)s
     """, params
 

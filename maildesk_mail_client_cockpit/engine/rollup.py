@@ -31,7 +31,7 @@ import sys
 from array import array
 from datetime import datetime, timedelta
 
-from . import bizhours, kpi, stats
+from . import bizhours, kpi, stats, wait_due
 
 FOLD_LOCK = 0x4D444B52  # pg advisory lock key of fold(): "MDKR"
 
@@ -56,11 +56,17 @@ CREATE TABLE IF NOT EXISTS maildesk_cockpit_rollup_tz (tz varchar PRIMARY KEY, b
 """
 
 _MESSAGE_COLS = ("account_id", "thread_id", "date", "ck_kind", "ck_wait_start", "ck_first", "ck_answered_at",
-                 "ck_reply_seconds", "ck_due_at")
+                 "ck_reply_seconds")
 _THREAD_COLS = ("account_id", "company_id", "team_id", "user_id", "is_noise", "ck_marked_noise")
 # The days a message row counts on: its date (counted message, wait opened), its answer
-# (response time, wait closed) and its due time (wait overdue).
-_DAYS = "ARRAY[{r}.date::date, {r}.ck_answered_at::date, {r}.ck_due_at::date]"
+# (response time, wait closed) and its due time (wait overdue: kept in wait_due.TABLE, whose
+# own triggers mark the due days when the due time moves).
+_DUE = f"(SELECT w.due_at FROM {wait_due.TABLE} w WHERE w.message_id = {{r}}.id)"
+_DAYS = "ARRAY[{r}.date::date, {r}.ck_answered_at::date, " + _DUE + "::date]"
+# The (mailbox, day) pairs of the due rows in transition table {t}: the due day, and the
+# wait's answer day (its message may be gone already: a delete cascading from it).
+_DUE_DAYS = ("SELECT d.account_id, d.due_at::date AS day FROM {t} d UNION ALL "
+             "SELECT m.account_id, m.ck_answered_at::date FROM {t} d JOIN maildesk_message m ON m.id = d.message_id")
 _COUNTED = "({r}.ck_kind IN ('in', 'out') OR {r}.ck_wait_start)"
 # Marks are deduplicated within the writing transaction only: skipping a pair because another
 # transaction marked it could lose the change if a fold took that mark before this one commits.
@@ -96,6 +102,30 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+-- Due times: statement triggers (the rows are narrow), one function per event (transition tables).
+-- A due time counts on its own day (overdue) and on its wait's answer day (answered late).
+CREATE OR REPLACE FUNCTION maildesk_ck_rollup_due_ins() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO maildesk_cockpit_rollup_dirty (account_id, day)
+    SELECT DISTINCT p.account_id, p.day FROM ({_DUE_DAYS.format(t="new_due")}) p
+     WHERE p.day IS NOT NULL AND {_NEW_MARK.format(acc="p.account_id", day="p.day")};
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION maildesk_ck_rollup_due_del() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO maildesk_cockpit_rollup_dirty (account_id, day)
+    SELECT DISTINCT p.account_id, p.day FROM ({_DUE_DAYS.format(t="old_due")}) p
+     WHERE p.day IS NOT NULL AND {_NEW_MARK.format(acc="p.account_id", day="p.day")};
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION maildesk_ck_rollup_due_upd() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO maildesk_cockpit_rollup_dirty (account_id, day)
+    SELECT DISTINCT p.account_id, p.day
+      FROM ({_DUE_DAYS.format(t="old_due")} UNION {_DUE_DAYS.format(t="new_due")}) p
+     WHERE p.day IS NOT NULL AND {_NEW_MARK.format(acc="p.account_id", day="p.day")};
+    RETURN NULL;
+END $$;
 CREATE OR REPLACE FUNCTION maildesk_ck_rollup_thread() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO maildesk_cockpit_rollup_dirty (account_id, day)
@@ -115,6 +145,11 @@ TRIGGERS = (  # table, name, event, condition, function
     ("maildesk_thread", "maildesk_ck_rollup_thread_upd", f"UPDATE OF {', '.join(_THREAD_COLS)}",
      _changed(_THREAD_COLS), "maildesk_ck_rollup_thread"),
 )
+DUE_TRIGGERS = (  # name, event, transition tables, function (FOR EACH STATEMENT on wait_due.TABLE)
+    ("maildesk_ck_rollup_due_ins", "INSERT", "NEW TABLE AS new_due", "maildesk_ck_rollup_due_ins"),
+    ("maildesk_ck_rollup_due_del", "DELETE", "OLD TABLE AS old_due", "maildesk_ck_rollup_due_del"),
+    ("maildesk_ck_rollup_due_upd", "UPDATE", "OLD TABLE AS old_due NEW TABLE AS new_due", "maildesk_ck_rollup_due_upd"),
+)
 
 
 def install_sql():
@@ -124,14 +159,20 @@ def install_sql():
         statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table};")
         statements.append(f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW WHEN ({condition}) "
                           f"EXECUTE FUNCTION {function}();")
+    for name, event, tables, function in DUE_TRIGGERS:
+        statements.append(f"DROP TRIGGER IF EXISTS {name} ON {wait_due.TABLE};")
+        statements.append(f"CREATE TRIGGER {name} AFTER {event} ON {wait_due.TABLE} REFERENCING {tables} "
+                          f"FOR EACH STATEMENT EXECUTE FUNCTION {function}();")
     return "\n".join(statements)
 
 
 def uninstall_sql():
     """Statements removing everything ``install_sql`` created (the base tables stay)."""
     statements = [f"DROP TRIGGER IF EXISTS {name} ON {table};" for table, name, *_rest in TRIGGERS]
+    statements += [f"DROP TRIGGER IF EXISTS {name} ON {wait_due.TABLE};" for name, *_rest in DUE_TRIGGERS]
     statements.append("DROP FUNCTION IF EXISTS maildesk_ck_rollup_msg(), maildesk_ck_rollup_thread(), "
-                      "maildesk_ck_rollup_mark(int, date[]);")
+                      "maildesk_ck_rollup_mark(int, date[]), maildesk_ck_rollup_due_ins(), "
+                      "maildesk_ck_rollup_due_del(), maildesk_ck_rollup_due_upd();")
     statements.append("DROP TABLE IF EXISTS maildesk_cockpit_rollup, maildesk_cockpit_rollup_dirty, "
                       "maildesk_cockpit_rollup_tz;")
     return "\n".join(statements)
@@ -139,9 +180,11 @@ def uninstall_sql():
 
 def history_pairs_sql():
     """Every (mailbox, UTC day) the rollup of a new time zone must cover."""
-    return f"""SELECT DISTINCT m.account_id, d.day
-                 FROM maildesk_message m CROSS JOIN LATERAL unnest({_DAYS.format(r='m')}) d(day)
-                WHERE {_COUNTED.format(r='m')} AND m.account_id IS NOT NULL AND d.day IS NOT NULL"""
+    return f"""SELECT m.account_id, d.day
+                 FROM maildesk_message m CROSS JOIN LATERAL unnest(ARRAY[m.date::date, m.ck_answered_at::date]) d(day)
+                WHERE {_COUNTED.format(r='m')} AND m.account_id IS NOT NULL AND d.day IS NOT NULL
+                UNION
+               SELECT account_id, due_at::date FROM {wait_due.TABLE}"""
 
 
 # -- days and ranges -------------------------------------------------------------------------------
@@ -235,26 +278,31 @@ def event_rows_sql(keys="k", parts=_PARTS):
             "{opened} * %s AS opened, {closed} * %s AS closed, {due} * %s AS due, {due_closed} * %s AS due_closed"
             ).replace("%s", f"{k}.sign")
     zero = {"inc": 0, "out": 0, "secs": "NULL", "first": "false", "opened": 0, "closed": 0, "due": 0, "due_closed": 0}
-    # (figures, the columns read, the range): a LATERAL subquery, so each key is one range scan of
+    # (figures, the columns read, their source, the range): a LATERAL subquery, so each key is one range scan of
     # the partial index holding exactly those columns (as a join, the planner merged whole indexes).
     sql = {
         "counted": (dict(zero, inc="(m.ck_kind = 'in')::int", out="(m.ck_kind = 'out')::int"), "m.ck_kind",
-                    f"m.date >= {k}.lo AND m.date < {k}.hi AND m.ck_kind IN ('in', 'out')"),
+                    "maildesk_message m",
+                    f"m.account_id = {k}.acc AND m.date >= {k}.lo AND m.date < {k}.hi AND m.ck_kind IN ('in', 'out')"),
         "answered": (dict(zero, secs="m.ck_reply_seconds", first="coalesce(m.ck_first, false)",
                           closed="(m.date < m.ck_answered_at)::int",
-                          due_closed="coalesce(m.ck_due_at < m.ck_answered_at, false)::int"),
-                     "m.ck_reply_seconds, m.ck_first, m.date, m.ck_answered_at, m.ck_due_at",
-                     f"m.ck_wait_start AND m.ck_answered_at >= {k}.lo AND m.ck_answered_at < {k}.hi"),
-        "opened": (dict(zero, opened=1), "m.date", f"m.ck_wait_start AND m.date >= {k}.lo AND m.date < {k}.hi"),
-        "due": (dict(zero, due="(m.ck_answered_at IS NULL OR m.ck_answered_at > m.ck_due_at)::int"),
-                "m.ck_answered_at, m.ck_due_at",
-                f"m.ck_wait_start AND m.ck_due_at >= {k}.lo AND m.ck_due_at < {k}.hi"),
+                          due_closed="coalesce(m.due_at < m.ck_answered_at, false)::int"),
+                     "m.ck_reply_seconds, m.ck_first, m.date, m.ck_answered_at, d.due_at",
+                     f"maildesk_message m{wait_due.join()}",
+                     f"m.account_id = {k}.acc AND m.ck_wait_start AND m.ck_answered_at >= {k}.lo "
+                     f"AND m.ck_answered_at < {k}.hi"),
+        "opened": (dict(zero, opened=1), "m.date", "maildesk_message m",
+                   f"m.account_id = {k}.acc AND m.ck_wait_start AND m.date >= {k}.lo AND m.date < {k}.hi"),
+        "due": (dict(zero, due="(m.ck_answered_at IS NULL OR m.ck_answered_at > m.due_at)::int"),
+                "m.ck_answered_at, d.due_at",
+                f"{wait_due.TABLE} d JOIN maildesk_message m ON m.id = d.message_id",
+                f"d.account_id = {k}.acc AND d.due_at >= {k}.lo AND d.due_at < {k}.hi AND m.ck_wait_start"),
     }
     return " UNION ALL ".join(
         f"SELECT {k}.day, {k}.acc AS account_id, m.thread_id, {k}.sign, {cols.format(**figures)} "
-        f"FROM {k} CROSS JOIN LATERAL (SELECT m.thread_id, {read} FROM maildesk_message m "
-        f"WHERE m.account_id = {k}.acc AND {where} OFFSET 0) m"  # OFFSET 0: not flattened into a join
-        for figures, read, where in (sql[p] for p in parts))
+        f"FROM {k} CROSS JOIN LATERAL (SELECT m.thread_id, {read} FROM {source} "
+        f"WHERE {where} OFFSET 0) m"  # OFFSET 0: not flattened into a join
+        for figures, read, source, where in (sql[p] for p in parts))
 
 
 _NOT_NOISE = "NOT coalesce(t.is_noise, false) AND NOT coalesce(t.ck_marked_noise, false)"

@@ -5,6 +5,8 @@ Kept at ingest: ``_on_messages_stored`` (after the automation's conversation sta
 """
 from odoo import fields, models
 
+from ..engine import wait_due
+
 KINDS = [("in", "Incoming"), ("out", "Outgoing"), ("auto", "Auto-generated"), ("internal", "Internal"),
          ("spam", "Spam"), ("draft", "Draft"), ("dup", "Duplicate copy")]
 
@@ -18,20 +20,24 @@ class MaildeskMessage(models.Model):
     ck_first = fields.Boolean("First Response Gap", readonly=True, copy=False)
     ck_answered_at = fields.Datetime("Answered At", readonly=True, copy=False)
     ck_reply_seconds = fields.Float("Response Time (business seconds)", readonly=True, copy=False)
-    ck_due_at = fields.Datetime("SLA Due", readonly=True, copy=False)
+    ck_due_at = fields.Datetime("SLA Due", compute="_compute_ck_due_at",
+                                help="The wait's SLA due time (kept in engine/wait_due.py's table).")
 
     def init(self):
         cr = self.env.cr
+        # Each wait's due time lives beside the messages (engine/wait_due.py); the indexes that
+        # carried it as a column (before 17.0.1.1.0) go.
+        cr.execute(wait_due.DDL)
+        cr.execute("DROP INDEX IF EXISTS maildesk_message_ck_answered_idx, maildesk_message_ck_gap_date_idx, "
+                   "maildesk_message_ck_gap_due_idx")
         # The cockpit's row sources (engine/kpi.py): counted messages and waiting gaps per mailbox.
         cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_counted_idx ON maildesk_message
                           (account_id, date) INCLUDE (thread_id, ck_kind) WHERE ck_kind IN ('in', 'out')""")
-        cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_answered_idx ON maildesk_message
-                          (account_id, ck_answered_at) INCLUDE (thread_id, date, ck_first, ck_reply_seconds, ck_due_at)
+        cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_answered2_idx ON maildesk_message
+                          (account_id, ck_answered_at) INCLUDE (thread_id, date, ck_first, ck_reply_seconds)
                           WHERE ck_wait_start""")
-        cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_gap_date_idx ON maildesk_message
-                          (account_id, date) INCLUDE (thread_id, ck_answered_at, ck_due_at) WHERE ck_wait_start""")
-        cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_gap_due_idx ON maildesk_message
-                          (account_id, ck_due_at) INCLUDE (thread_id, ck_answered_at) WHERE ck_wait_start""")
+        cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_gap_date2_idx ON maildesk_message
+                          (account_id, date) INCLUDE (thread_id, ck_answered_at) WHERE ck_wait_start""")
         # Drill-down pages (kpi.page_sql, newest first): read in index order, stop after the page.
         cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_page_idx ON maildesk_message
                           (date DESC NULLS LAST, thread_id, id) INCLUDE (account_id, ck_kind)
@@ -39,6 +45,15 @@ class MaildeskMessage(models.Model):
         cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_gap_page_idx ON maildesk_message
                           (date DESC NULLS LAST, thread_id, id)
                           INCLUDE (account_id, ck_first, ck_answered_at, ck_reply_seconds) WHERE ck_wait_start""")
+
+    def _compute_ck_due_at(self):
+        due = {}
+        if self.ids:
+            self.env.cr.execute(f"SELECT message_id, due_at FROM {wait_due.TABLE} WHERE message_id = ANY(%s)",
+                                (self.ids,))
+            due = dict(self.env.cr.fetchall())
+        for message in self:
+            message.ck_due_at = due.get(message.id, False)
 
     def _on_messages_stored(self):
         result = super()._on_messages_stored()

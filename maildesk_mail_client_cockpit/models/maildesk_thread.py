@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from ..engine import bizhours, facts, sla
+from ..engine import bizhours, facts, sla, wait_due
 from .res_config_settings import setting
 
 _logger = logging.getLogger(__name__)
@@ -195,15 +195,15 @@ class MaildeskThread(models.Model):
         # "id BETWEEN" beside "id = ANY": a cron batch's ids are sorted and close together; the range
         # narrows what the planner reads when it prefers a scan to thousands of index probes.
         span = {"ids": ids, "lo": ids[0], "hi": ids[-1]}
-        cr.execute("""
+        cr.execute(f"""
             SELECT t.id, t.account_id, t.team_id, t.company_id, t.ck_partner_id, t.conversation_state,
                    t.ck_wait_since, t.ck_wait_first, t.ck_segment_consumed, t.ck_wait_message_id,
                    t.sla_override_due, t.sla_override_gap, t.sla_status, team.resource_calendar_id, t.user_id,
                    team.leader_id, t.sla_policy_id, t.sla_due_at, t.sla_target_kind, t.sla_risk_at,
-                   t.sla_escalate_at, wm.ck_due_at
+                   t.sla_escalate_at, wd.due_at
               FROM maildesk_thread t
               LEFT JOIN maildesk_team team ON team.id = t.team_id
-              LEFT JOIN maildesk_message wm ON wm.id = t.ck_wait_message_id
+              LEFT JOIN {wait_due.TABLE} wd ON wd.message_id = t.ck_wait_message_id
              WHERE t.id = ANY(%(ids)s) AND t.id BETWEEN %(lo)s AND %(hi)s
         """, span)
         rows = cr.fetchall()
@@ -270,11 +270,7 @@ class MaildeskThread(models.Model):
                  WHERE t.id = v.id AND t.id = ANY(%s) AND t.id BETWEEN %s AND %s
             """, changed + (changed[0], changed[0][0], changed[0][-1]))
         if gaps[0]:
-            cr.execute("""
-                UPDATE maildesk_message m SET ck_due_at = v.due
-                  FROM unnest(%s::int[], %s::timestamp[]) AS v(id, due)
-                 WHERE m.id = v.id AND m.id = ANY(%s)
-            """, gaps + (gaps[0],))
+            cr.execute(wait_due.upsert_sql(), gaps)
         self.invalidate_recordset(["sla_policy_id", "sla_due_at", "sla_status", "sla_target_kind", "sla_risk_at",
                                    "sla_escalate_at"])
         self.env["maildesk.message"].invalidate_model(["ck_due_at"])

@@ -76,9 +76,10 @@ def vacuum_analyze(cr):
     """What autovacuum does after a bulk sync (its insert threshold): statistics, and the
     visibility map that lets the thread list run as an index-only scan. Needs the rows committed."""
     tables = ["maildesk_message", "maildesk_thread"]
-    cr.execute("SELECT to_regclass('maildesk_cockpit_rollup') IS NOT NULL")
-    if cr.fetchone()[0]:
-        tables.append("maildesk_cockpit_rollup")  # the cockpit's KPI rollup, after its build
+    for table in ("maildesk_cockpit_rollup", "maildesk_cockpit_wait_due"):  # the cockpit's, when installed
+        cr.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+        if cr.fetchone()[0]:
+            tables.append(table)
     subprocess.run(["psql", "-q", "-d", cr.dbname] + [a for t in tables for a in ("-c", f"VACUUM ANALYZE {t}")],
                    check=True)
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from maildesk_mail_client_cockpit.engine import kpi, periods, rollup
+from maildesk_mail_client_cockpit.engine import kpi, periods, rollup, wait_due
 
 psycopg2 = pytest.importorskip("psycopg2")
 
@@ -21,12 +21,11 @@ CREATE TABLE maildesk_thread (
 CREATE TABLE maildesk_message (
     id serial PRIMARY KEY, account_id int, thread_id int REFERENCES maildesk_thread ON DELETE SET NULL,
     date timestamp, ck_kind varchar, ck_wait_start bool, ck_first bool, ck_answered_at timestamp,
-    ck_reply_seconds float8, ck_due_at timestamp);
+    ck_reply_seconds float8);
 CREATE INDEX ON maildesk_message (thread_id);
 CREATE INDEX ON maildesk_message (account_id, date) WHERE ck_kind IN ('in', 'out');
 CREATE INDEX ON maildesk_message (account_id, ck_answered_at) WHERE ck_wait_start;
 CREATE INDEX ON maildesk_message (account_id, date) WHERE ck_wait_start;
-CREATE INDEX ON maildesk_message (account_id, ck_due_at) WHERE ck_wait_start;
 """
 NOW = datetime(2026, 3, 30, 10, 17)  # the day after Europe's DST change
 ACCOUNTS, COMPANY = (1, 2, 3), 1
@@ -49,7 +48,7 @@ def db():
 
 
 def seed(cr, rng, threads=120):
-    cr.execute(SCHEMA + rollup.install_sql())
+    cr.execute(SCHEMA + wait_due.DDL + rollup.install_sql())
     for _ in range(threads):
         account = rng.choice(ACCOUNTS)
         cr.execute("INSERT INTO maildesk_thread (account_id, company_id, team_id, user_id, ck_partner_id, is_noise, "
@@ -72,11 +71,12 @@ def add_message(cr, rng, thread_id, account, when, incoming=True):
     message_id = cr.fetchone()[0]
     # Facts come in a second statement, as at ingest (the cockpit computes them after the insert).
     cr.execute("""UPDATE maildesk_message SET ck_kind = %s, ck_wait_start = %s, ck_first = %s, ck_answered_at = %s,
-                  ck_reply_seconds = %s, ck_due_at = %s WHERE id = %s""",
+                  ck_reply_seconds = %s WHERE id = %s""",
                (rng.choice(["in", "in", "auto", "internal"]) if incoming else "out", wait,
                 wait and rng.random() < 0.5, answered if wait else None,
-                seconds(rng) if wait and answered else None,
-                when + timedelta(hours=rng.choice([2, 8, 30])) if wait else None, message_id))
+                seconds(rng) if wait and answered else None, message_id))
+    if wait:  # and its due time, as the SLA evaluation writes it
+        cr.execute(wait_due.upsert_sql(), ([message_id], [when + timedelta(hours=rng.choice([2, 8, 30]))]))
 
 
 def seconds(rng):
@@ -158,7 +158,8 @@ def test_rollup_equals_messages_through_changes_and_folds(db):
         cr.execute("UPDATE maildesk_thread SET user_id = 12 WHERE id % 7 = 0")
         cr.execute("UPDATE maildesk_thread SET ck_marked_noise = true WHERE id % 11 = 0")
         cr.execute("UPDATE maildesk_thread SET team_id = 3 - team_id WHERE id % 13 = 0")
-        cr.execute("UPDATE maildesk_message SET ck_due_at = ck_due_at + interval '20 hours' WHERE id % 5 = 0")
+        cr.execute(f"UPDATE {wait_due.TABLE} SET due_at = due_at + interval '20 hours' WHERE message_id % 5 = 0")
+        cr.execute(f"DELETE FROM {wait_due.TABLE} WHERE message_id % 29 = 0")  # a wait losing its due time
         cr.execute("UPDATE maildesk_message SET ck_kind = 'out' WHERE id % 17 = 0")
         cr.execute("DELETE FROM maildesk_message WHERE id % 19 = 0")
         cr.execute("DELETE FROM maildesk_thread WHERE id % 23 = 0")  # messages keep living, without a thread
@@ -227,8 +228,8 @@ def test_fold_concurrent_with_open_writers_loses_no_change(db):
         with writer.cursor() as wcr, folder.cursor() as fcr:
             # The writer's first statement takes its snapshot before the fold's.
             add_message(wcr, rng, 3, 3, NOW - timedelta(days=2))
-            wcr.execute("UPDATE maildesk_message SET ck_due_at = ck_due_at + interval '30 hours' "
-                        "WHERE thread_id = 4 AND ck_wait_start")
+            wcr.execute(f"UPDATE {wait_due.TABLE} SET due_at = due_at + interval '30 hours' WHERE message_id IN "
+                        "(SELECT id FROM maildesk_message WHERE thread_id = 4)")
             wcr.execute("UPDATE maildesk_thread SET user_id = 10 WHERE id = 5")
             # The fold cannot see those marks yet: it folds nothing and deletes no mark of them.
             assert rollup.fold(fcr, TZS)["dirty"] == 0
@@ -260,5 +261,6 @@ def test_fold_concurrent_with_open_writers_loses_no_change(db):
         writer.close()
         folder.close()
         with db.cursor() as cr:
-            cr.execute(rollup.uninstall_sql() + "DROP TABLE IF EXISTS maildesk_message, maildesk_thread;")
+            cr.execute(rollup.uninstall_sql() + f"DROP TABLE IF EXISTS {wait_due.TABLE}, maildesk_message, "
+                       "maildesk_thread;")
         db.commit()

@@ -274,7 +274,7 @@ class MaildeskThread(models.Model):
                               %s::timestamp[], %s::timestamp[])
                        AS v(id, policy, due, status, kind, risk, esc)
                  WHERE t.id = v.id AND t.id = ANY(%s) AND t.id BETWEEN %s AND %s
-            """, changed + (changed[0], changed[0][0], changed[0][-1]))
+            """, changed + (changed[0], min(changed[0]), max(changed[0])))  # rows come in the plan's order
         if gaps[0]:
             cr.execute(wait_due.upsert_sql(), gaps)
         self.invalidate_recordset(["sla_policy_id", "sla_due_at", "sla_status", "sla_target_kind", "sla_risk_at",

@@ -1,8 +1,10 @@
 """SLA state through ingest, reply, triage and cron with a frozen clock; escalation fires once."""
 import json
 from datetime import datetime
+from unittest.mock import patch
 
 from freezegun import freeze_time
+from odoo.sql_db import Cursor
 from odoo.tests import tagged
 
 from .common import CockpitCase
@@ -76,6 +78,22 @@ class TestCockpitSla(CockpitCase):
             self.incoming(thread, datetime(2026, 3, 4, 11))
         self.assertEqual((thread.sla_status, thread.sla_target_kind), ("on_track", "next"))
         self.assertEqual(thread.sla_due_at, datetime(2026, 3, 5, 11))
+
+    def test_refresh_writes_every_conversation_whatever_the_row_order(self):
+        """The batch's rows come in the plan's order, not by id: every one is written all the same."""
+        with freeze_time(MON9):
+            threads = self.env["maildesk.thread"].browse([self.thread(subject=f"Order {i}").id for i in range(3)])
+            for thread in threads:
+                self.incoming(thread, MON9)
+        self.env.cr.execute("UPDATE maildesk_thread SET sla_status = 'none', sla_policy_id = NULL, sla_due_at = NULL "
+                            "WHERE id = ANY(%s)", (threads.ids,))
+        threads.invalidate_recordset()
+        fetchall = Cursor.fetchall
+        with patch.object(Cursor, "fetchall", lambda cr: list(reversed(fetchall(cr)))):
+            threads._cockpit_refresh_sla(now=datetime(2026, 3, 2, 10))
+        self.assertEqual(threads.mapped("sla_policy_id"), self.standard)
+        self.assertEqual(set(threads.mapped("sla_status")), {"on_track"})
+        self.assertEqual(set(threads.mapped("sla_due_at")), {datetime(2026, 3, 2, 17)})
 
     def test_holiday_and_weekend_push_the_due_time(self):
         """Friday 16:00 + 8 h: 1 h Friday, Monday 9-16 (7 h)... and a Tuesday holiday when needed."""

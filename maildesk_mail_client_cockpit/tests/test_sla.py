@@ -4,7 +4,6 @@ from datetime import datetime
 from unittest.mock import patch
 
 from freezegun import freeze_time
-from odoo.sql_db import Cursor
 from odoo.tests import tagged
 
 from .common import CockpitCase
@@ -88,8 +87,8 @@ class TestCockpitSla(CockpitCase):
         self.env.cr.execute("UPDATE maildesk_thread SET sla_status = 'none', sla_policy_id = NULL, sla_due_at = NULL "
                             "WHERE id = ANY(%s)", (threads.ids,))
         threads.invalidate_recordset()
-        fetchall = Cursor.fetchall
-        with patch.object(Cursor, "fetchall", lambda cr: list(reversed(fetchall(cr)))):
+        cr = self.env.cr
+        with patch.object(cr, "fetchall", lambda: list(reversed(cr._obj.fetchall())), create=True):
             threads._cockpit_refresh_sla(now=datetime(2026, 3, 2, 10))
         self.assertEqual(threads.mapped("sla_policy_id"), self.standard)
         self.assertEqual(set(threads.mapped("sla_status")), {"on_track"})

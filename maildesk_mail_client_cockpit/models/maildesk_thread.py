@@ -49,29 +49,23 @@ class MaildeskThread(models.Model):
     ck_marked_noise = fields.Boolean("Marked as Noise", readonly=True, copy=False, index=True,
                                      help="Marked as noise from the cockpit (undo clears it).")
     sla_policy_id = fields.Many2one("maildesk.sla.policy", "SLA Policy", readonly=True, ondelete="set null")
-    # The SLA columns are in no index (the cron reads them with a scan of the table, the cards
-    # from the heap): the SLA cron's writes stay HOT updates (no index entry; fillfactor in init),
-    # 55,000 of them after a policy change at 1M messages.
-    sla_due_at = fields.Datetime("SLA Due", readonly=True, copy=False)
+    sla_due_at = fields.Datetime("SLA Due", readonly=True, copy=False, index=True)
     sla_status = fields.Selection(SLA_STATUS, "SLA", readonly=True, copy=False, default="none")
     sla_target_kind = fields.Char(readonly=True, copy=False)
     sla_risk_at = fields.Datetime(readonly=True, copy=False, help="When the status turns 'at risk'.")
-    sla_escalate_at = fields.Datetime(readonly=True, copy=False,
+    sla_escalate_at = fields.Datetime(readonly=True, copy=False, index=True,
                                       help="The next escalation level's moment (the cron looks at these only).")
     sla_override_due = fields.Datetime("SLA Override", readonly=True, copy=False)
     sla_override_gap = fields.Integer(readonly=True, copy=False,
                                       help="The wait the override was set on; a new wait drops it.")
 
     def init(self):
-        # Free room on each page for the SLA cron's HOT updates (new pages; old ones as they empty).
-        self.env.cr.execute("ALTER TABLE maildesk_thread SET (fillfactor = 70)")
-        self.env.cr.execute("DROP INDEX IF EXISTS maildesk_thread_ck_waiting_idx, maildesk_thread_ck_waiting2_idx, "
-                            "maildesk_thread__sla_due_at_index, maildesk_thread__sla_escalate_at_index")
-        # The backlog now (kpi.threads_summary_sql): every scope column and the predicate of
-        # scope_filter plus the waiting state; only the overdue count reads the row (its due time).
-        self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_ck_waiting3_idx ON maildesk_thread
+        # The backlog now (kpi.threads_summary_sql) read index-only: every scope column and the
+        # predicate of scope_filter plus the waiting state (the old one read 55,000 rows at 1M).
+        self.env.cr.execute("DROP INDEX IF EXISTS maildesk_thread_ck_waiting_idx")
+        self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_ck_waiting2_idx ON maildesk_thread
                                    (account_id) INCLUDE (company_id, team_id, user_id, ck_partner_id, ck_wait_since,
-                                                         conversation_state)
+                                                         sla_due_at, conversation_state)
                                    WHERE conversation_state = 'waiting_for_us' AND NOT coalesce(is_noise, false)
                                          AND NOT coalesce(ck_marked_noise, false)""")
         # Drill-down pages of the thread KPIs (kpi.page_sql, oldest wait first) in index order.

@@ -39,8 +39,9 @@ from .maildesk_rule_runner import _RUNNING, GROUPED_KINDS, SKIP_FOLDER_ROLES, _a
 
 _logger = logging.getLogger(__name__)
 
-# Condition kinds decided on the stored row only (domain searches, attachments, Pro's scan).
-STORED_ONLY_KINDS = frozenset({"message_domain", "partner_domain", "attachment_type", "security_level"})
+# Condition kinds decided on the stored rows only (domain searches, Pro's scan); attachment
+# types are too, but only for messages with files (planned after the insert).
+STORED_ONLY_KINDS = frozenset({"message_domain", "partner_domain", "security_level"})
 FLAG_FIELDS = {"star": "is_starred", "mark_read": "is_read"}
 # Rules whose actions cannot fail after the insert: their flags may go into the INSERT.
 FOLDABLE_KINDS = GROUPED_KINDS - {"assign_team"}

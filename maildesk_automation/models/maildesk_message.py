@@ -20,6 +20,8 @@ _logger = logging.getLogger(__name__)
 # Set by ``_create_ingested`` around the bulk INSERT: a list that receives the rules' plan.
 AT_INSERT = contextvars.ContextVar("maildesk_rules_at_insert", default=None)
 PLANNED_KEY = "maildesk_rules_planned"  # cursor cache: the plan of the last bulk INSERT, until its hook runs
+# Set by ``_ingest``: {id(vals): (vals, files)} from ``_prepare_from_remote``, files as (name, type).
+INGEST_FILES = contextvars.ContextVar("maildesk_rules_ingest_files", default=None)
 
 
 class MaildeskMessage(models.Model):
@@ -42,6 +44,21 @@ class MaildeskMessage(models.Model):
         if holder is not None and not holder and is_trusted_ingest():
             # The bulk INSERT (once: its fallback to ``create`` completes the same values again).
             holder.append(self.env["maildesk.rule"]._plan_at_insert(vals_list))
+
+    def _ingest(self, folder, remotes):
+        token = INGEST_FILES.set({})
+        try:
+            return super()._ingest(folder, remotes)
+        finally:
+            INGEST_FILES.reset(token)
+
+    def _prepare_from_remote(self, account, folder, remote):
+        """Also keep the names and types of the files, for the rules planned before the INSERT."""
+        vals, attachments, keys = super()._prepare_from_remote(account, folder, remote)
+        files = INGEST_FILES.get()
+        if files is not None:
+            files[id(vals)] = (vals, tuple((a[0], a[2]) for a in attachments))
+        return vals, attachments, keys
 
     @api.model
     def _create_ingested(self, vals_list):

@@ -19,8 +19,10 @@ filter, the mailboxes' switches, the rules' activation; the conversation state t
 will leave (``engine.convstate``, from the stored human messages plus the batch's), the
 team a new conversation gets (``_default_teams``), its assignee and calendar; no tags (new
 rows have none). Rules with conditions that need the stored row (domains, Pro's security
-scan) leave the whole batch to the stored path, as does any error here; when a rule looks at
-file types, messages with files are planned after the insert, in the same batch and order.
+scan) leave the whole batch to the stored path, as does any error here. When a rule looks
+at files, their names and types come from the parsed message (``_prepare_from_remote``); a
+message whose stored files cannot be told exactly (a type ``ir.attachment`` may change) is
+planned after the insert instead, in the same batch and order.
 
 A flag is folded only when the rule setting it first has grouped actions only (tags,
 flags, team, assignee: they cannot fail half-way); a rule with an immediate action sets
@@ -34,14 +36,15 @@ from odoo import api, fields, models
 
 from ..engine import convstate
 from ..engine import rules as engine_rules
-from .maildesk_message import PLANNED_KEY
+from .maildesk_message import INGEST_FILES, PLANNED_KEY
 from .maildesk_rule_runner import _RUNNING, GROUPED_KINDS, SKIP_FOLDER_ROLES, _addresses, _body, _work_calendar
 
 _logger = logging.getLogger(__name__)
 
-# Condition kinds decided on the stored rows only (domain searches, Pro's scan); attachment
-# types are too, but only for messages with files (planned after the insert).
+# Condition kinds decided on the stored rows only (domain searches, Pro's scan).
 STORED_ONLY_KINDS = frozenset({"message_domain", "partner_domain", "security_level"})
+FILE_KINDS = frozenset({"has_attachment", "attachment_type"})
+BODY_KINDS = frozenset({"body_contains", "body_regex"})
 FLAG_FIELDS = {"star": "is_starred", "mark_read": "is_read"}
 # Rules whose actions cannot fail after the insert: their flags may go into the INSERT.
 FOLDABLE_KINDS = GROUPED_KINDS - {"assign_team"}
@@ -123,30 +126,38 @@ class MaildeskRule(models.Model):
                                  ("account_ids", "in", list({vals_list[i]["account_id"] for i in indexes}))])
             if not rules:
                 continue
-            compiled = rules._compiled()  # a RuleError goes to the stored path, which logs it
+            try:
+                compiled = rules._compiled()
+            except engine_rules.RuleError:
+                return None  # the stored path logs it
             kinds = {cond["kind"] for c in compiled for cond in c.spec.conditions}
             if kinds & STORED_ONLY_KINDS:
                 return None
             planned.triggers[trigger] = (rules.ids, indexes)
-            if "attachment_type" in kinds:  # the files' names and types are known once stored
-                indexes = [i for i in indexes if not vals_list[i].get("has_attachments")]
             todo[trigger] = (rules, compiled, kinds, indexes)
         if not todo:
             return planned
         threads = self._thread_facts(vals_list)
         now = fields.Datetime.now()
         calendars = {}
+        files = INGEST_FILES.get() or {}
         for trigger, (rules, compiled, kinds, indexes) in todo.items():
             facts = []
             for index in indexes:
                 vals = vals_list[index]
+                attachments = ()
+                if kinds & FILE_KINDS and vals.get("has_attachments"):
+                    attachments = self._stored_files(vals, files)
+                    if attachments is None:
+                        continue  # planned after the insert, on its stored files
                 thread = threads.get(vals.get("thread_id")) or {}
                 calendar_id = thread.get("calendar_id")
                 if "business_hours" in kinds and calendar_id and calendar_id not in calendars:
                     calendars[calendar_id] = _work_calendar(self.env["resource.calendar"].sudo().browse(calendar_id))
                 planned.flag_state[index] = {"is_read": bool(vals.get("is_read")),
                                              "is_starred": bool(vals.get("is_starred"))}
-                facts.append(self._values_fact(-(index + 1), vals, thread, calendars.get(calendar_id)))
+                facts.append(self._values_fact(-(index + 1), vals, thread, calendars.get(calendar_id), attachments,
+                                               bool(kinds & BODY_KINDS)))
             ctx = engine_rules.EvalContext(trigger=trigger)
             for fact, decisions, errors, share in self._plan_facts(rules, compiled, facts, ctx, True, now):
                 index = -fact.id - 1
@@ -213,7 +224,23 @@ class MaildeskRule(models.Model):
         return result
 
     @staticmethod
-    def _values_fact(placeholder, vals, thread, calendar):
+    def _stored_files(vals, files):
+        """(name, type) of the files ``_create_attachments`` will store for ``vals``; None when
+        that cannot be told now: unknown values, a file without a name, or a type ``ir.attachment``
+        may change (guessed for none or octet-stream; HTML / XML made text/plain for some users)."""
+        entry = files.get(id(vals))
+        if entry is None or entry[0] is not vals:
+            return None
+        result = []
+        for name, mimetype in entry[1]:
+            if not name or not mimetype or mimetype == "application/octet-stream" or "ht" in mimetype \
+                    or ("xml" in mimetype and "openxmlformats" not in mimetype):
+                return None
+            result.append((name, mimetype))
+        return tuple(result)
+
+    @staticmethod
+    def _values_fact(placeholder, vals, thread, calendar, attachments, need_body):
         """``MessageFacts`` of new message values, as ``_facts`` reads them from the stored row."""
         def text(name):
             value = vals.get(name)
@@ -226,7 +253,7 @@ class MaildeskRule(models.Model):
             folder_id=vals.get("folder_id") or 0, direction=vals.get("direction") or "incoming",
             from_address=text("from_address").lower(), reply_to=(_addresses(text("reply_to")) or ("",))[0],
             to=_addresses(text("email_to")), cc=_addresses(text("email_cc")), subject=text("subject"),
-            body=_body(text("body_text"), text("body_html")), attachments=(),
+            body=_body(text("body_text"), text("body_html")) if need_body else "", attachments=attachments,
             is_reply=stored("in_reply_to") or stored("references"), state=thread.get("state") or "",
             tag_ids=frozenset(), partner_id=vals.get("partner_id") or 0, team_id=thread.get("team_id") or 0,
             calendar=calendar, date=fields.Datetime.to_datetime(vals.get("date")),

@@ -1,7 +1,9 @@
 """Rules planned before the sync's bulk INSERT give what the stored path gives."""
 from datetime import datetime
+from email.message import EmailMessage
 from unittest import mock
 
+from odoo.addons.maildesk_mail_client.engine.provider import RemoteMessage
 from odoo.addons.maildesk_mail_client.models.maildesk_guard import trusted_ingest
 from odoo.tests import tagged
 
@@ -164,3 +166,44 @@ class TestRulesAtInsert(AutomationCase):
         self.assertEqual(self.Run.search_count([("message_id", "in", filed.ids)]), 2)
         self.account.automation_incoming = False
         self.assertFalse(self.ingest([self.vals()]).tag_ids)
+
+    def test_sync_ingest_plans_file_rules_from_the_parsed_files(self):
+        """Through the sync's ``_ingest``: file conditions are decided on the parsed files before
+        the INSERT (a PDF), except for a type ``ir.attachment`` may change (HTML), which waits for
+        the stored files; both give the stored path's answer."""
+        make_rule(self.env, self.account, name="Pdf", conditions=[{"kind": "attachment_type", "value": "pdf"}],
+                  actions=[{"kind": "star"}])
+        make_rule(self.env, self.account, name="Files", conditions=[{"kind": "has_attachment"}],
+                  actions=[{"kind": "add_tags", "tag_ids": [(6, 0, self.tag_a.ids)]}])
+
+        def raw(number, filename, mimetype):
+            mail = EmailMessage()
+            mail["From"], mail["To"], mail["Subject"] = "c@example.org", "owner@example.com", f"Files {number}"
+            mail["Message-ID"], mail["Date"] = f"<files{number}@example.org>", "Mon, 05 Jan 2026 09:00:00 +0000"
+            mail.set_content("See attached")
+            if filename:
+                maintype, subtype = mimetype.split("/")
+                mail.add_attachment(b"%PDF-1.4 x" if subtype == "pdf" else b"<p>x</p>", maintype=maintype,
+                                    subtype=subtype, filename=filename)
+            return mail.as_bytes()
+        remotes = [RemoteMessage(remote_id=f"9:{i}", raw=raw(i, *spec), size=100, internal_date=D(2026, 1, 5))
+                   for i, spec in enumerate([("a.pdf", "application/pdf"), ("p.html", "text/html"), (None, None)])]
+        Rule = type(self.env["maildesk.rule"])
+        plans, original = [], Rule._plan_at_insert
+
+        def capture(rule, vals_list):
+            plans.append(original(rule, vals_list))
+            return plans[-1]
+        with mock.patch.object(Rule, "_plan_at_insert", capture):
+            self.env["maildesk.message"].with_context(maildesk_from_sync=True).sudo()._ingest(self.inbox, remotes)
+        self.assertEqual(len(plans), 1)
+        planned = plans[0]
+        messages = self.env["maildesk.message"].search([("remote_id", "like", "9:")], order="remote_id")
+        pdf, html, plain = messages
+        self.assertEqual(messages.mapped("subject"), ["Files 0", "Files 1", "Files 2"])
+        self.assertIn(pdf.id, planned.items, "decided on the parsed file before the INSERT")
+        self.assertNotIn(html.id, planned.items, "an HTML file's stored type depends on the user: after")
+        self.assertIn(plain.id, planned.items)
+        self.assertEqual([m.is_starred for m in messages], [True, False, False])
+        self.assertEqual([bool(m.tag_ids) for m in messages], [True, True, False])
+        self.assertEqual(self.Run.search_count([("message_id", "in", messages.ids)]), 3)

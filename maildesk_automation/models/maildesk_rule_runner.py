@@ -20,6 +20,10 @@ folder or label of the same Message-ID), load the rules of the trigger in one se
   starred, the same assignee): a busy mailbox with broad rules would otherwise write a line
   per rule per message for nothing. Errors, dry runs and time triggers are always logged.
 
+On the sync's bulk INSERT the rules are planned on the parsed values before the INSERT
+(``maildesk_rule_insert``), so the flags they set are stored by it; ``_run_trigger`` then
+executes those decisions (``planned``) with the others, as above.
+
 Each matched rule with an immediate action runs in a savepoint: a failing rule is logged with
 its error, its grouped changes are dropped, and it never stops the sync or the other rules.
 Mail sent by rules comes back through the base hook: a context variable (not an RPC-settable

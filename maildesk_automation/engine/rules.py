@@ -91,6 +91,7 @@ class MessageFacts:
     # Lower-cased subject / body (body cut at MAX_TEXT), made once per message on first use.
     subject_lc: str = None
     body_lc: str = None
+    working: bool = None  # inside business hours (calendar and date), decided once per message
 
 
 def _lowered(message, attr):
@@ -146,6 +147,57 @@ def _wildcards(patterns):
 
 
 _NESTED_QUANTIFIER = re.compile(r"\([^)]*[+*][^)]*\)\s*[+*{]")
+MIN_LITERAL = 3  # shorter required literals are too common in text to save a search
+_NOT_PLAIN = re.compile(r"\(\?[^:]")
+_BRACES = re.compile(r"\{[^}]*\}?")
+_REPEAT = re.compile(r"\{\d*(?:,\d*)?\}")
+
+
+def required_literals(pattern):
+    """Strings one of which every match of ``pattern`` contains, or None when none is found.
+
+    Read from the top level of the parsed pattern (a concatenation): a run of plain
+    characters, or a group whose alternatives are all plain characters (``(order|invoice)``).
+    The longest such requirement is kept. Patterns with inline flags or look-arounds
+    (``(?i)``, ``(?=``...) and braces other than plain repeats (the ``regex`` package reads
+    ``{e<=1}`` as fuzzy matching, ``re`` as text) get none.
+    """
+    if _NOT_PLAIN.search(pattern) or any(not _REPEAT.fullmatch(b) for b in _BRACES.findall(pattern)):
+        return None
+    try:
+        import re._parser as parser  # noqa: PLC0415 - Python 3.11+
+        constants = parser  # LITERAL, SUBPATTERN, BRANCH are re-exported there
+        items = list(parser.parse(pattern))
+    except Exception:  # noqa: BLE001 - the regex package's own syntax: no shortcut, the search decides
+        return None
+
+    def literal(seq):
+        seq = list(seq)
+        if seq and all(op is constants.LITERAL for op, _arg in seq):
+            return "".join(chr(arg) for _op, arg in seq)
+        return None
+    candidates, run = [], []
+    for op, arg in items + [(None, None)]:
+        if op is constants.LITERAL:
+            run.append(chr(arg))
+            continue
+        if run:
+            candidates.append(("".join(run),))
+            run = []
+        if op is constants.BRANCH:  # an alternation of a non-capturing group, or of the whole pattern
+            options = [literal(branch) for branch in arg[1]]
+            if all(options):
+                candidates.append(tuple(options))
+        elif op is constants.SUBPATTERN:
+            inner = list(arg[-1])
+            if len(inner) == 1 and inner[0][0] is constants.BRANCH:
+                options = [literal(branch) for branch in inner[0][1][1]]
+                if all(options):
+                    candidates.append(tuple(options))
+            elif literal(inner):
+                candidates.append((literal(inner),))
+    candidates = [c for c in candidates if min(map(len, c)) >= MIN_LITERAL]
+    return max(candidates, key=lambda c: min(map(len, c))) if candidates else None
 
 
 def compile_pattern(pattern):
@@ -167,7 +219,12 @@ def compile_pattern(pattern):
         except _regex.error as exc:
             raise RuleError(f"The regular expression is not valid: {exc}") from exc
 
+        # Only for patterns run on the lower-cased text: a literal absent from it rules a match out.
+        needles = required_literals(pattern) if lower_only else None
+
         def search(text, lowered):
+            if needles is not None and not any(n in lowered for n in needles):
+                return False
             subject = lowered if lower_only else text[:MAX_TEXT]
             return compiled.search(subject, timeout=REGEX_TIMEOUT) is not None
         return search
@@ -272,7 +329,14 @@ def _compile_condition(rule_id, index, cond):
         return lambda m, ctx: m.id in ctx.hits.get(key, ())
     if kind == "business_hours":
         inside = value != "out"
-        return lambda m, ctx: m.date is not None and hours.is_working(m.calendar, m.date) == inside
+
+        def in_hours(m, ctx):
+            if m.date is None:
+                return False
+            if m.working is None:  # the same answer for every rule looking at this message
+                m.working = hours.is_working(m.calendar, m.date)
+            return m.working == inside
+        return in_hours
     if kind == "security_level":
         levels = set(_values(value))
         if not levels or levels - set(SECURITY_LEVELS):

@@ -5,6 +5,7 @@ from . import maildesk_account
 from . import maildesk_rule
 from . import maildesk_rule_action
 from . import maildesk_rule_runner
+from . import maildesk_rule_insert
 from . import maildesk_rule_run
 from . import maildesk_rule_mail
 from . import maildesk_client

@@ -20,6 +20,10 @@ folder or label of the same Message-ID), load the rules of the trigger in one se
   starred, the same assignee): a busy mailbox with broad rules would otherwise write a line
   per rule per message for nothing. Errors, dry runs and time triggers are always logged.
 
+On the sync's bulk INSERT the rules are planned on the parsed values before the INSERT
+(``maildesk_rule_insert``), so the flags they set are stored by it; ``_run_trigger`` then
+executes those decisions (``planned``) with the others, as above.
+
 Each matched rule with an immediate action runs in a savepoint: a failing rule is logged with
 its error, its grouped changes are dropped, and it never stops the sync or the other rules.
 Mail sent by rules comes back through the base hook: a context variable (not an RPC-settable
@@ -69,6 +73,16 @@ def _copy_text(text):
     return text.replace("\n\\.", "\n \\.") if "\\." in text else text
 
 
+def _addresses(text):
+    """The bare lower-case addresses of a header value."""
+    return tuple(a.lower() for a in _ADDRESS.findall(text or ""))
+
+
+def _body(body_text, body_html):
+    """The text body conditions search: the text part, else the HTML without its tags."""
+    return body_text or _TAGS.sub(" ", body_html or "")
+
+
 def _work_calendar(calendar):
     """A resource.calendar as engine values (both weeks of a two-week calendar)."""
     if not calendar:
@@ -115,6 +129,7 @@ class _Batch:
         self.thread_vals = defaultdict(dict)  # thread id -> vals; ("team", id) -> team vals
         self.thread_user = {}               # thread id -> assignee when the batch started
         self.flag_state = {}                # message id -> {"is_read": bool, "is_starred": bool} as stored
+        self.folded = defaultdict(set)      # field -> message ids whose flag the INSERT already set
         self.assigners = {}
         self.logs = []                      # run-log rows (tuples, see _insert_logs)
         self.now = fields.Datetime.now()
@@ -211,8 +226,13 @@ class MaildeskRule(models.Model):
             keep.append(message.id)
         return self.env["maildesk.message"].sudo().browse(keep)
 
-    def _run_trigger(self, trigger, messages, rules=None, dry_run=None, trigger_keys=None):
-        """Plan and execute ``rules`` (default: the active rules of ``trigger``) on ``messages``."""
+    def _run_trigger(self, trigger, messages, rules=None, dry_run=None, trigger_keys=None, planned=None):
+        """Plan and execute ``rules`` (default: the active rules of ``trigger``) on ``messages``.
+
+        ``planned``: the plan made before the INSERT (``maildesk_rule_insert._Planned``): its
+        messages' decisions are taken from it, the others' are made here; all are executed
+        in the order of ``messages``, in one batch.
+        """
         Rule = self.sudo()
         if rules is None:
             rules = Rule.search([("trigger", "=", trigger), ("account_ids", "in", messages.account_id.ids)])
@@ -228,27 +248,49 @@ class MaildeskRule(models.Model):
         kinds = {cond["kind"] for c in compiled for cond in c.spec.conditions}
         if any(info.kind in ("add_tags", "remove_tags") for info in batch.actions.values()):
             kinds.add("tags")  # the stored tags tell which tag changes are no-ops
-        facts = self._facts(messages, batch, kinds)
-        ctx = engine_rules.EvalContext(trigger=trigger, hits=self._domain_hits(rules, messages))
-        by_id = {r.id: r for r in rules}
-        active_from = {r.id: r.active_from for r in rules}
+        rest = messages
+        if planned is not None:
+            batch.flag_state.update(planned.flag_state)
+            batch.folded = planned.folded
+            batch.thread_user.update(planned.thread_user)
+            rest = messages.browse([i for i in messages.ids if i not in planned.items])
+        facts = self._facts(rest, batch, kinds)
+        ctx = engine_rules.EvalContext(trigger=trigger, hits=self._domain_hits(rules, rest))
         check_activation = not dry_run and trigger not in TIME_TRIGGERS
+        items = self._plan_facts(rules, compiled, facts, ctx, check_activation, batch.now)
+        if planned is not None:
+            made = {item[0].id: item for item in items}
+            items = [planned.items.get(i) or made[i] for i in messages.ids if i in planned.items or i in made]
+        return self._execute_planned(rules, batch, trigger, items, trigger_keys or {})
+
+    def _plan_facts(self, rules, compiled, facts, ctx, check_activation, now):
+        """Yield (fact, decisions, errors, evaluation ms per decision) for each fact, in order.
+
+        A rule acts on mail dated from its activation (``active_from``) unless it is a dry run
+        or a time trigger. Used on stored mail and before the INSERT (``_plan_at_insert``).
+        """
+        active_from = {r.id: r.active_from for r in rules}
         latest_start = max((d for d in active_from.values() if d), default=None)
-        keys = trigger_keys or {}
         for fact in facts:
             usable = compiled
             if check_activation and latest_start and not (fact.date and fact.date >= latest_start):
-                when = fact.date or batch.now
+                when = fact.date or now
                 usable = [c for c in compiled if not active_from[c.spec.id] or active_from[c.spec.id] <= when]
             start = time.perf_counter()
             decisions = engine_rules.plan(usable, fact, ctx)
             spent = (time.perf_counter() - start) * 1000
-            share = spent / max(len(decisions), 1)
+            errors = ctx.errors[:]
+            ctx.errors.clear()
+            yield fact, decisions, errors, spent / max(len(decisions), 1)
+
+    def _execute_planned(self, rules, batch, trigger, planned, keys):
+        """Execute the decisions of ``planned`` (see ``_plan_facts``), log, write the batch."""
+        by_id = {r.id: r for r in rules}
+        for fact, decisions, errors, share in planned:
             for decision in decisions:
                 self._execute(by_id[decision.rule_id], decision, fact, batch, trigger, keys.get(fact.id), share)
-            for rule_id, error in ctx.errors:
+            for rule_id, error in errors:
                 batch.logs.append(self._log_row(by_id[rule_id], fact, trigger, [], [], 0.0, batch, error=error))
-            ctx.errors.clear()
         return self._flush_batch(batch)
 
     # -- batch inputs ---------------------------------------------------------------------------
@@ -351,10 +393,8 @@ class MaildeskRule(models.Model):
             result.append(engine_rules.MessageFacts(
                 id=mid, account_id=account_id, thread_id=thread_id or 0, folder_id=folder_id or 0,
                 direction=direction or "incoming", from_address=(from_address or "").lower(),
-                reply_to=(_ADDRESS.findall(reply_to or "") or [""])[0].lower(),
-                to=tuple(a.lower() for a in _ADDRESS.findall(email_to or "")),
-                cc=tuple(a.lower() for a in _ADDRESS.findall(email_cc or "")),
-                subject=subject or "", body=body_text or _TAGS.sub(" ", body_html or "") if need_body else "",
+                reply_to=(_addresses(reply_to) or ("",))[0], to=_addresses(email_to), cc=_addresses(email_cc),
+                subject=subject or "", body=_body(body_text, body_html) if need_body else "",
                 attachments=tuple(attachments.get(mid, ())), is_reply=is_reply, state=state or "",
                 tag_ids=frozenset(tags.get(mid, ())), partner_id=partner_id or 0, team_id=team_id or 0,
                 calendar=calendars.get(calendar_id), date=date, security_level=levels.get(mid) or "",
@@ -723,9 +763,16 @@ class MaildeskRule(models.Model):
         if not batch.dry_run:
             self._write_tags(batch.tag_add, batch.tag_remove)
             for (field, value), ids in batch.flags.items():
+                folded = ids & batch.folded[field]
                 try:
-                    # Not in sync context: the flag goes to the server like a user's click.
-                    Message.browse(sorted(ids)).exists().with_context(maildesk_from_sync=False).write({field: value})
+                    if folded:
+                        # Stored by the INSERT (``_plan_at_insert``): only the server is still to hear of it.
+                        Message.browse(sorted(folded)).with_context(maildesk_from_sync=False)._push_flags(
+                            **{field: value})
+                    if ids - folded:
+                        # Not in sync context: the flag goes to the server like a user's click.
+                        Message.browse(sorted(ids - folded)).exists().with_context(
+                            maildesk_from_sync=False).write({field: value})
                 except Exception as exc:  # noqa: BLE001 - a refused flag never blocks the batch
                     _logger.warning("MailDesk automation: setting %s failed: %s", field, exc)
             grouped = defaultdict(list)

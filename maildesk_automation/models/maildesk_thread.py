@@ -149,11 +149,7 @@ class MaildeskThread(models.Model):
         todo = self.filtered(lambda t: not t.team_id)
         if not todo:
             return
-        teams = self.env["maildesk.team"].sudo().search([("account_ids", "in", todo.account_id.ids)])
-        by_account = {}
-        for team in teams:  # ordered by sequence: the first wins
-            for account in team.account_ids:
-                by_account.setdefault(account.id, team.id)
+        by_account = self._default_teams(todo.account_id.ids)
         groups = {}
         for thread in todo:
             team_id = by_account.get(thread.account_id.id)
@@ -161,3 +157,13 @@ class MaildeskThread(models.Model):
                 groups.setdefault(team_id, []).append(thread.id)
         for team_id, thread_ids in groups.items():
             self.browse(thread_ids).write({"team_id": team_id})
+
+    @api.model
+    def _default_teams(self, account_ids):
+        """{mailbox id: id of its first active team}: the team a new conversation gets."""
+        teams = self.env["maildesk.team"].sudo().search([("account_ids", "in", list(account_ids))])
+        by_account = {}
+        for team in teams:  # ordered by sequence: the first wins
+            for account in team.account_ids:
+                by_account.setdefault(account.id, team.id)
+        return by_account

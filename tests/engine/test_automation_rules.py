@@ -331,3 +331,50 @@ def test_two_week_calendar_takes_the_week_of_the_local_date():
 def test_no_calendar_means_always_and_empty_calendar_never():
     assert hours.add_business_hours(None, NOW, 5) == NOW + timedelta(hours=5)
     assert hours.add_business_hours(hours.WorkCalendar("UTC", {}), NOW, 1) is None
+
+
+# -- regex shortcut and business hours once per message -----------------------------------------
+@pytest.mark.parametrize("pattern,expected", [
+    (r"(order|invoice)\s*#?\d{3}", ("order", "invoice")),
+    (r"\b(urgent|asap)\b.{0,40}\b(refund|payment)\b", ("refund", "payment")),
+    (r"(?:order|bill)\d", ("order", "bill")),
+    (r"invoice\s+\d+", ("invoice",)),
+    ("foo|barbaz", ("foo", "barbaz")),
+    (r"(a+)+$", None), ("ab", None), ("foo|b", None), (r"(?:ab|cd)?xyz", ("xyz",)),
+    (r"(?i)invoice", None), (r"(?=abc)abc", None), (r"(?:invoice){e<=1}", None), (r"\p{L}+invoice", None),
+])
+def test_required_literals(pattern, expected):
+    assert rules.required_literals(pattern) == expected
+
+
+@pytest.mark.parametrize("pattern", [
+    r"(order|invoice)\s*#?\d{3}", r"\b(urgent|asap)\b.{0,40}\b(refund|payment)\b", r"(?:order|bill)\d",
+    "foo|barbaz", r"x(abc)y", r"ab{2,}cde", r"invoice\s+\d+", r"[a-z]+voice",
+])
+def test_regex_shortcut_never_changes_the_answer(pattern):
+    """The literal check only skips searches that cannot match: same answers as the plain search."""
+    import random
+    import re as std_re
+    rng = random.Random(7)
+    words = ["order", "invoice", "bill", "urgent", "asap", "refund", "payment", "foo", "barbaz", "xabcy", "abbcde",
+             "#", "123", "4567", " ", "voice", "Invoice", "ORDER", "ß", "\u017f"]
+    search = rules.compile_pattern(pattern)
+    plain = std_re.compile(pattern)
+    for _ in range(400):
+        text = "".join(rng.choice(words) + rng.choice(["", " "]) for _ in range(rng.randint(0, 12)))
+        assert search(text, text.lower()) == bool(plain.search(text.lower())), text
+
+
+def test_business_hours_decided_once_per_message(monkeypatch):
+    calendar = hours.WorkCalendar("Europe/Berlin", {d: [(8, 17)] for d in range(5)})
+    compiled = rules.compile_rules([
+        RuleSpec(id=i, sequence=i, conditions=[{"kind": "business_hours", "value": "in" if i % 2 else "out"}])
+        for i in range(1, 7)])
+    calls = []
+    real = hours.is_working
+    monkeypatch.setattr(hours, "is_working", lambda cal, when: calls.append(when) or real(cal, when))
+    inside = msg(date=datetime(2026, 3, 2, 10), calendar=calendar)
+    outside = msg(date=datetime(2026, 3, 2, 22), calendar=calendar)
+    assert [d.rule_id for d in rules.plan(compiled, inside, EvalContext())] == [1, 3, 5]
+    assert [d.rule_id for d in rules.plan(compiled, outside, EvalContext())] == [2, 4, 6]
+    assert len(calls) == 2

@@ -34,8 +34,8 @@ class MaildeskMessage(models.Model):
         cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_counted_idx ON maildesk_message
                           (account_id, date) INCLUDE (thread_id, ck_kind) WHERE ck_kind IN ('in', 'out')""")
         cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_answered2_idx ON maildesk_message
-                          (account_id, ck_answered_at) INCLUDE (thread_id, date, ck_first, ck_reply_seconds)
-                          WHERE ck_wait_start""")
+                          (account_id, ck_answered_at) INCLUDE (thread_id, date, ck_first, ck_reply_seconds, id)
+                          WHERE ck_wait_start""")  # id: the due time's join stays index-only
         cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_gap_date2_idx ON maildesk_message
                           (account_id, date) INCLUDE (thread_id, ck_answered_at) WHERE ck_wait_start""")
         # Drill-down pages (kpi.page_sql, newest first): read in index order, stop after the page.

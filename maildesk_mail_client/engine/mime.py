@@ -110,6 +110,7 @@ _C0_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
 _C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
 _CHARSET = re.compile(r"""(?i)[;\s]charset\s*=\s*["']?([^"';\s]+)""")
 _HEADER_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_CONTROLS_TO_SPACE = {code: " " for code in [*range(0x20), 0x7f]}
 _ADDRESS_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 _FILENAME_RESERVED = re.compile(r'[:*?"<>|]')
 _CID_IN_HTML = re.compile(r"""cid:([^"'\s>)]+)""", re.I)
@@ -281,6 +282,10 @@ def decode_header_value(value):
         return ""
     if not isinstance(value, str):
         value = str(value)
+    if value.isascii() and "=?" not in value:
+        # Nothing to decode: what the steps below leave of it (controls and folding are
+        # blanks, blanks collapse), in one pass.
+        return " ".join(value.translate(_CONTROLS_TO_SPACE).split())
     value = _unescape_8bit(_FOLD.sub("", value))
     if "=?" in value:
         parts = []

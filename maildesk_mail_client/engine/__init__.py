@@ -10,6 +10,7 @@ here, so it can be tested with pytest on any machine against real servers:
 - ``mime``       raw RFC 5322 bytes -> ``ParsedMessage`` (headers, bodies, attachments)
 - ``sanitize``   hostile HTML -> safe HTML (nh3), remote images blocked
 - ``parsepool``  ``mime`` parsing of large syncs in worker processes
+- ``imapfetch``  IMAP FETCH responses read without imapclient's lexer in the common case
 - ``threads``    JWZ threading keys (Message-ID / In-Reply-To / References, subject)
 - ``compose``    outgoing MIME (replies carry In-Reply-To / References)
 - ``secrets``    symmetric encryption of stored passwords and tokens

@@ -110,9 +110,19 @@ _C0_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
 _C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
 _CHARSET = re.compile(r"""(?i)[;\s]charset\s*=\s*["']?([^"';\s]+)""")
 _HEADER_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_CONTROLS_TO_SPACE = {code: " " for code in [*range(0x20), 0x7f]}
 _ADDRESS_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 _FILENAME_RESERVED = re.compile(r'[:*?"<>|]')
 _CID_IN_HTML = re.compile(r"""cid:([^"'\s>)]+)""", re.I)
+# A plain address item of a header (see _simple_addresses); whitespace is the parser's
+# (space, tab, CR, LF), atoms stop at its special characters, addresses are ASCII dot-atoms.
+_FWS = "[ \t\r\n]"
+_WORD = r'(?:[^ \t\r\n()<>@,:;"\[\]\\]+|"[^"\\\r\n]*")'
+_ADDR_SPEC = (r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+              r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+_SIMPLE_ADDRESS = re.compile(
+    f"{_FWS}*(?:({_WORD}(?:{_FWS}+{_WORD})*)?{_FWS}*<({_ADDR_SPEC})>|({_ADDR_SPEC})){_FWS}*")
+_PHRASE_WORD = re.compile(_WORD)
 _GETADDRESSES_KW = {"strict": False} if "strict" in inspect.signature(getaddresses).parameters else {}
 
 
@@ -272,6 +282,10 @@ def decode_header_value(value):
         return ""
     if not isinstance(value, str):
         value = str(value)
+    if value.isascii() and "=?" not in value:
+        # Nothing to decode: what the steps below leave of it (controls and folding are
+        # blanks, blanks collapse), in one pass.
+        return " ".join(value.translate(_CONTROLS_TO_SPACE).split())
     value = _unescape_8bit(_FOLD.sub("", value))
     if "=?" in value:
         parts = []
@@ -367,15 +381,44 @@ def _format_address(name, address):
     return f"{name} <{address}>"
 
 
+def _simple_addresses(text):
+    """``getaddresses`` of a list of plain addresses, without its character-by-character parser; else None.
+
+    Most address headers are ``addr`` or ``Name <addr>`` items (names in atoms, encoded words
+    or one plain quoted string). For those, the stdlib's legacy parser returns the address
+    as written and the name's words joined by single spaces; that is all this does. Anything
+    else (comments, groups, escapes, route addresses, odd spacing) gets the stdlib parser.
+    """
+    pairs, position = [], 0
+    while True:
+        match = _SIMPLE_ADDRESS.match(text, position)
+        if match is None:
+            return None
+        phrase, angled, bare = match.groups()
+        if bare is not None:
+            pairs.append(("", bare))
+        else:
+            words = _PHRASE_WORD.findall(phrase or "")
+            pairs.append((" ".join(w[1:-1] if w[:1] == '"' else w for w in words), angled))
+        position = match.end()
+        if position == len(text):
+            return pairs
+        if text[position] != ",":
+            return None
+        position += 1
+
+
 def _addresses(values):
     """Raw header values -> (``'Name <addr>, ...'``, [bare lowercase addresses])."""
     if not values:
         return "", []
     texts = [_unescape_8bit(v) for v in values]
-    try:
-        pairs = getaddresses(texts, **_GETADDRESSES_KW)
-    except Exception:  # noqa: BLE001 - unparseable list: show it, extract nothing
-        return decode_header_value(", ".join(texts)), []
+    pairs = _simple_addresses(", ".join(texts))
+    if pairs is None:
+        try:
+            pairs = getaddresses(texts, **_GETADDRESSES_KW)
+        except Exception:  # noqa: BLE001 - unparseable list: show it, extract nothing
+            return decode_header_value(", ".join(texts)), []
     display, bare = [], []
     for name, address in pairs:
         name = decode_header_value(name)

@@ -4,8 +4,9 @@ Why
 ---
 The stdlib feed parser reads a message line by line in Python: a message with a 300 KB
 base64 attachment is 5,000 lines, and parsing was most of the engine's time per message
-(profile in tests/bench/bench_parse.py). Here only header blocks go through the stdlib
-(``HeaderParser``); bodies are cut at their boundaries with ``str.find`` and kept whole,
+(profile in tests/bench/bench_parse.py). Here header blocks are cut into lines and
+``Name: value`` pairs as the feed parser does (unusual ones still go through the stdlib's
+``HeaderParser``); bodies are cut at their boundaries with ``str.find`` and kept whole,
 which is exactly what the feed parser stores as payload, preamble and epilogue.
 
 Contract
@@ -18,12 +19,15 @@ without a usable boundary or closing delimiter, bare CR line ends, adjacent deli
 defect reports the damaged-mail path relies on. tests/engine/test_mime.py checks the
 equivalence on realistic and hostile corpora.
 """
+import re
+from email.message import Message
 from email.parser import HeaderParser
 from email.policy import compat32
 
 _HEADERS = HeaderParser(policy=compat32)
 _PASS_THROUGH_ENCODINGS = ("7bit", "8bit", "binary")
 MAX_DEPTH = 20  # deeper nesting goes to the stdlib parser (and its own limits)
+_HEADER_LINE = re.compile(r"[\041-\071\073-\176]+:")
 
 
 class _NotPlain(Exception):
@@ -57,9 +61,48 @@ def _header_end(text):
     return crlf + 3 if crlf != -1 else len(text)
 
 
+def _headers(block):
+    """The header-only ``Message`` of a header block, as ``HeaderParser`` builds it.
+
+    Plain blocks (``Name: value`` lines, folded lines, the blank line last) are cut here;
+    anything the feed parser would treat in its own way (a ``From `` line, a line that is
+    not a header, a leading continuation) goes to it. Bare CRs never get here (``split``).
+    """
+    lines = block.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+        ends = True
+    else:
+        ends = False
+    msg = Message()
+    current = None
+    last = len(lines) - 1
+    for index, line in enumerate(lines):
+        if index < last or ends:
+            line += "\n"
+        if line == "\n" or line == "\r\n":
+            if index != last:
+                return _HEADERS.parsestr(block, headersonly=True)
+            break
+        if line[0] in " \t":
+            if current is None:
+                return _HEADERS.parsestr(block, headersonly=True)
+            current.append(line)
+            continue
+        if not _HEADER_LINE.match(line):
+            return _HEADERS.parsestr(block, headersonly=True)
+        if current is not None:
+            msg.set_raw(*compat32.header_source_parse(current))
+        current = [line]
+    if current is not None:
+        msg.set_raw(*compat32.header_source_parse(current))
+    msg.set_payload("")
+    return msg
+
+
 def _part(text, depth):
     end = _header_end(text)
-    msg = _HEADERS.parsestr(text[:end], headersonly=True)
+    msg = _headers(text[:end])
     if msg.defects or msg._payload:  # a non-header line inside the header block, etc.
         raise _NotPlain
     body = text[end:]

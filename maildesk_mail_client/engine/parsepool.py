@@ -7,8 +7,9 @@ headers_only in items]``, computed by a pool of worker processes when ``workers`
 that the parse and the HTML sanitizing of a first sync (about 1 ms of pure Python per
 message, the largest cost of the ingest after the database) use another core instead of
 competing for the GIL of the process that stores the mail. The IMAP provider calls it from
-its prefetch thread for syncs of more than one batch; a small incremental sync parses in
-process (no pool, no hand-over latency).
+its prefetch thread for syncs of more than one batch, through ``parse_many_async``: the
+workers parse batch N while that thread fetches batch N+1 from the server. A small
+incremental sync parses in process (no pool, no hand-over latency).
 
 How it works
 ------------
@@ -97,24 +98,42 @@ def _discard(executor):
 
 def parse_many(items, workers):
     """``[parse_message(raw, headers_only=h) for raw, h in items]``, in worker processes if ``workers``."""
+    return parse_many_async(items, workers)()
+
+
+def parse_many_async(items, workers):
+    """Start ``parse_many(items, workers)``; returns a function that waits for its result.
+
+    The workers start on the batch at once, so the caller can fetch the next one meanwhile.
+    Without a pool (``workers`` 0, a batch of one chunk, no fork possible) the parse runs
+    in process when the function is called.
+    """
     items = [(raw or b"", bool(headers_only)) for raw, headers_only in items]
     if workers <= 0 or len(items) <= CHUNK:
-        return _parse_chunk(items)
+        return lambda: _parse_chunk(items)
     try:
         executor = _executor(workers)
     except (OSError, ValueError) as exc:
         _logger.warning("MailDesk: no parse worker processes (%s); parsing in process", exc)
-        return _parse_chunk(items)
-    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+        return lambda: _parse_chunk(items)
     try:
-        results = []
-        for parsed in executor.map(_parse_chunk, chunks):
-            results.extend(parsed)
-        return results
-    except Exception as exc:  # noqa: BLE001 - BrokenProcessPool, pickling, fork failure: parse here
+        futures = [executor.submit(_parse_chunk, items[i:i + CHUNK]) for i in range(0, len(items), CHUNK)]
+    except Exception as exc:  # noqa: BLE001 - a pool broken before this call: parse here, new pool next time
         _logger.warning("MailDesk: parse worker processes failed (%s); parsing in process", exc)
         _discard(executor)
-        return _parse_chunk(items)
+        return lambda: _parse_chunk(items)
+
+    def result():
+        try:
+            results = []
+            for future in futures:
+                results.extend(future.result())
+            return results
+        except Exception as exc:  # noqa: BLE001 - BrokenProcessPool, pickling, fork failure: parse here
+            _logger.warning("MailDesk: parse worker processes failed (%s); parsing in process", exc)
+            _discard(executor)
+            return _parse_chunk(items)
+    return result
 
 
 def shutdown():

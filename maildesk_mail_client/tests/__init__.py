@@ -11,4 +11,5 @@ from . import test_client_ui_api
 from . import test_realtime
 from . import test_offline
 from . import test_search_setup
+from . import test_bulk_create
 from . import test_server_tours

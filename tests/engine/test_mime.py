@@ -136,3 +136,27 @@ def test_headers_for_the_upper_addons_are_read():
     assert mime.parse_message(b"Return-Path: <>\r\nFrom: a@b.org\r\n\r\nx").return_path == ""
     plain = mime.parse_message(b"From: a@b.org\r\n\r\nx")
     assert (plain.auto_submitted, plain.precedence, plain.list_id, plain.authentication_results) == ("", "", "", "")
+
+
+HEADER_BLOCKS = [
+    "", "\n", "\r\n", "Subject: s\r\n\r\n", "Subject: s\n\n", "Subject: s", "Subject:s\r\nTo:  a@x\r\n\r\n",
+    "Subject: a\r\n  folded\r\n\tagain\r\n\r\n", "Subject: a\n folded\n\n", " leading: continuation\r\n\r\n",
+    "From a@x Mon Jan 1 00:00:00 2024\r\nSubject: s\r\n\r\n", "Subject: s\r\nFrom a@x\r\n\r\n",
+    ": empty name\r\n\r\n", "not a header line\r\n\r\n", "Subject: s\r\nbroken line\r\nTo: a\r\n\r\n",
+    "X-Empty:\r\n\r\n", "X-Spaces:   \t \r\n\r\n", "Subject: caf\udce9\r\n\r\n", "X-\udce9: v\r\n\r\n",
+    "Subject: a\x0bb\x0cc\x1cd\r\n\r\n", "Subject: a\r\n \r\n\r\n", "Subject: s\r\n\r\nbody after\r\n",
+    "Subject: s\r\n\n", "A: 1\nB: 2\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("block", HEADER_BLOCKS)
+def test_header_blocks_are_read_like_the_stdlib(block):
+    assert tree(mimesplit._headers(block)) == tree(mimesplit._HEADERS.parsestr(block, headersonly=True))
+
+
+def test_header_blocks_of_real_mail_are_read_like_the_stdlib():
+    raws = list(mailgen.generate(200, seed=4)) + [raw for _name, raw in mailgen.hostile_corpus()]
+    for raw in raws:
+        text = raw.decode("ascii", "surrogateescape")
+        block = text[:mimesplit._header_end(text)]
+        assert tree(mimesplit._headers(block)) == tree(mimesplit._HEADERS.parsestr(block, headersonly=True))

@@ -55,6 +55,20 @@ def test_a_dead_worker_falls_back_to_parsing_in_process():
     assert parsepool._pool[2] is not executor
 
 
+def test_a_started_parse_gives_the_same_result_or_falls_back_when_the_pool_dies():
+    """``parse_many_async`` works while the caller does other things; a worker killed meanwhile changes nothing."""
+    items = corpus()
+    expected = as_values(mime.parse_message(raw or b"", headers_only=partial) for raw, partial in items)
+    assert as_values(parsepool.parse_many_async(items, workers=1)()) == expected
+    started = parsepool.parse_many_async(items, workers=1)
+    executor = parsepool._pool[2]
+    for process in list(executor._processes.values()):
+        process.kill()
+        process.join()
+    assert as_values(started()) == expected
+    assert as_values(parsepool.parse_many_async(items, workers=1)()) == expected
+
+
 def test_large_sync_is_parsed_ahead_by_the_workers(imap_account):
     """A first sync of several batches hands every message over parsed, as the in-process parse does."""
     account = imap_account

@@ -102,30 +102,6 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
--- Due times: statement triggers (the rows are narrow), one function per event (transition tables).
--- A due time counts on its own day (overdue) and on its wait's answer day (answered late).
-CREATE OR REPLACE FUNCTION maildesk_ck_rollup_due_ins() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO maildesk_cockpit_rollup_dirty (account_id, day)
-    SELECT DISTINCT p.account_id, p.day FROM ({_DUE_DAYS.format(t="new_due")}) p
-     WHERE p.day IS NOT NULL AND {_NEW_MARK.format(acc="p.account_id", day="p.day")};
-    RETURN NULL;
-END $$;
-CREATE OR REPLACE FUNCTION maildesk_ck_rollup_due_del() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO maildesk_cockpit_rollup_dirty (account_id, day)
-    SELECT DISTINCT p.account_id, p.day FROM ({_DUE_DAYS.format(t="old_due")}) p
-     WHERE p.day IS NOT NULL AND {_NEW_MARK.format(acc="p.account_id", day="p.day")};
-    RETURN NULL;
-END $$;
-CREATE OR REPLACE FUNCTION maildesk_ck_rollup_due_upd() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO maildesk_cockpit_rollup_dirty (account_id, day)
-    SELECT DISTINCT p.account_id, p.day
-      FROM ({_DUE_DAYS.format(t="old_due")} UNION {_DUE_DAYS.format(t="new_due")}) p
-     WHERE p.day IS NOT NULL AND {_NEW_MARK.format(acc="p.account_id", day="p.day")};
-    RETURN NULL;
-END $$;
 CREATE OR REPLACE FUNCTION maildesk_ck_rollup_thread() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO maildesk_cockpit_rollup_dirty (account_id, day)
@@ -145,24 +121,40 @@ TRIGGERS = (  # table, name, event, condition, function
     ("maildesk_thread", "maildesk_ck_rollup_thread_upd", f"UPDATE OF {', '.join(_THREAD_COLS)}",
      _changed(_THREAD_COLS), "maildesk_ck_rollup_thread"),
 )
-DUE_TRIGGERS = (  # name, event, transition tables, function (FOR EACH STATEMENT on wait_due.TABLE)
-    ("maildesk_ck_rollup_due_ins", "INSERT", "NEW TABLE AS new_due", "maildesk_ck_rollup_due_ins"),
-    ("maildesk_ck_rollup_due_del", "DELETE", "OLD TABLE AS old_due", "maildesk_ck_rollup_due_del"),
-    ("maildesk_ck_rollup_due_upd", "UPDATE", "OLD TABLE AS old_due NEW TABLE AS new_due", "maildesk_ck_rollup_due_upd"),
+# Due times: statement triggers (the rows are narrow), one per event, each with a function of
+# its own (a function reads only the transition tables its trigger declares). A due time counts
+# on its own day (overdue) and on its wait's answer day (answered late).
+DUE_TRIGGERS = (  # trigger and function name, event, transition tables (FOR EACH STATEMENT on wait_due.TABLE)
+    ("maildesk_ck_rollup_due_ins", "INSERT", ("new",)),
+    ("maildesk_ck_rollup_due_del", "DELETE", ("old",)),
+    ("maildesk_ck_rollup_due_upd", "UPDATE", ("old", "new")),
 )
+
+
+def _due_function(name, tables):
+    days = " UNION ".join(_DUE_DAYS.format(t=f"{t}_due") for t in tables)
+    return f"""
+CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO maildesk_cockpit_rollup_dirty (account_id, day)
+    SELECT DISTINCT p.account_id, p.day FROM ({days}) p
+     WHERE p.day IS NOT NULL AND {_NEW_MARK.format(acc="p.account_id", day="p.day")};
+    RETURN NULL;
+END $$;"""
 
 
 def install_sql():
     """Statements creating the tables, trigger functions and triggers (idempotent)."""
-    statements = [DDL, FUNCTIONS]
+    statements = [DDL, FUNCTIONS] + [_due_function(name, tables) for name, _event, tables in DUE_TRIGGERS]
     for table, name, event, condition, function in TRIGGERS:
         statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table};")
         statements.append(f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW WHEN ({condition}) "
                           f"EXECUTE FUNCTION {function}();")
-    for name, event, tables, function in DUE_TRIGGERS:
+    for name, event, tables in DUE_TRIGGERS:
+        referencing = " ".join(f"{t.upper()} TABLE AS {t}_due" for t in tables)
         statements.append(f"DROP TRIGGER IF EXISTS {name} ON {wait_due.TABLE};")
-        statements.append(f"CREATE TRIGGER {name} AFTER {event} ON {wait_due.TABLE} REFERENCING {tables} "
-                          f"FOR EACH STATEMENT EXECUTE FUNCTION {function}();")
+        statements.append(f"CREATE TRIGGER {name} AFTER {event} ON {wait_due.TABLE} REFERENCING {referencing} "
+                          f"FOR EACH STATEMENT EXECUTE FUNCTION {name}();")
     return "\n".join(statements)
 
 
@@ -171,8 +163,8 @@ def uninstall_sql():
     statements = [f"DROP TRIGGER IF EXISTS {name} ON {table};" for table, name, *_rest in TRIGGERS]
     statements += [f"DROP TRIGGER IF EXISTS {name} ON {wait_due.TABLE};" for name, *_rest in DUE_TRIGGERS]
     statements.append("DROP FUNCTION IF EXISTS maildesk_ck_rollup_msg(), maildesk_ck_rollup_thread(), "
-                      "maildesk_ck_rollup_mark(int, date[]), maildesk_ck_rollup_due_ins(), "
-                      "maildesk_ck_rollup_due_del(), maildesk_ck_rollup_due_upd();")
+                      "maildesk_ck_rollup_mark(int, date[]), "
+                      + ", ".join(f"{name}()" for name, *_rest in DUE_TRIGGERS) + ";")
     statements.append("DROP TABLE IF EXISTS maildesk_cockpit_rollup, maildesk_cockpit_rollup_dirty, "
                       "maildesk_cockpit_rollup_tz;")
     return "\n".join(statements)

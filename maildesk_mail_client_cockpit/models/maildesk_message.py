@@ -20,8 +20,6 @@ class MaildeskMessage(models.Model):
     ck_first = fields.Boolean("First Response Gap", readonly=True, copy=False)
     ck_answered_at = fields.Datetime("Answered At", readonly=True, copy=False)
     ck_reply_seconds = fields.Float("Response Time (business seconds)", readonly=True, copy=False)
-    ck_due_at = fields.Datetime("SLA Due", compute="_compute_ck_due_at",
-                                help="The wait's SLA due time (kept in engine/wait_due.py's table).")
 
     def init(self):
         cr = self.env.cr
@@ -45,15 +43,6 @@ class MaildeskMessage(models.Model):
         cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_ck_gap_page_idx ON maildesk_message
                           (date DESC NULLS LAST, thread_id, id)
                           INCLUDE (account_id, ck_first, ck_answered_at, ck_reply_seconds) WHERE ck_wait_start""")
-
-    def _compute_ck_due_at(self):
-        due = {}
-        if self.ids:
-            self.env.cr.execute(f"SELECT message_id, due_at FROM {wait_due.TABLE} WHERE message_id = ANY(%s)",
-                                (self.ids,))
-            due = dict(self.env.cr.fetchall())
-        for message in self:
-            message.ck_due_at = due.get(message.id, False)
 
     def _on_messages_stored(self):
         result = super()._on_messages_stored()

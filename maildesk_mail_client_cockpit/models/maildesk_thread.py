@@ -273,7 +273,6 @@ class MaildeskThread(models.Model):
             cr.execute(wait_due.upsert_sql(), gaps)
         self.invalidate_recordset(["sla_policy_id", "sla_due_at", "sla_status", "sla_target_kind", "sla_risk_at",
                                    "sla_escalate_at"])
-        self.env["maildesk.message"].invalidate_model(["ck_due_at"])
         fired = self.env["maildesk.cockpit.escalation"].sudo()._fire(due_escalations, now)
         return {"threads": len(rows), "escalations": fired}
 

@@ -1,7 +1,7 @@
 {
     "name": "MailDesk Cockpit",
     "summary": "Manager cockpit for MailDesk: KPIs, drill-down, triage, SLA and escalation, four tiers",
-    "version": "17.0.1.1.0",
+    "version": "17.0.1.2.0",
     # Plain text: without a description Odoo renders README.md as reStructuredText
     # (docutils warnings in every install log, a garbled Apps page).
     "description": ("The manager cockpit: KPIs with trends and drill-down, triage, SLA policies and "

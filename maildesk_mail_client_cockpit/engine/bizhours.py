@@ -14,7 +14,7 @@ read with the offset before the change, the usual ``fold=0`` rule.
 Examples (9-17, Monday-Friday): Friday 16:30 -> Monday 09:30 counts 1 h; Saturday ->
 Sunday counts 0; ``add(Friday 16:00, 2 h)`` is Monday 10:00.
 """
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -113,11 +113,12 @@ class _Timeline:
         self.calendar = calendar
         self.first = self.last = None  # local days covered: [first, last)
         self.lo = self.hi = None  # the same range in epoch seconds
-        self.starts, self.ends, self.cum = [], [], []  # cum[i]: working seconds before interval i
+        # cum[i] / upto[i]: working seconds before / at the end of interval i
+        self.starts, self.ends, self.cum, self.upto = [], [], [], []
 
     def _append_days(self, first, last):
         calendar = self.calendar
-        total = self.cum[-1] + (self.ends[-1] - self.starts[-1]) if self.cum else 0.0
+        total = self.upto[-1] if self.upto else 0.0
         day = first
         while day < last:
             for a, b in _day_intervals(calendar.tz, calendar.attendance, calendar.leaves, day):
@@ -126,10 +127,11 @@ class _Timeline:
                 self.ends.append(b)
                 self.cum.append(total)
                 total += b - a
+                self.upto.append(total)
             day += DAY
 
     def _build(self, first, last):
-        self.starts, self.ends, self.cum = [], [], []
+        self.starts, self.ends, self.cum, self.upto = [], [], [], []
         self._append_days(first, last)
         self.first, self.last = first, last
         self.lo = _epoch(local_day_bounds(self.calendar.tz, first)[0])
@@ -163,22 +165,12 @@ class _Timeline:
     def at(self, target, since):
         """The first epoch moment whose position reaches ``target``, or None when the table grew
         ``MAX_DAYS`` past the epoch moment ``since`` without reaching it."""
-        while True:
-            if self.cum:
-                last = len(self.cum) - 1
-                if self.cum[last] + self.ends[last] - self.starts[last] >= target:
-                    # the first interval whose end position reaches the target
-                    lo, hi = 0, last
-                    while lo < hi:
-                        mid = (lo + hi) // 2
-                        if self.cum[mid] + self.ends[mid] - self.starts[mid] >= target:
-                            hi = mid
-                        else:
-                            lo = mid + 1
-                    return self.starts[lo] + (target - self.cum[lo])
+        while not self.upto or self.upto[-1] < target:
             if self.hi - since > MAX_DAYS * 86400:
                 return None
             self._grow_forward(self.SPAN)
+        index = bisect_left(self.upto, target)  # the first interval whose end reaches the target
+        return self.starts[index] + (target - self.cum[index])
 
 
 EPOCH = datetime(1970, 1, 1)

@@ -161,7 +161,12 @@ def test_rollup_equals_messages_through_changes_and_folds(db):
         cr.execute(f"UPDATE {wait_due.TABLE} SET due_at = due_at + interval '20 hours' WHERE message_id % 5 = 0")
         cr.execute(f"DELETE FROM {wait_due.TABLE} WHERE message_id % 29 = 0")  # a wait losing its due time
         cr.execute("UPDATE maildesk_message SET ck_kind = 'out' WHERE id % 17 = 0")
+        cr.execute(f"SELECT count(*) FROM {wait_due.TABLE} WHERE message_id % 19 = 0")
+        assert cr.fetchone()[0] > 0
         cr.execute("DELETE FROM maildesk_message WHERE id % 19 = 0")
+        cr.execute(f"SELECT count(*) FROM {wait_due.TABLE} d LEFT JOIN maildesk_message m ON m.id = d.message_id "
+                   "WHERE m.id IS NULL")
+        assert cr.fetchone()[0] == 0  # a message's due time goes with it
         cr.execute("DELETE FROM maildesk_thread WHERE id % 23 = 0")  # messages keep living, without a thread
         add_message(cr, rng, 1, 1, NOW - timedelta(days=40))  # late mail on an old day
         add_message(cr, rng, 2, 2, NOW - timedelta(minutes=5))
@@ -175,8 +180,8 @@ def test_rollup_equals_messages_through_changes_and_folds(db):
         cr.execute("UPDATE maildesk_message SET date = date")
         cr.execute("SELECT count(*) FROM maildesk_cockpit_rollup_dirty")
         assert cr.fetchone()[0] == 0
-        cr.execute(rollup.uninstall_sql())
-        cr.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'maildesk_ck_rollup%%'")
+        cr.execute(rollup.uninstall_sql() + wait_due.UNINSTALL)
+        cr.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'maildesk_ck_%%'")
         assert cr.fetchone()[0] == 0
 
 

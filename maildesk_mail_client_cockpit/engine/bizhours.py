@@ -185,16 +185,29 @@ def _from_epoch(ts):
 
 
 _TIMELINES = {}
+_LAST = (None, None)  # the last calendar looked up and its table: an SLA run asks for one again and again
 
 
 def _timeline(calendar):
+    global _LAST
+    last = _LAST  # one read of one tuple: another thread may replace it meanwhile
+    if calendar is last[0]:  # identity, not equality: hashing the key tuples cost as much as a search
+        return last[1]
     key = calendar.key()
     table = _TIMELINES.get(key)
     if table is None:
         if len(_TIMELINES) > 1000:
             _TIMELINES.clear()
         table = _TIMELINES[key] = _Timeline(calendar)
+    _LAST = (calendar, table)
     return table
+
+
+def forget_tables():
+    """Drop every cached timeline (tests: a table grows from the first moment asked)."""
+    global _LAST
+    _TIMELINES.clear()
+    _LAST = (None, None)
 
 
 def business_seconds(calendar, start, end):

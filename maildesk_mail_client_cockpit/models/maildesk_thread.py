@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from ..engine import bizhours, facts, sla, wait_due
+from ..engine import bizhours, facts, pgarray, sla, wait_due
 from .res_config_settings import setting
 
 _logger = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ class MaildeskThread(models.Model):
         ids.sort()
         # "id BETWEEN" beside "id = ANY": a cron batch's ids are sorted and close together; the range
         # narrows what the planner reads when it prefers a scan to thousands of index probes.
-        span = {"ids": ids, "lo": ids[0], "hi": ids[-1]}
+        span = {"ids": pgarray.literal(ids), "lo": ids[0], "hi": ids[-1]}
         cr.execute(f"""
             SELECT t.id, t.account_id, t.team_id, t.company_id, t.ck_partner_id, t.conversation_state,
                    t.ck_wait_since, t.ck_wait_first, t.ck_segment_consumed, t.ck_wait_message_id,
@@ -204,7 +204,7 @@ class MaildeskThread(models.Model):
               FROM maildesk_thread t
               LEFT JOIN maildesk_team team ON team.id = t.team_id
               LEFT JOIN {wait_due.TABLE} wd ON wd.message_id = t.ck_wait_message_id
-             WHERE t.id = ANY(%(ids)s) AND t.id BETWEEN %(lo)s AND %(hi)s
+             WHERE t.id = ANY(%(ids)s::int[]) AND t.id BETWEEN %(lo)s AND %(hi)s
         """, span)
         rows = cr.fetchall()
         partner_ids = list({r[4] for r in rows if r[4]})
@@ -216,7 +216,7 @@ class MaildeskThread(models.Model):
                 categories.setdefault(partner_id, set()).add(category_id)
         fired = {}
         cr.execute("SELECT thread_id, gap_message_id, level_id FROM maildesk_cockpit_escalation "
-                   "WHERE thread_id = ANY(%(ids)s) AND thread_id BETWEEN %(lo)s AND %(hi)s", span)
+                   "WHERE thread_id = ANY(%(ids)s::int[]) AND thread_id BETWEEN %(lo)s AND %(hi)s", span)
         for thread_id, gap_id, level_id in cr.fetchall():
             fired.setdefault((thread_id, gap_id), set()).add(level_id)
         changed = ([], [], [], [], [], [], [])  # only the conversations whose SLA columns move
@@ -267,10 +267,11 @@ class MaildeskThread(models.Model):
                   FROM unnest(%s::int[], %s::int[], %s::timestamp[], %s::varchar[], %s::varchar[],
                               %s::timestamp[], %s::timestamp[])
                        AS v(id, policy, due, status, kind, risk, esc)
-                 WHERE t.id = v.id AND t.id = ANY(%s) AND t.id BETWEEN %s AND %s
-            """, changed + (changed[0], min(changed[0]), max(changed[0])))  # rows come in the plan's order
+                 WHERE t.id = v.id AND t.id = ANY(%s::int[]) AND t.id BETWEEN %s AND %s
+            """, [pgarray.literal(col) for col in changed] +  # one text parameter per column (pgarray.py)
+                [pgarray.literal(changed[0]), min(changed[0]), max(changed[0])])  # rows come in the plan's order
         if gaps[0]:
-            cr.execute(wait_due.upsert_sql(), gaps)
+            cr.execute(wait_due.upsert_sql(), [pgarray.literal(col) for col in gaps])
         self.invalidate_recordset(["sla_policy_id", "sla_due_at", "sla_status", "sla_target_kind", "sla_risk_at",
                                    "sla_escalate_at"])
         fired = self.env["maildesk.cockpit.escalation"].sudo()._fire(due_escalations, now)

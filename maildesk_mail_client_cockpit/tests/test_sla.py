@@ -131,6 +131,24 @@ class TestCockpitSla(CockpitCase):
         self.assertEqual(sorted(logs.level_id.mapped("sequence")), [1, 2, 3])
         self.assertEqual(logs.filtered(lambda e: e.level_id.sequence == 3).user_ids, self.cockpit_admin)
 
+    def test_escalation_batch_records_each_level_once_with_its_recipients(self):
+        """One batch: a candidate listed twice and one that fired in an earlier batch fire once;
+        the log row carries the conversation's mailbox and company and each level's recipients."""
+        thread = self.thread(subject="Batch")
+        first, _breach, third = self.standard.level_ids.sorted("sequence")
+        Escalation = self.env["maildesk.cockpit.escalation"].sudo()
+        now = datetime(2026, 3, 2, 15, 24)
+        candidate = (thread.id, 0, self.standard.id, first.id, self.operator.id, self.manager.id)
+        self.assertEqual(Escalation._fire([candidate, candidate], now), 1)
+        later = (thread.id, 0, self.standard.id, third.id, self.operator.id, self.manager.id)
+        self.assertEqual(Escalation._fire([candidate, later], now), 1)
+        logs = Escalation.search([("thread_id", "=", thread.id)]).sorted(lambda e: e.level_id.sequence)
+        self.assertEqual(len(logs), 2)
+        self.assertEqual(logs[0].user_ids, self.operator)
+        self.assertEqual(logs[1].user_ids, self.cockpit_admin)
+        self.assertEqual((logs.account_id, logs.company_id, logs.fired_at),
+                         (thread.account_id, thread.company_id, now))
+
     def test_closed_conversation_is_met(self):
         thread = self.thread(subject="Close me")
         with freeze_time(MON9):

@@ -1,0 +1,43 @@
+"""Array literals read back by PostgreSQL exactly as psycopg2's own list adaptation."""
+import shutil
+import subprocess
+import uuid
+from datetime import date, datetime
+
+import psycopg2
+import pytest
+
+from maildesk_mail_client_cockpit.engine import pgarray
+
+CASES = [
+    ("int[]", [1, None, -7, 2_000_000_000]),
+    ("float8[]", [0.1, None, 1e-300, 12345.678]),
+    ("bool[]", [True, False, None]),
+    ("timestamp[]", [datetime(2026, 3, 2, 9, 0), None, datetime(2026, 3, 29, 1, 30, 0, 250)]),
+    ("date[]", [date(2026, 1, 31), None]),
+    ("varchar[]", ["first", None, 'a "quoted" \\ {brace}, comma', "NULL", "", " spaced "]),
+    ("int[]", []),
+]
+
+
+@pytest.fixture(scope="module")
+def cr():
+    if not shutil.which("createdb"):
+        pytest.skip("PostgreSQL client tools (createdb) not installed")
+    name = f"maildesk_pgarray_{uuid.uuid4().hex[:8]}"
+    if subprocess.run(["createdb", name], capture_output=True).returncode:
+        pytest.skip("PostgreSQL not reachable (createdb failed)")
+    conn = psycopg2.connect(dbname=name)
+    try:
+        with conn.cursor() as cursor:
+            yield cursor
+    finally:
+        conn.close()
+        subprocess.run(["dropdb", "--if-exists", name], capture_output=True)
+
+
+@pytest.mark.parametrize("cast, values", CASES)
+def test_literal_reads_back_like_a_list(cr, cast, values):
+    cr.execute(f"SELECT %s::{cast}, %s::{cast}", (pgarray.literal(values), values))
+    ours, theirs = cr.fetchone()
+    assert ours == theirs == values

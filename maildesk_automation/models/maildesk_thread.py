@@ -30,7 +30,7 @@ class MaildeskThread(models.Model):
     user_id = fields.Many2one("res.users", string="Assignee", index=True, ondelete="set null",
                               domain=[("share", "=", False)])
     team_id = fields.Many2one("maildesk.team", string="Team", index=True, ondelete="set null")
-    is_noise = fields.Boolean("Noise", readonly=True, index=True,
+    is_noise = fields.Boolean("Noise", readonly=True,  # partial index, see init()
                               help="Only auto-generated mail (newsletters, notifications, auto-replies).")
     conversation_state = fields.Selection(
         [("waiting_for_us", "Waiting for us"), ("waiting_for_them", "Waiting for them"), ("closed", "Closed")],
@@ -43,6 +43,14 @@ class MaildeskThread(models.Model):
     record_ids = fields.One2many("maildesk.thread.record", "thread_id", string="Linked Records")
     rule_note = fields.Char("Set by Rule", readonly=True,
                             help="Which rule last tagged, moved or assigned this conversation.")
+
+    def init(self):
+        super().init()  # one init() per model: the class highest in the MRO runs, it calls the rest
+        # Noise is rare and looked up as noise: a partial index, not an entry per conversation in
+        # one for the flag (each conversation write that is no HOT update adds one).
+        self.env.cr.execute("DROP INDEX IF EXISTS maildesk_thread__is_noise_index")
+        self.env.cr.execute("CREATE INDEX IF NOT EXISTS maildesk_thread_is_noise_idx ON maildesk_thread (id) "
+                            "WHERE is_noise")
 
     @api.constrains("user_id", "account_id")
     def _check_assignee_sees_mailbox(self):

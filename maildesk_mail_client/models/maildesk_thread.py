@@ -25,7 +25,7 @@ class MaildeskThread(models.Model):
                                  precompute=True)
     subject = fields.Char()
     normalized_subject = fields.Char(index=True)
-    provider_thread_id = fields.Char(index=True)
+    provider_thread_id = fields.Char()  # indexed with the mailbox, see init()
     message_ids = fields.One2many("maildesk.message", "thread_id")
     # Summary of the messages, kept by ``_refresh_summary`` (one UPDATE per batch).
     last_message_at = fields.Datetime(readonly=True, index=True)
@@ -38,6 +38,13 @@ class MaildeskThread(models.Model):
 
     # Everything here is derived from the mail by the sync: no user writes a conversation.
     _md_user_fields = ()
+
+    def init(self):
+        # A provider's conversation id is looked up within its mailbox (threading at ingest) and
+        # is empty for IMAP: the index holds the rows that have one (it replaces the field's own).
+        self.env.cr.execute("DROP INDEX IF EXISTS maildesk_thread__provider_thread_id_index")
+        self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_provider_thread_idx ON maildesk_thread
+                                   (account_id, provider_thread_id) WHERE provider_thread_id IS NOT NULL""")
 
     @api.depends("account_id.company_id")
     def _compute_company_id(self):

@@ -22,6 +22,7 @@ class MaildeskMessage(models.Model):
     ck_reply_seconds = fields.Float("Response Time (business seconds)", readonly=True, copy=False)
 
     def init(self):
+        super().init()  # one init() per model: the class highest in the MRO runs, it calls the rest
         cr = self.env.cr
         # Each wait's due time lives beside the messages (engine/wait_due.py); the indexes that
         # carried it as a column (before 17.0.1.1.0) go.

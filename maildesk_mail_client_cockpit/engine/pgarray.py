@@ -6,6 +6,7 @@ server as one expression each. The SLA run sends 40,000 values a batch; as one t
 cast with ``%s::int[]`` (or ``timestamp[]``, ``varchar[]``, ``float8[]``) they are one
 parameter and one ``array_in`` call.
 """
+from datetime import date
 
 
 def _element(value):
@@ -20,5 +21,11 @@ def _element(value):
 
 
 def literal(values):
-    """The array literal of ``values`` (None, bool, int, float, str, date, datetime)."""
+    """The array literal of ``values`` (None, bool, int, float, str, date, datetime: one kind)."""
+    values = list(values)
+    sample = next((v for v in values if v is not None), None)
+    if type(sample) is int:  # the list's own repr, in C: "[1, None, 3]"
+        return "{" + repr(values)[1:-1].replace("None", "NULL") + "}"
+    if isinstance(sample, date):  # ISO text, nothing to escape
+        return "{" + ",".join(["NULL" if v is None else f'"{v}"' for v in values]) + "}"
     return "{" + ",".join(map(_element, values)) + "}"

@@ -7,3 +7,4 @@ from . import test_ai_panel
 from . import test_settings
 from . import test_reports
 from . import test_rollup
+from . import test_schema

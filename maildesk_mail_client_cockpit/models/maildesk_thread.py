@@ -82,9 +82,14 @@ class MaildeskThread(models.Model):
                                                          sla_due_at, conversation_state)
                                    WHERE conversation_state = 'waiting_for_us' AND NOT coalesce(is_noise, false)
                                          AND NOT coalesce(ck_marked_noise, false)""")
-        # Drill-down pages of the thread KPIs (kpi.page_sql, oldest wait first) in index order.
-        self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_ck_page_idx ON maildesk_thread
-                                   (ck_wait_since, id) WHERE conversation_state = 'waiting_for_us'""")
+        # Drill-down pages of the thread KPIs (kpi.page_sql, oldest wait first) in index order and
+        # index-only: every scope column and the due time (overdue) included. Without them a page
+        # read and sorted all 51,000 overdue rows at 1M (75-340 ms instead of 1).
+        self.env.cr.execute("DROP INDEX IF EXISTS maildesk_thread_ck_page_idx")
+        self.env.cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_thread_ck_page2_idx ON maildesk_thread
+                                   (ck_wait_since, id) INCLUDE (account_id, company_id, team_id, user_id, ck_partner_id,
+                                                                is_noise, ck_marked_noise, sla_due_at)
+                                   WHERE conversation_state = 'waiting_for_us'""")
         # The conversation side of every KPI join (engine/kpi.py scope_filter): the scope columns of
         # the non-noise conversations, read index-only instead of the wide rows (the predicate is
         # scope_filter's own, so the planner matches it).

@@ -134,7 +134,8 @@ def page_sql(kpi, scope, start, end, now, limit, offset, order="at"):
 
     No window count: ``count(*) OVER ()`` would read every row behind the page. The order
     (the row's moment, then conversation and message ids) is the order of the partial indexes
-    ``*_ck_page_idx``, so a page reads about ``offset + limit`` index entries.
+    ``maildesk_message_ck_page_idx`` and ``maildesk_thread_ck_page2_idx``, so a page reads about
+    ``offset + limit`` index entries.
     """
     sql, params = rows_sql(kpi, scope, start, end, now)
     direction = "ASC" if order == "at" else "DESC"

@@ -28,4 +28,7 @@ def literal(values):
         return "{" + repr(values)[1:-1].replace("None", "NULL") + "}"
     if isinstance(sample, date):  # ISO text, nothing to escape
         return "{" + ",".join(["NULL" if v is None else f'"{v}"' for v in values]) + "}"
+    if isinstance(sample, str):
+        return "{" + ",".join(["NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                               for v in values]) + "}"
     return "{" + ",".join(map(_element, values)) + "}"

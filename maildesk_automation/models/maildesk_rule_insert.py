@@ -56,7 +56,7 @@ class _Planned:
     def __init__(self):
         self.ids = frozenset()
         self.triggers = {}              # trigger -> (rule ids, first copies of the trigger: vals indexes, then ids)
-        self.items = {}                 # vals index, then id -> [fact, decisions, errors, share] (planned messages)
+        self.items = {}                 # vals index, then id -> (fact, decisions, errors) (planned messages)
         self.flag_state = {}            # vals index, then id -> {"is_read", "is_starred"} before folding
         self.folded = defaultdict(set)  # field -> vals indexes, then message ids
         self.thread_user = {}           # thread id -> assignee
@@ -67,12 +67,12 @@ class _Planned:
         self.triggers = {trigger: (rule_ids, [ids[i] for i in indexes])
                          for trigger, (rule_ids, indexes) in self.triggers.items()}
         items = {}
-        for index, (fact, decisions, errors, share) in self.items.items():
+        for index, (fact, decisions, errors) in self.items.items():
             placeholder, fact.id = fact.id, ids[index]
             # A bounded regex's timeout names the message it stopped on.
             errors = [(rule_id, text.replace(f"on message {placeholder}:", f"on message {fact.id}:"))
                       for rule_id, text in errors]
-            items[fact.id] = (fact, decisions, errors, share)
+            items[fact.id] = (fact, decisions, errors)
         self.items = items
         self.flag_state = {ids[index]: state for index, state in self.flag_state.items()}
         self.folded = defaultdict(set, {field: {ids[i] for i in indexes} for field, indexes in self.folded.items()})
@@ -159,9 +159,9 @@ class MaildeskRule(models.Model):
                 facts.append(self._values_fact(-(index + 1), vals, thread, calendars.get(calendar_id), attachments,
                                                bool(kinds & BODY_KINDS)))
             ctx = engine_rules.EvalContext(trigger=trigger)
-            for fact, decisions, errors, share in self._plan_facts(rules, compiled, facts, ctx, True, now):
+            for fact, decisions, errors in self._plan_facts(rules, compiled, facts, ctx, True, now):
                 index = -fact.id - 1
-                planned.items[index] = (fact, decisions, errors, share)
+                planned.items[index] = (fact, decisions, errors)
                 self._fold_flags(index, decisions, planned)
         planned.thread_user = {tid: t["user_id"] for tid, t in threads.items()}
         return planned

@@ -476,17 +476,20 @@ def plan_batch(rules, messages, ctx, active_from=None, now=None):
     alive = list(range(count))
     trigger = ctx.trigger
     now = now if now is not None else datetime.now(timezone.utc).replace(tzinfo=None)
+    # Usually one mailbox and mail newer than every rule: then no rule needs a filter pass.
+    batch_accounts = {m.account_id for m in messages}
+    oldest = min((m.date or now for m in messages), default=None)
     for rule in rules:
         spec = rule.spec
         if spec.trigger != trigger or not alive:
             continue
         started = time.perf_counter()
         todo = alive
-        if spec.account_ids:
+        if spec.account_ids and not batch_accounts <= spec.account_ids:
             accounts = spec.account_ids
             todo = [i for i in todo if messages[i].account_id in accounts]
         since = active_from.get(spec.id) if active_from else None
-        if since:
+        if since and oldest < since:
             todo = [i for i in todo if (messages[i].date or now) >= since]
         hits, matched = _rule_pass(rule, messages, todo, ctx, errors)
         if hits:

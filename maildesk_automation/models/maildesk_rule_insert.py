@@ -56,6 +56,7 @@ class _Planned:
     def __init__(self):
         self.ids = frozenset()
         self.triggers = {}              # trigger -> (rule ids, first copies of the trigger: vals indexes, then ids)
+        self.compiled = {}              # trigger -> the rules compiled (``maildesk.rule._compiled``)
         self.items = {}                 # vals index, then id -> (fact, decisions, errors) (planned messages)
         self.flag_state = {}            # vals index, then id -> {"is_read", "is_starred"} before folding
         self.folded = defaultdict(set)  # field -> vals indexes, then message ids
@@ -134,6 +135,7 @@ class MaildeskRule(models.Model):
             if kinds & STORED_ONLY_KINDS:
                 return None
             planned.triggers[trigger] = (rules.ids, indexes)
+            planned.compiled[trigger] = compiled
             todo[trigger] = (rules, compiled, kinds, indexes)
         if not todo:
             return planned
@@ -287,7 +289,8 @@ class MaildeskRule(models.Model):
         try:
             Message = self.env["maildesk.message"].sudo()
             for trigger, (rule_ids, ids) in planned.triggers.items():
-                self._run_trigger(trigger, Message.browse(ids), rules=self.sudo().browse(rule_ids), planned=planned)
+                self._run_trigger(trigger, Message.browse(ids), rules=self.sudo().browse(rule_ids), planned=planned,
+                                  compiled=planned.compiled.get(trigger))
         except Exception:  # noqa: BLE001 - automation never blocks the sync that stored the mail
             _logger.exception("MailDesk automation: rules failed on a batch of %d messages", len(messages))
         finally:

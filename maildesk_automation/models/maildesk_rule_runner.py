@@ -278,12 +278,14 @@ class MaildeskRule(models.Model):
             keep.append(message.id)
         return self.env["maildesk.message"].sudo().browse(keep)
 
-    def _run_trigger(self, trigger, messages, rules=None, dry_run=None, trigger_keys=None, planned=None):
+    def _run_trigger(self, trigger, messages, rules=None, dry_run=None, trigger_keys=None, planned=None,
+                     compiled=None):
         """Plan and execute ``rules`` (default: the active rules of ``trigger``) on ``messages``.
 
         ``planned``: the plan made before the INSERT (``maildesk_rule_insert._Planned``): its
         messages' decisions are taken from it, the others' are made here; all are executed
-        in the order of ``messages``, in one batch.
+        in the order of ``messages``, in one batch. ``compiled``: ``rules._compiled()`` when
+        the caller has it (the same transaction, a moment earlier).
         """
         Rule = self.sudo()
         if rules is None:
@@ -291,7 +293,7 @@ class MaildeskRule(models.Model):
         if not rules:
             return self.env["maildesk.rule.run"]
         try:
-            compiled = rules._compiled()
+            compiled = compiled or rules._compiled()
         except engine_rules.RuleError as exc:
             _logger.warning("MailDesk automation: %s", exc)
             return self.env["maildesk.rule.run"]

@@ -138,8 +138,8 @@ class EvalContext:
 @dataclass(slots=True)
 class Decision:
     rule_id: int
-    matched: list   # labels of the conditions that matched (read-only: plan_batch shares it per rule)
-    actions: list   # the rule's action dicts, in order (read-only, shared likewise)
+    matched: list   # labels of the conditions that matched (read-only: plan_batch shares decisions)
+    actions: list   # the rule's action dicts, in order (read-only)
     eval_ms: float = 0.0  # plan_batch: the rule's evaluation time over the batch per message it matched
 
 
@@ -282,6 +282,11 @@ def _compile_condition(rule_id, index, cond):
             raise RuleError("Give at least one address or part of one.")
         wild = _wildcards(needles) if any("*" in n or "?" in n for n in needles) else None
         attr = "to" if kind == "to_contains" else "cc"
+        if wild is None and len(needles) == 1:
+            needle = needles[0]
+            if attr == "to":
+                return lambda m, ctx: any(needle in address for address in m.to)
+            return lambda m, ctx: any(needle in address for address in m.cc)
 
         def recipients(m, ctx):
             for address in getattr(m, attr):
@@ -296,9 +301,12 @@ def _compile_condition(rule_id, index, cond):
         if not needles:
             raise RuleError("Give at least one word to look for.")
         lowered = _lowered_subject if kind == "subject_contains" else _lowered_body
-        if len(needles) == 1:  # the usual case: no generator per message
+        if len(needles) == 1:  # the usual cases: no generator per message
             needle = needles[0]
             return lambda m, ctx: needle in lowered(m)
+        if len(needles) == 2:
+            first, second = needles
+            return lambda m, ctx: first in (text := lowered(m)) or second in text
         return lambda m, ctx: any(n in lowered(m) for n in needles)
     if kind in ("subject_regex", "body_regex"):
         search = compile_pattern(value if isinstance(value, str) else "")
@@ -391,14 +399,16 @@ def _all_of(predicates):
 
 
 class CompiledRule:
-    __slots__ = ("spec", "predicates", "labels", "match_all", "test_all")
+    __slots__ = ("spec", "predicates", "labels", "match_all", "test_all", "chain")
 
     def __init__(self, spec):
         self.spec = spec
         self.predicates = []
         self.labels = []
+        self.chain = []  # (predicate, negated) in order: ``plan_batch`` runs them condition by condition
         for index, cond in enumerate(spec.conditions):
             predicate = _compile_condition(spec.id, index, cond)
+            self.chain.append((predicate, bool(cond.get("negate"))))
             if cond.get("negate"):
                 predicate = (lambda p: lambda m, ctx: not p(m, ctx))(predicate)
             self.predicates.append(predicate)
@@ -459,7 +469,8 @@ def plan_batch(rules, messages, ctx, active_from=None, now=None):
     """``plan`` for every message of a batch: ``(decisions, errors)``, one list each per message.
 
     ``decisions[i]`` is what ``plan(rules, messages[i], ctx)`` returns; ``errors[i]`` the
-    ``(rule_id, text)`` that call would have added to ``ctx.errors`` (left empty here). The
+    ``(rule_id, text)`` that call would have added to ``ctx.errors`` (left empty here; an empty
+    tuple for a message without error). The
     batch is walked rule by rule: each rule's test runs over the messages it applies to that
     no earlier matched rule stopped. ``active_from``: ``{rule_id: datetime}``; a rule then
     applies only to messages dated (``now`` when undated) from that moment.
@@ -467,12 +478,13 @@ def plan_batch(rules, messages, ctx, active_from=None, now=None):
     A rule pass that raised or reported an error (a regex timeout) is run again message by
     message, so every error is charged to its message and a raising condition fails its rule
     for that message only, as ``plan`` does. Each ``Decision.eval_ms`` is the time of its
-    rule's pass divided by the messages it matched. Decisions of one rule share their
-    ``matched`` (all-conditions rules) and ``actions`` lists: read them, never change them.
+    rule's pass divided by the messages it matched. The messages a rule matched share one
+    ``Decision`` (one per first matching condition for an any-condition rule): few objects
+    for the collector to track on a large batch. Read decisions, never change them.
     """
     count = len(messages)
     decisions = [[] for _ in range(count)]
-    errors = [[] for _ in range(count)]
+    errors = [()] * count
     alive = list(range(count))
     trigger = ctx.trigger
     now = now if now is not None else datetime.now(timezone.utc).replace(tzinfo=None)
@@ -495,9 +507,18 @@ def plan_batch(rules, messages, ctx, active_from=None, now=None):
         if hits:
             share = (time.perf_counter() - started) * 1000 / len(hits)
             actions = list(spec.actions)
-            labels = rule.labels[:]
-            for i, labels_i in zip(hits, matched or [labels] * len(hits)):
-                decisions[i].append(Decision(spec.id, labels_i, actions, share))
+            if matched is None:  # all conditions: one decision, the same for every message matched
+                decision = Decision(spec.id, rule.labels[:], actions, share)
+                for i in hits:
+                    decisions[i].append(decision)
+            else:  # any condition: one decision per condition that matched first
+                shared = {}
+                for i, labels in zip(hits, matched):
+                    key = labels[0] if labels else None
+                    decision = shared.get(key)
+                    if decision is None:
+                        decision = shared[key] = Decision(spec.id, labels, actions, share)
+                    decisions[i].append(decision)
             if spec.stop:
                 stopped = set(hits)
                 alive = [i for i in alive if i not in stopped]
@@ -509,8 +530,17 @@ def _rule_pass(rule, messages, todo, ctx, errors):
     mark = len(ctx.errors)
     try:
         if rule.test_all is not None:
-            test = rule.test_all
-            hits = [i for i in todo if test(messages[i], ctx)]
+            # Condition by condition over the messages still matching: each message meets the
+            # same conditions, in the same order, as in ``test_all`` (which stops at the first
+            # false one), without a wrapper call per message and condition.
+            hits = todo
+            for predicate, negated in rule.chain:
+                if negated:
+                    hits = [i for i in hits if not predicate(messages[i], ctx)]
+                else:
+                    hits = [i for i in hits if predicate(messages[i], ctx)]
+                if not hits:
+                    break
             if len(ctx.errors) == mark:
                 return hits, None
         else:
@@ -530,7 +560,7 @@ def _rule_pass(rule, messages, todo, ctx, errors):
             ok = False
             ctx.errors.append((spec_id, f"{type(exc).__name__}: {exc}"))
         if len(ctx.errors) > mark:
-            errors[i].extend(ctx.errors[mark:])
+            errors[i] = [*errors[i], *ctx.errors[mark:]]
             del ctx.errors[mark:]
         if ok:
             hits.append(i)

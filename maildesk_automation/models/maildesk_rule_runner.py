@@ -177,7 +177,7 @@ class _Batch:
         self.flags = defaultdict(set)       # (field, value) -> message ids
         self.thread_vals = defaultdict(dict)  # thread id -> vals; ("team", id) -> team vals
         self.thread_user = {}               # thread id -> assignee when the batch started
-        self.flag_state = {}                # message id -> {"is_read": bool, "is_starred": bool} as stored
+        self.flagged = {"is_read": set(), "is_starred": set()}  # field -> ids of messages stored with it set
         self.folded = defaultdict(set)      # field -> message ids whose flag the INSERT already set
         self.assigners = {}
         self.logs = []                      # run-log lines in COPY's text format (``_log_line``)
@@ -304,7 +304,8 @@ class MaildeskRule(models.Model):
             kinds.add("tags")  # the stored tags tell which tag changes are no-ops
         rest = messages
         if planned is not None:
-            batch.flag_state.update(planned.flag_state)
+            for field, ids in planned.flagged.items():
+                batch.flagged[field] |= ids
             batch.folded = planned.folded
             batch.thread_user.update(planned.thread_user)
             rest = messages.browse([i for i in messages.ids if i not in planned.items])
@@ -448,7 +449,10 @@ class MaildeskRule(models.Model):
              auto_submitted, precedence, list_id, rfc_id, references, user_id, is_read, is_starred) = row
             if thread_id:
                 batch.thread_user[thread_id] = user_id or False
-            batch.flag_state[mid] = {"is_read": bool(is_read), "is_starred": bool(is_starred)}
+            if is_read:
+                batch.flagged["is_read"].add(mid)
+            if is_starred:
+                batch.flagged["is_starred"].add(mid)
             result.append(engine_rules.MessageFacts(
                 id=mid, account_id=account_id, thread_id=thread_id or 0, folder_id=folder_id or 0,
                 direction=direction or "incoming", from_address=(from_address or "").lower(),
@@ -523,7 +527,7 @@ class MaildeskRule(models.Model):
                 if not todo:
                     continue
                 changes.append((want, todo))
-            elif batch.flag_state.get(mid, {}).get(arg) or mid in batch.flags.get((arg, True), ()):
+            elif mid in batch.flagged[arg] or mid in batch.flags.get((arg, True), ()):
                 continue
             else:
                 changes.append((arg, None))
@@ -678,7 +682,7 @@ class MaildeskRule(models.Model):
     def _set_flag(self, action, fact, batch, field):
         if batch.dry_run:
             return action.dry
-        if batch.flag_state.get(fact.id, {}).get(field) or fact.id in batch.flags.get((field, True), ()):
+        if fact.id in batch.flagged[field] or fact.id in batch.flags.get((field, True), ()):
             return None
         batch.later(lambda: batch.flags[(field, True)].add(fact.id))
         return action.done

@@ -417,7 +417,7 @@ def test_plan_batch_decides_as_plan_message_by_message(seed):
     expected = [rules.plan(compiled, m, EvalContext()) for m in messages]
     assert [[(d.rule_id, d.matched, d.actions) for d in row] for row in decisions] == \
         [[(d.rule_id, d.matched, d.actions) for d in row] for row in expected]
-    assert errors == [[] for _ in messages]
+    assert all(not row for row in errors)
 
 
 def test_plan_batch_activation_dates():
@@ -447,10 +447,14 @@ def test_plan_batch_charges_each_error_to_its_message():
     assert ctx.errors == []
 
 
-def test_plan_batch_shares_a_rules_lists_and_times_its_pass():
-    compiled = rules.compile_rules([RuleSpec(id=1, conditions=[{"kind": "subject_contains", "value": "invoice"}],
-                                             actions=[{"kind": "star"}])])
-    decisions, _errors = rules.plan_batch(compiled, [msg(id=1), msg(id=2), msg(id=3, subject="hello")], EvalContext())
-    first, second, third = decisions
-    assert third == [] and first[0].matched is second[0].matched and first[0].actions is second[0].actions
+def test_plan_batch_shares_a_rules_decisions_and_times_its_pass():
+    """The messages a rule matched share its decision (per first matching condition when any)."""
+    conds = [{"kind": "subject_contains", "value": "invoice"}, {"kind": "sender", "value": "bob@*"}]
+    compiled = rules.compile_rules([RuleSpec(id=1, conditions=conds[:1], actions=[{"kind": "star"}]),
+                                    RuleSpec(id=2, sequence=20, conditions=conds, match="any")])
+    batch = [msg(id=1), msg(id=2), msg(id=3, subject="hello"), msg(id=4, subject="hi", from_address="bob@x")]
+    decisions, _errors = rules.plan_batch(compiled, batch, EvalContext())
+    first, second, third, fourth = decisions
+    assert third == [] and first[0] is second[0] and first[1] is second[1]
     assert first[0].matched == ["subject_contains invoice"] and first[0].eval_ms >= 0
+    assert fourth[0].rule_id == 2 and fourth[0].matched == ["sender bob@*"] and fourth[0] is not first[1]

@@ -155,7 +155,7 @@ class _LocalRule:
     batch's grouped writes, no record, no savepoint (nothing can fail half-way), no closure.
     """
 
-    __slots__ = ("rule", "steps", "note", "prefix")
+    __slots__ = ("rule", "steps", "note", "prefix", "one_tag", "one_flag", "decision", "matched")
 
     def __init__(self, rule, infos, note, prefix):
         self.rule = rule
@@ -164,6 +164,11 @@ class _LocalRule:
                            for info in infos)
         self.note = note      # "Tagged by rule …", set on the conversation when it tags
         self.prefix = prefix  # the rule's part of its log lines (``_log_prefix``)
+        # The usual rules, run without the general loop: one action adding one tag, or one flag.
+        single = self.steps[0] if len(self.steps) == 1 else None
+        self.one_tag = single[1][0] if single and single[0] == "add_tags" and len(single[1]) == 1 else None
+        self.one_flag = single[1] if single and single[0] in FLAG_FIELDS else None
+        self.decision = self.matched = None  # the last decision seen and its matched text (shared by plan_batch)
 
 
 class _Batch:
@@ -519,6 +524,27 @@ class MaildeskRule(models.Model):
         """
         start = time.perf_counter()
         mid = fact.id
+        if local.one_tag is not None:
+            tag_id = local.one_tag
+            added, removed = batch.tag_add.get(tag_id), batch.tag_remove.get(tag_id)
+            if (added is not None and mid in added) or (
+                    tag_id in fact.tag_ids and not (removed is not None and mid in removed)):
+                return  # already tagged: no line
+            batch.tag_add[tag_id].add(mid)
+            if removed is not None:
+                removed.discard(mid)
+            if fact.thread_id:
+                batch.thread_vals[fact.thread_id]["rule_note"] = local.note
+            self._log_local(local, decision, fact, batch, local.steps[0][2], start)
+            return
+        if local.one_flag is not None:
+            field = local.one_flag
+            done = batch.flags[(field, True)]
+            if mid in batch.flagged[field] or mid in done:
+                return  # already set: no line
+            done.add(mid)
+            self._log_local(local, decision, fact, batch, local.steps[0][2], start)
+            return
         texts, changes = [], []
         for kind, arg, text in local.steps:
             if kind == "add_tags" or kind == "remove_tags":
@@ -550,11 +576,16 @@ class MaildeskRule(models.Model):
                 batch.flags[(what, True)].add(mid)
         if noted and fact.thread_id:
             batch.thread_vals[fact.thread_id]["rule_note"] = local.note
-        message = batch.log_messages.get(mid) or self._log_message(fact, batch)
+        self._log_local(local, decision, fact, batch, texts[0] if len(texts) == 1 else ESCAPED_NEWLINE.join(texts),
+                        start)
+
+    def _log_local(self, local, decision, fact, batch, actions, start):
+        """The log line of a ``_LocalRule`` that acted: ``actions`` is the escaped text of what it did."""
+        if decision is not local.decision:
+            local.decision, local.matched = decision, self._log_matched(decision.matched, batch)
+        message = batch.log_messages.get(fact.id) or self._log_message(fact, batch)
         duration = decision.eval_ms + (time.perf_counter() - start) * 1000
-        actions = texts[0] if len(texts) == 1 else ESCAPED_NEWLINE.join(texts)
-        batch.logs.append(f"{local.prefix}\t{message}\t{self._log_matched(decision.matched, batch)}\t"
-                          f"{actions}\t{duration:.3f}\n")
+        batch.logs.append(f"{local.prefix}\t{message}\t{local.matched}\t{actions}\t{duration:.3f}\n")
 
     def _execute(self, rule, decision, fact, batch, trigger, trigger_key):
         start = time.perf_counter()

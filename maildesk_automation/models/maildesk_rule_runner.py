@@ -9,13 +9,17 @@ folder or label of the same Message-ID), load the rules of the trigger in one se
 - build ``MessageFacts`` for the whole batch from one SQL query over message, thread and team
   (``_facts``), plus one query each for the inputs some condition needs: attachments, tags,
   team calendars, Pro's security levels (scanned now when never scanned);
-- decide the domain conditions in one query per condition, let the engine plan each message;
-- execute: cheap actions (tags, flags, team, assignee) only queue grouped changes, written
-  once per batch (one write per tag, per flag, per identical thread values); moves, records,
-  notifications run per message; auto-replies and forwards are *queued* in
+- decide the domain conditions in one query per condition, let the engine plan the whole
+  batch rule by rule (``engine.rules.plan_batch``: the same decisions as message by message);
+- execute, message by message and each message's rules in order: cheap actions (tags,
+  flags, team, assignee) only queue grouped changes, written once per batch (one statement
+  for the tags, one write per flag, per identical thread values); a rule made only of tag
+  and flag actions runs on plain ids (``_execute_local``); moves, records, notifications
+  run per message; auto-replies and forwards are *queued* in
   ``maildesk.rule.mail`` and sent after the batch's commit (a rolled-back batch never sent
   anything, its retry queues once);
-- write the run log in one COPY: one line per matched rule and message, except a match whose
+- write the run log in one COPY (text format, lines made from parts escaped once per rule
+  and per message): one line per matched rule and message, except a match whose
   actions all found their work already done (the tag already there, the message already
   starred, the same assignee): a busy mailbox with broad rules would otherwise write a line
   per rule per message for nothing. Errors, dry runs and time triggers are always logged.

@@ -40,6 +40,8 @@ def matches(cond, message=None, hits=None, rule_id=1):
     ({"kind": "cc_contains", "value": "support"}, False),
     ({"kind": "subject_contains", "value": "invoice"}, True),
     ({"kind": "subject_contains", "value": "refund, quote"}, False),
+    ({"kind": "subject_contains", "value": "refund, OVERDUE"}, True),
+    ({"kind": "body_contains", "value": "quote, offer, attached"}, True),
     ({"kind": "subject_regex", "value": r"invoice \d{4}-\d{4}"}, True),
     ({"kind": "subject_regex", "value": r"^re:"}, False),
     ({"kind": "body_contains", "value": "attached"}, True),

@@ -56,8 +56,9 @@ class _Planned:
     def __init__(self):
         self.ids = frozenset()
         self.triggers = {}              # trigger -> (rule ids, first copies of the trigger: vals indexes, then ids)
-        self.items = {}                 # vals index, then id -> [fact, decisions, errors, share] (planned messages)
-        self.flag_state = {}            # vals index, then id -> {"is_read", "is_starred"} before folding
+        self.compiled = {}              # trigger -> the rules compiled (``maildesk.rule._compiled``)
+        self.items = {}                 # vals index, then id -> (fact, decisions, errors) (planned messages)
+        self.flagged = {"is_read": set(), "is_starred": set()}  # field -> vals indexes, then ids, set before folding
         self.folded = defaultdict(set)  # field -> vals indexes, then message ids
         self.thread_user = {}           # thread id -> assignee
 
@@ -67,14 +68,14 @@ class _Planned:
         self.triggers = {trigger: (rule_ids, [ids[i] for i in indexes])
                          for trigger, (rule_ids, indexes) in self.triggers.items()}
         items = {}
-        for index, (fact, decisions, errors, share) in self.items.items():
+        for index, (fact, decisions, errors) in self.items.items():
             placeholder, fact.id = fact.id, ids[index]
             # A bounded regex's timeout names the message it stopped on.
             errors = [(rule_id, text.replace(f"on message {placeholder}:", f"on message {fact.id}:"))
                       for rule_id, text in errors]
-            items[fact.id] = (fact, decisions, errors, share)
+            items[fact.id] = (fact, decisions, errors)
         self.items = items
-        self.flag_state = {ids[index]: state for index, state in self.flag_state.items()}
+        self.flagged = {field: {ids[i] for i in indexes} for field, indexes in self.flagged.items()}
         self.folded = defaultdict(set, {field: {ids[i] for i in indexes} for field, indexes in self.folded.items()})
 
 
@@ -134,6 +135,7 @@ class MaildeskRule(models.Model):
             if kinds & STORED_ONLY_KINDS:
                 return None
             planned.triggers[trigger] = (rules.ids, indexes)
+            planned.compiled[trigger] = compiled
             todo[trigger] = (rules, compiled, kinds, indexes)
         if not todo:
             return planned
@@ -154,15 +156,17 @@ class MaildeskRule(models.Model):
                 calendar_id = thread.get("calendar_id")
                 if "business_hours" in kinds and calendar_id and calendar_id not in calendars:
                     calendars[calendar_id] = _work_calendar(self.env["resource.calendar"].sudo().browse(calendar_id))
-                planned.flag_state[index] = {"is_read": bool(vals.get("is_read")),
-                                             "is_starred": bool(vals.get("is_starred"))}
+                for field, indexes in planned.flagged.items():
+                    if vals.get(field):
+                        indexes.add(index)
                 facts.append(self._values_fact(-(index + 1), vals, thread, calendars.get(calendar_id), attachments,
                                                bool(kinds & BODY_KINDS)))
             ctx = engine_rules.EvalContext(trigger=trigger)
-            for fact, decisions, errors, share in self._plan_facts(rules, compiled, facts, ctx, True, now):
+            flag_rules = {}
+            for fact, decisions, errors in self._plan_facts(rules, compiled, facts, ctx, True, now):
                 index = -fact.id - 1
-                planned.items[index] = (fact, decisions, errors, share)
-                self._fold_flags(index, decisions, planned)
+                planned.items[index] = (fact, decisions, errors)
+                self._fold_flags(index, decisions, planned, flag_rules)
         planned.thread_user = {tid: t["user_id"] for tid, t in threads.items()}
         return planned
 
@@ -262,19 +266,25 @@ class MaildeskRule(models.Model):
             references=text("references"))
 
     @staticmethod
-    def _fold_flags(index, decisions, planned):
+    def _fold_flags(index, decisions, planned, flag_rules):
         """Fold the flags the decisions set, walking them as ``_set_flag`` will after the insert:
         the first rule setting a flag the message lacks sets it; folded when that rule's
-        actions are all grouped (it cannot fail and so keep the flag from being set)."""
-        state = dict(planned.flag_state[index])
+        actions are all grouped (it cannot fail and so keep the flag from being set).
+        ``flag_rules``: {rule id: (flag fields its actions set, foldable)}, filled here."""
+        done = None
         for decision in decisions:
-            foldable = all(action["kind"] in FOLDABLE_KINDS for action in decision.actions)
-            for action in decision.actions:
-                field = FLAG_FIELDS.get(action["kind"])
-                if field and not state[field]:
-                    state[field] = True
-                    if foldable:
-                        planned.folded[field].add(index)
+            info = flag_rules.get(decision.rule_id)
+            if info is None:
+                fields_ = tuple(FLAG_FIELDS[a["kind"]] for a in decision.actions if a["kind"] in FLAG_FIELDS)
+                info = flag_rules[decision.rule_id] = (
+                    fields_, all(action["kind"] in FOLDABLE_KINDS for action in decision.actions))
+            fields_, foldable = info
+            for field in fields_:
+                if index in planned.flagged[field] or (done is not None and field in done):
+                    continue
+                done = (done or set()) | {field}
+                if foldable:
+                    planned.folded[field].add(index)
 
     # -- after the insert ------------------------------------------------------------------------
     @api.model
@@ -287,7 +297,8 @@ class MaildeskRule(models.Model):
         try:
             Message = self.env["maildesk.message"].sudo()
             for trigger, (rule_ids, ids) in planned.triggers.items():
-                self._run_trigger(trigger, Message.browse(ids), rules=self.sudo().browse(rule_ids), planned=planned)
+                self._run_trigger(trigger, Message.browse(ids), rules=self.sudo().browse(rule_ids), planned=planned,
+                                  compiled=planned.compiled.get(trigger))
         except Exception:  # noqa: BLE001 - automation never blocks the sync that stored the mail
             _logger.exception("MailDesk automation: rules failed on a batch of %d messages", len(messages))
         finally:

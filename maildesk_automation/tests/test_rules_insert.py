@@ -13,8 +13,9 @@ from .common import AutomationCase, make_rule
 D = datetime
 
 
-@tagged("post_install", "-at_install", "maildesk")
-class TestRulesAtInsert(AutomationCase):
+class InsertCase(AutomationCase):
+    """Helpers: message values as the sync prepares them, stored by its bulk INSERT."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -57,6 +58,9 @@ class TestRulesAtInsert(AutomationCase):
         return (message.is_starred, message.is_read, sorted(message.tag_ids.mapped("name")),
                 message.thread_id.user_id, [(r.rule_id.name, r.matched, r.actions_done, r.state) for r in runs])
 
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestRulesAtInsert(InsertCase):
     def make_rules(self):
         make_rule(self.env, self.account, name="Urgent", sequence=1, stop_processing=True,
                   conditions=[{"kind": "subject_contains", "value": "urgent"}],
@@ -207,3 +211,93 @@ class TestRulesAtInsert(AutomationCase):
         self.assertEqual([m.is_starred for m in messages], [True, False, False])
         self.assertEqual([bool(m.tag_ids) for m in messages], [True, True, False])
         self.assertEqual(self.Run.search_count([("message_id", "in", messages.ids)]), 3)
+
+
+@tagged("post_install", "-at_install", "maildesk")
+class TestRulesOnABatch(InsertCase):
+    """Several messages in one batch: each message's rules run in order on it, whichever path."""
+
+    def batch_rules(self):
+        def rule(name, sequence, actions, subject=None, **kwargs):
+            conditions = [{"kind": "subject_contains", "value": subject}] if subject else []
+            return make_rule(self.env, self.account, name=name, sequence=sequence, conditions=conditions,
+                             actions=actions, **kwargs)
+        tags_a, tags_b = [(6, 0, self.tag_a.ids)], [(6, 0, self.tag_b.ids)]
+        rule("Tag A", 1, [{"kind": "add_tags", "tag_ids": tags_a}])
+        rule("Untag A, star", 2, [{"kind": "remove_tags", "tag_ids": tags_a}, {"kind": "star"}], subject="drop")
+        rule("Tag A again", 3, [{"kind": "add_tags", "tag_ids": tags_a}], subject="again")
+        rule("Stop", 4, [{"kind": "add_tags", "tag_ids": tags_b}], subject="stop", stop_processing=True)
+        rule("Tag A+B late", 5, [{"kind": "add_tags", "tag_ids": [(6, 0, (self.tag_a | self.tag_b).ids)]},
+                                 {"kind": "mark_read"}])
+        rule("Nothing left to do", 6, [{"kind": "add_tags", "tag_ids": tags_a}, {"kind": "mark_read"}])
+
+    def lines(self, message):
+        return [(r.rule_id.name, r.actions_done, r.state)
+                for r in self.Run.search([("message_id", "=", message.id)], order="id")]
+
+    def check_batch(self, messages):
+        hello, drop, stop, other = messages
+        late = ("Tag A+B late", "tagged: A, B\nmarked read", "done")
+        self.assertEqual(self.lines(hello), [("Tag A", "tagged: A", "done"), late])
+        self.assertEqual(self.lines(drop), [("Tag A", "tagged: A", "done"),
+                                            ("Untag A, star", "untagged: A\nstarred", "done"),
+                                            ("Tag A again", "tagged: A", "done"), late])
+        self.assertEqual(self.lines(stop), [("Tag A", "tagged: A", "done"), ("Stop", "tagged: B", "done")])
+        self.assertEqual(self.lines(other), self.lines(hello))
+        self.assertEqual([sorted(m.tag_ids.mapped("name")) for m in messages],
+                         [["A", "B"], ["A", "B"], ["A", "B"], ["A", "B"]])
+        self.assertEqual([(m.is_read, m.is_starred) for m in messages],
+                         [(True, False), (True, True), (False, False), (True, False)])
+        # The last rule that noted a conversation, in message order then rule order, wins.
+        self.assertEqual(hello.thread_id, drop.thread_id)
+        self.assertIn("Tag A+B late", hello.thread_id.rule_note)
+        self.assertIn("Stop", stop.thread_id.rule_note)
+
+    def batch_vals(self):
+        shared = self.env["maildesk.thread"].create({"account_id": self.account.id, "subject": "Hi"})
+        return [self.vals(thread=shared, subject="hello"), self.vals(thread=shared, subject="drop it again"),
+                self.vals(subject="stop here"), self.vals(subject="hello too")]
+
+    def test_batch_at_insert(self):
+        """Two messages of one batch (one conversation) hitting the same rules, a rule undone by a
+        later one and redone, a stopping rule, a rule with nothing left to do (no line)."""
+        self.batch_rules()
+        plans = []
+        with mock.patch.object(type(self.env["maildesk.message"]), "_push_flags", autospec=True):
+            messages = self.ingest(self.batch_vals(), keep_plan=plans)
+        self.assertEqual(set(plans[0].items), set(messages.ids), "planned before the INSERT")
+        self.check_batch(messages)
+
+    def test_batch_stored(self):
+        """The same batch stored by ``create`` and run by the hook on stored rows gives the same."""
+        self.batch_rules()
+        Message = self.env["maildesk.message"].with_context(maildesk_from_sync=True).sudo()
+        with mock.patch.object(type(self.env["maildesk.message"]), "_push_flags", autospec=True):
+            messages = Message.create(self.batch_vals())
+            messages._on_messages_stored()
+        self.check_batch(messages)
+
+    def test_failing_action_fails_its_rule_on_that_message_only(self):
+        """A rule whose action fails on one message of the batch is logged as an error there, its
+        other actions there are dropped; it acts on the other messages; later rules run on all."""
+        make_rule(self.env, self.account, name="Notify and star", sequence=1,
+                  actions=[{"kind": "star"}, {"kind": "notify", "notify_user_ids": [(6, 0, self.user_member.ids)]}])
+        make_rule(self.env, self.account, name="Tag B", sequence=2,
+                  actions=[{"kind": "add_tags", "tag_ids": [(6, 0, self.tag_b.ids)]}])
+        Rule = type(self.env["maildesk.rule"])
+        original = Rule._action_notify
+
+        def notify(runner, rule, action, message, fact, batch):
+            if fact.subject == "boom":
+                raise ValueError("notification refused")
+            return original(runner, rule, action, message, fact, batch)
+        with mock.patch.object(Rule, "_action_notify", notify), \
+                mock.patch.object(type(self.env["maildesk.message"]), "_push_flags", autospec=True):
+            messages = self.ingest([self.vals(subject="fine"), self.vals(subject="boom"), self.vals(subject="also")])
+        fine, boom, also = messages
+        self.assertEqual([m.is_starred for m in messages], [True, False, True])
+        self.assertEqual([m.tag_ids for m in messages], [self.tag_b] * 3)
+        self.assertEqual([state for _name, _done, state in self.lines(boom)], ["error", "done"])
+        self.assertIn("notification refused", self.Run.search([("message_id", "=", boom.id),
+                                                               ("state", "=", "error")]).error)
+        self.assertEqual([state for _name, _done, state in self.lines(fine)], ["done", "done"])

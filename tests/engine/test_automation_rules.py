@@ -40,6 +40,8 @@ def matches(cond, message=None, hits=None, rule_id=1):
     ({"kind": "cc_contains", "value": "support"}, False),
     ({"kind": "subject_contains", "value": "invoice"}, True),
     ({"kind": "subject_contains", "value": "refund, quote"}, False),
+    ({"kind": "subject_contains", "value": "refund, OVERDUE"}, True),
+    ({"kind": "body_contains", "value": "quote, offer, attached"}, True),
     ({"kind": "subject_regex", "value": r"invoice \d{4}-\d{4}"}, True),
     ({"kind": "subject_regex", "value": r"^re:"}, False),
     ({"kind": "body_contains", "value": "attached"}, True),
@@ -378,3 +380,83 @@ def test_business_hours_decided_once_per_message(monkeypatch):
     assert [d.rule_id for d in rules.plan(compiled, inside, EvalContext())] == [1, 3, 5]
     assert [d.rule_id for d in rules.plan(compiled, outside, EvalContext())] == [2, 4, 6]
     assert len(calls) == 2
+
+
+# -- planning a batch rule by rule ----------------------------------------------------------------
+def _random_batch(seed):
+    """Random rules (all kinds of scope, stop, any/all, negation, activation) and messages."""
+    import random
+    rng = random.Random(seed)
+    conds = [{"kind": "sender_domain", "value": "customer.example"}, {"kind": "subject_contains", "value": "invoice"},
+             {"kind": "body_contains", "value": "attached, refund"}, {"kind": "has_attachment"},
+             {"kind": "position", "value": "reply"}, {"kind": "tags", "ids": [5]},
+             {"kind": "subject_regex", "value": r"(order|invoice)\s*\d+"}, {"kind": "to_contains", "value": "sales"},
+             {"kind": "auto_generated"}]
+    specs = []
+    for i in range(1, 16):
+        chosen = [dict(c, negate=rng.random() < 0.25) for c in rng.sample(conds, rng.randint(0, 3))]
+        specs.append(RuleSpec(id=i, sequence=rng.randint(1, 5), conditions=chosen,
+                              match=rng.choice(["all", "any"]), stop=rng.random() < 0.2,
+                              trigger=rng.choice(["received"] * 5 + ["sent"]),
+                              account_ids=rng.choice([frozenset(), frozenset({1}), frozenset({2})]),
+                              actions=[{"kind": "star", "id": i}]))
+    messages = [msg(id=n, account_id=rng.choice([1, 2]), from_address=rng.choice(["a@customer.example", "b@x.example"]),
+                    subject=rng.choice(["Invoice 42", "Order 7", "hello", ""]),
+                    body=rng.choice(["please find attached", "refund now", "nothing"]),
+                    attachments=rng.choice([(), (("a.pdf", "application/pdf"),)]), is_reply=rng.random() < 0.5,
+                    tag_ids=rng.choice([frozenset(), frozenset({5})]), to=rng.choice([("sales@x",), ("x@y",)]),
+                    is_auto_generated=rng.random() < 0.2,
+                    date=rng.choice([None, datetime(2026, 1, 1), datetime(2026, 6, 1)]))
+                for n in range(60)]
+    return rules.compile_rules(specs), messages
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_plan_batch_decides_as_plan_message_by_message(seed):
+    """Same decisions, in the same order, as ``plan`` on each message (stop, scope, any/all)."""
+    compiled, messages = _random_batch(seed)
+    decisions, errors = rules.plan_batch(compiled, messages, EvalContext())
+    expected = [rules.plan(compiled, m, EvalContext()) for m in messages]
+    assert [[(d.rule_id, d.matched, d.actions) for d in row] for row in decisions] == \
+        [[(d.rule_id, d.matched, d.actions) for d in row] for row in expected]
+    assert all(not row for row in errors)
+
+
+def test_plan_batch_activation_dates():
+    """A rule applies to mail dated from its activation; undated mail counts as ``now``."""
+    compiled = rules.compile_rules([RuleSpec(id=1), RuleSpec(id=2, sequence=20)])
+    old, new, undated = msg(id=1, date=datetime(2025, 1, 1)), msg(id=2, date=datetime(2026, 6, 1)), msg(id=3, date=None)
+    decisions, _errors = rules.plan_batch(compiled, [old, new, undated], EvalContext(),
+                                          active_from={1: datetime(2026, 1, 1)}, now=datetime(2025, 6, 1))
+    assert [[d.rule_id for d in row] for row in decisions] == [[2], [1, 2], [2]]
+
+
+def test_plan_batch_charges_each_error_to_its_message():
+    """A condition raising on one message fails its rule there only; a regex timeout is reported
+    on the message it stopped on, as ``plan`` reports them."""
+    compiled = rules.compile_rules([RuleSpec(id=1, conditions=[{"kind": "business_hours", "value": "in"}]),
+                                    RuleSpec(id=2, sequence=20, conditions=[{"kind": "body_regex",
+                                                                             "value": r"(a+)+$"}]),
+                                    RuleSpec(id=3, sequence=30)])
+    good = msg(id=1, date=datetime(2026, 3, 2, 10), calendar=None, body="fine")
+    broken = msg(id=2, date=datetime(2026, 3, 2, 10), calendar=object(), body="fine")
+    slow = msg(id=3, date=datetime(2026, 3, 2, 10), calendar=None, body="a" * 5000 + "!")
+    ctx = EvalContext()
+    decisions, errors = rules.plan_batch(compiled, [good, broken, slow], ctx)
+    assert [[d.rule_id for d in row] for row in decisions] == [[1, 3], [3], [1, 3]]
+    assert [[rule_id for rule_id, _text in row] for row in errors] == [[], [1], [2]]
+    assert "timed out" in errors[2][0][1] and "on message 3" in errors[2][0][1]
+    assert ctx.errors == []
+
+
+def test_plan_batch_shares_a_rules_decisions_and_times_its_pass():
+    """The messages a rule matched share its decision (per first matching condition when any)."""
+    conds = [{"kind": "subject_contains", "value": "invoice"}, {"kind": "sender", "value": "bob@*"}]
+    compiled = rules.compile_rules([RuleSpec(id=1, conditions=conds[:1], actions=[{"kind": "star"}]),
+                                    RuleSpec(id=2, sequence=20, conditions=conds, match="any")])
+    batch = [msg(id=1), msg(id=2), msg(id=3, subject="hello"), msg(id=4, subject="hi", from_address="bob@x")]
+    decisions, _errors = rules.plan_batch(compiled, batch, EvalContext())
+    first, second, third, fourth = decisions
+    assert third == [] and first[0] is second[0] and first[1] is second[1]
+    assert first[0].matched == ["subject_contains invoice"] and first[0].eval_ms >= 0
+    assert fourth[0].rule_id == 2 and fourth[0].matched == ["sender bob@*"] and fourth[0] is not first[1]

@@ -65,8 +65,12 @@ def _never(value):
     return False
 
 
-def bulk_create(model, vals_list):
-    """Create ``model`` records from ``vals_list`` with multi-row INSERTs; returns them (see the module docstring)."""
+def bulk_create(model, vals_list, raw_columns=None):
+    """Create ``model`` records from ``vals_list`` with multi-row INSERTs; returns them (see the module docstring).
+
+    ``raw_columns``: ``{column: [value per row]}`` for table columns that are not fields (the
+    message's search vector), stored as given; dropped when the rows go through ``create``.
+    """
     if not vals_list:
         return model.browse()
     if not (model.env.su or is_trusted_ingest()):
@@ -88,17 +92,22 @@ def bulk_create(model, vals_list):
     else:
         audit = {}
     rows = [{**defaults, **vals, **audit} for vals in vals_list]
+    raw_columns = {name: values for name, values in (raw_columns or {}).items()
+                   if name not in fields_ and len(values) == len(rows)}
     plain = [_unchanged(model, fields_[name]) for name in columns]
     params = []
-    for row in rows:
+    raw = list(raw_columns.values())
+    for index, row in enumerate(rows):
         for name, unchanged in zip(columns, plain):
             value = row.get(name)
             if value is None or unchanged(value):
                 params.append(value)
             else:
                 params.append(fields_[name].convert_to_column(value, model, row))
+        params.extend(values[index] for values in raw)
     cr = model.env.cr
-    width = len(columns)
+    width = len(columns) + len(raw)
+    names = ", ".join(f'"{name}"' for name in [*columns, *raw_columns])
     ids = []
     # Statements of INSERT_BATCH_SIZE rows, as the ORM's: the server's work is the same.
     for start in range(0, len(rows), INSERT_BATCH_SIZE):
@@ -106,7 +115,7 @@ def bulk_create(model, vals_list):
         values = ", ".join(["(%s)" % ", ".join(["%s"] * width)] * count)
         # Trusted values only (see the caller); the identifiers are the model's own.
         cr.execute('INSERT INTO "%s" (%s) VALUES %s RETURNING id' % (  # noqa: S608
-            model._table, ", ".join(f'"{name}"' for name in columns), values),
+            model._table, names, values),
             params[start * width:(start + count) * width])
         ids.extend(row_id for row_id, in cr.fetchall())
     records = model.browse(ids)

@@ -25,6 +25,7 @@ two-way actions reach it through ``_remove_local`` after the server removed the 
 Delete moves to Trash; erasing for good is ``action_delete_permanently``, for mail that
 is in Trash only, and the user confirms it first.
 """
+import contextvars
 import logging
 import os
 import threading
@@ -41,6 +42,7 @@ from ..engine.provider import FlagState, RemoteMessage
 from .maildesk_account import MailServerUnreachable
 from .maildesk_bulk import bulk_create
 from .maildesk_guard import is_trusted_ingest, trusted_ingest
+from .maildesk_search_vector import MIN_BATCH, SearchVectors
 
 _logger = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ FROM_SYNC = "maildesk_from_sync"
 QUEUED = object()  # _remote_call's result for a folder whose change was queued
 # Large text columns compressed with lz4 when the server has it (see _init_compression).
 LZ4_COLUMNS = ("body_html", "body_text", "search_vector")
+# Set by ``_ingest`` around ``_create_ingested``: the batch's SearchVectors, or None.
+SEARCH_VECTORS = contextvars.ContextVar("maildesk_search_vectors", default=None)
 THREAD_SUMMARY_FIELDS = {"thread_id", "date", "is_read", "is_starred", "email_from", "has_attachments", "snippet"}
 
 
@@ -123,18 +127,23 @@ class MaildeskMessage(models.Model):
     ]
 
     # Full-text search of the web client (maildesk.client): words of subject, sender,
-    # recipients and body, prefix-matched. A stored generated column, so a search never
+    # recipients and body, prefix-matched. A stored column kept by a trigger, so a search never
     # recomputes a vector (a common word matches most rows: recomputing cost 17 s at 100k
     # messages); the body is capped so one huge message cannot make a row unindexable.
     # Addresses are indexed whole (the parser keeps "ann@example.org" as one word) and in
     # parts ("ann", "example", "org") so a half-typed address finds them too. Accents are
     # removed on both sides when PostgreSQL's unaccent can be had ("zurich" finds
-    # "Zürich"); maildesk_unaccent() is the immutable wrapper a generated column needs.
+    # "Zürich"); maildesk_unaccent() is the immutable wrapper the function needs.
+    # The trigger computes the vector of a row whose text changed, and of a new row unless the
+    # INSERT brings it: the sync's INSERT does, computed meanwhile on a second connection with
+    # the same function (maildesk_search_vector.py); it was most of that INSERT's time.
     _SEARCH_VECTOR = ("to_tsvector('simple', maildesk_unaccent(coalesce(subject, '') || ' ' || "
                       "coalesce(email_from, '') || ' ' || coalesce(email_to, '') || ' ' || coalesce(email_cc, '') "
                       "|| ' ' || translate(coalesce(email_from, '') || ' ' || coalesce(email_to, '') || ' ' || "
                       "coalesce(email_cc, ''), '@.<>\"', '     ') || ' ' || left(coalesce(body_text, ''), 100000)))")
-    _SEARCH_VERSION = "maildesk search v2"
+    # v3: the same vector as v2's generated column, kept by the trigger (v2 columns are kept as they are).
+    _SEARCH_VERSION = "maildesk search v3"
+    _SEARCH_VERSION_KEPT = "maildesk search v2"
 
     def init(self):
         cr = self.env.cr
@@ -207,21 +216,59 @@ class MaildeskMessage(models.Model):
             body = f"SELECT \"{schema}\".unaccent('\"{schema}\".unaccent'::regdictionary, $1)"
         else:
             body = "SELECT $1"
-        version = f"{self._SEARCH_VERSION}, unaccent {'on' if unaccent else 'off'}"
-        cr.execute("""SELECT col_description('maildesk_message'::regclass, attnum) FROM pg_attribute
+        state = f"unaccent {'on' if unaccent else 'off'}"
+        version = f"{self._SEARCH_VERSION}, {state}"
+        cr.execute("""SELECT col_description('maildesk_message'::regclass, attnum), attgenerated
+                        FROM pg_attribute
                        WHERE attrelid = 'maildesk_message'::regclass AND attname = 'search_vector'
                          AND NOT attisdropped""")
         row = cr.fetchone()
-        if row and row[0] != version:
+        fill = False
+        if row and row[0] == f"{self._SEARCH_VERSION_KEPT}, {state}" and row[1] == "s":
+            # The v2 generated column holds the very vectors v3 keeps: a plain column now, no rewrite.
+            cr.execute("ALTER TABLE maildesk_message ALTER COLUMN search_vector DROP EXPRESSION")
+            cr.execute("COMMENT ON COLUMN maildesk_message.search_vector IS %s", (version,))
+        elif row and row[0] != version:
             # Another definition (or unaccent appeared / went): the stored vectors are stale.
             cr.execute("ALTER TABLE maildesk_message DROP COLUMN search_vector")
             row = None
         cr.execute(f"""CREATE OR REPLACE FUNCTION maildesk_unaccent(text) RETURNS text
                        LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$ {body} $$""")
+        cr.execute(f"""CREATE OR REPLACE FUNCTION maildesk_search_vector(
+                           subject text, email_from text, email_to text, email_cc text, body_text text)
+                       RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT {self._SEARCH_VECTOR} $$""")
+        # A new row keeps the vector its INSERT brings (the sync's, made by this same function);
+        # any change of the text (or of the vector itself) computes it again. An UPDATE of other
+        # columns (flags, folder) does not fire it.
+        cr.execute("""CREATE OR REPLACE FUNCTION maildesk_message_search_vector() RETURNS trigger
+                      LANGUAGE plpgsql AS $$
+                      BEGIN
+                          IF TG_OP = 'INSERT' THEN
+                              IF NEW.search_vector IS NOT NULL THEN
+                                  RETURN NEW;
+                              END IF;
+                          ELSIF (NEW.subject, NEW.email_from, NEW.email_to, NEW.email_cc, NEW.body_text,
+                                 NEW.search_vector)
+                                IS NOT DISTINCT FROM (OLD.subject, OLD.email_from, OLD.email_to, OLD.email_cc,
+                                                      OLD.body_text, OLD.search_vector) THEN
+                              RETURN NEW;
+                          END IF;
+                          NEW.search_vector := maildesk_search_vector(NEW.subject, NEW.email_from, NEW.email_to,
+                                                                      NEW.email_cc, NEW.body_text);
+                          RETURN NEW;
+                      END $$""")
         if not row:
-            cr.execute(f"""ALTER TABLE maildesk_message ADD COLUMN search_vector tsvector
-                               GENERATED ALWAYS AS ({self._SEARCH_VECTOR}) STORED""")
+            cr.execute("ALTER TABLE maildesk_message ADD COLUMN search_vector tsvector")
             cr.execute("COMMENT ON COLUMN maildesk_message.search_vector IS %s", (version,))
+            fill = True
+        cr.execute("""DROP TRIGGER IF EXISTS maildesk_message_search_vector ON maildesk_message;
+                      CREATE TRIGGER maildesk_message_search_vector
+                          BEFORE INSERT OR UPDATE OF subject, email_from, email_to, email_cc, body_text,
+                                                     search_vector ON maildesk_message
+                          FOR EACH ROW EXECUTE FUNCTION maildesk_message_search_vector()""")
+        if fill:
+            cr.execute("""UPDATE maildesk_message SET search_vector = maildesk_search_vector(
+                              subject, email_from, email_to, email_cc, body_text)""")
         cr.execute("""CREATE INDEX IF NOT EXISTS maildesk_message_search_vector_idx
                           ON maildesk_message USING gin (search_vector)""")
 
@@ -267,7 +314,9 @@ class MaildeskMessage(models.Model):
         see ``maildesk_bulk``. ``_complete_vals`` runs as it does for ``create``.
         """
         self._complete_vals(vals_list)
-        records = bulk_create(self, vals_list)
+        vectors = SEARCH_VECTORS.get()
+        column = vectors.column(vals_list) if vectors is not None else None
+        records = bulk_create(self, vals_list, raw_columns={"search_vector": column} if column else None)
         records.thread_id.sudo()._refresh_summary()
         return records
 
@@ -577,10 +626,16 @@ class MaildeskMessage(models.Model):
             prepared.append((vals, attachments, keys, remote.provider_thread_id))
         if not prepared:
             return 0
+        # The search vectors are computed on another connection while partners and threads are found.
+        vectors = SearchVectors(self.env.cr.dbname, [p[0] for p in prepared]) if len(prepared) >= MIN_BATCH else None
         self._link_partners(account, [p[0] for p in prepared])
         self.env["maildesk.thread"]._assign_threads(account, [(p[0], p[2], p[3]) for p in prepared])
-        with trusted_ingest():  # bodies parsed and sanitized by the engine
-            records = self._create_ingested([p[0] for p in prepared])
+        token = SEARCH_VECTORS.set(vectors)
+        try:
+            with trusted_ingest():  # bodies parsed and sanitized by the engine
+                records = self._create_ingested([p[0] for p in prepared])
+        finally:
+            SEARCH_VECTORS.reset(token)
         self._create_attachments([(rec, p[1], p[0]) for rec, p in zip(records, prepared)])
         records._on_messages_stored()
         return len(records)

@@ -13,3 +13,4 @@ from . import test_offline
 from . import test_search_setup
 from . import test_bulk_create
 from . import test_server_tours
+from . import test_search_vector

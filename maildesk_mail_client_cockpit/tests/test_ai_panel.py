@@ -87,9 +87,14 @@ class TestAiPanel(AiPanelSetup, TransactionCase):
         self.assertTrue(moves)
         self.assertEqual({m["from_id"] for m in moves}, {self.operator.id})
         self.assertTrue({m["to_id"] for m in moves} <= {self.colleague.id, self.viewer.id})
-        spike = [a for a in data["anomalies"] if a["kpi"] == "incoming"]
-        self.assertEqual([(a["day"], a["value"], a["level"]) for a in spike],
-                         [(self.spike_day.isoformat(), 12, "anomaly")])
+        spike = {(a["day"], a["value"], a["level"]) for a in data["anomalies"] if a["kpi"] == "incoming"}
+        self.assertIn((self.spike_day.isoformat(), 12, "anomaly"), spike)
+        # Run in the first hours of a (UTC) day, the fixture's recent mail (3 to 8 hours old) falls
+        # on yesterday, which is then an anomaly as well (against nothing the weeks before); today
+        # is never judged, and no other day may be.
+        today = fields.Date.context_today(self.manager)
+        recent = {m.date.date().isoformat() for m in self.waiting.message_ids if m.date.date() < today}
+        self.assertLessEqual({day for day, _value, _level in spike} - {self.spike_day.isoformat()}, recent)
         self.assertEqual(self.emulator.payloads, [])
         self.assertEqual(self.waiting.mapped("user_id"), self.operator)  # nothing applied by looking
 

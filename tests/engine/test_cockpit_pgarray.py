@@ -1,12 +1,9 @@
 """Array literals read back by PostgreSQL exactly as psycopg2's own list adaptation."""
-import shutil
-import subprocess
-import uuid
 from datetime import date, datetime
 
-import psycopg2
 import pytest
 
+from harness.postgres import scratch_database
 from maildesk_mail_client_cockpit.engine import pgarray
 
 CASES = [
@@ -22,18 +19,8 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def cr():
-    if not shutil.which("createdb"):
-        pytest.skip("PostgreSQL client tools (createdb) not installed")
-    name = f"maildesk_pgarray_{uuid.uuid4().hex[:8]}"
-    if subprocess.run(["createdb", name], capture_output=True).returncode:
-        pytest.skip("PostgreSQL not reachable (createdb failed)")
-    conn = psycopg2.connect(dbname=name)
-    try:
-        with conn.cursor() as cursor:
-            yield cursor
-    finally:
-        conn.close()
-        subprocess.run(["dropdb", "--if-exists", name], capture_output=True)
+    with scratch_database("maildesk_pgarray") as conn, conn.cursor() as cursor:
+        yield cursor
 
 
 @pytest.mark.parametrize("cast, values", CASES)

@@ -2,13 +2,11 @@
 changes and several time zones (a DST change, a half-hour offset), every read from the rollup
 equals the same read from the messages (engine/kpi.py), before and after the fold."""
 import random
-import shutil
-import subprocess
-import uuid
 from datetime import datetime, timedelta
 
 import pytest
 
+from harness.postgres import scratch_database
 from maildesk_mail_client_cockpit.engine import kpi, periods, rollup, wait_due
 
 psycopg2 = pytest.importorskip("psycopg2")
@@ -34,17 +32,8 @@ TZS = ("UTC", "Europe/Berlin", "Asia/Kolkata", "America/New_York")
 
 @pytest.fixture(scope="module")
 def db():
-    if not shutil.which("createdb"):
-        pytest.skip("PostgreSQL client tools (createdb) not installed")
-    name = f"maildesk_rollup_{uuid.uuid4().hex[:8]}"
-    if subprocess.run(["createdb", name], capture_output=True).returncode:
-        pytest.skip("PostgreSQL not reachable (createdb failed)")
-    conn = psycopg2.connect(dbname=name)
-    try:
+    with scratch_database("maildesk_rollup") as conn:
         yield conn
-    finally:
-        conn.close()
-        subprocess.run(["dropdb", "--if-exists", name], capture_output=True)
 
 
 def seed(cr, rng, threads=120):

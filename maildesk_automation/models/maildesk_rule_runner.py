@@ -47,7 +47,7 @@ from datetime import timedelta
 
 from markupsafe import Markup, escape
 from odoo import _, api, fields, models
-from odoo.addons.maildesk_mail_client.engine import compose
+from odoo.addons.maildesk_mail_client.engine import compose, pgarray
 from odoo.tools.safe_eval import safe_eval
 
 from ..engine import assign as engine_assign
@@ -95,9 +95,8 @@ def _copy_id(value):
 
 def _id_arrays(groups):
     """``{tag id: message ids}`` as two ``int[]`` literals (message ids, tag ids: one pair per
-    position) and the set of message ids; None when there is none. A literal is read by
-    PostgreSQL's array parser at once, where a list is quoted by psycopg2 element by element
-    and sent as ``ARRAY[...]``, an expression of thousands of constants to parse."""
+    position) and the set of message ids; None when there is none (``pgarray``: one literal
+    each, not a list psycopg2 quotes element by element)."""
     messages, tags = [], []
     for tag_id, ids in groups.items():
         if ids:
@@ -105,7 +104,7 @@ def _id_arrays(groups):
             tags.extend([tag_id] * len(ids))
     if not messages:
         return None
-    return "{%s}" % ",".join(map(str, messages)), "{%s}" % ",".join(map(str, tags)), set(messages)
+    return pgarray.literal(messages), pgarray.literal(tags), set(messages)
 
 
 def _addresses(text):

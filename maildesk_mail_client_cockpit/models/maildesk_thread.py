@@ -13,8 +13,9 @@ import time
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.addons.maildesk_mail_client.engine import pgarray
 
-from ..engine import bizhours, facts, pgarray, sla, wait_due
+from ..engine import bizhours, facts, sla, wait_due
 from .res_config_settings import setting
 
 _logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from datetime import date, datetime
 import pytest
 
 from harness.postgres import scratch_database
-from maildesk_mail_client_cockpit.engine import pgarray
+from maildesk_mail_client.engine import pgarray
 
 CASES = [
     ("int[]", [1, None, -7, 2_000_000_000]),

@@ -2,7 +2,8 @@
 
 psycopg2 sends a Python list as ``ARRAY[v1, v2, ...]``: every element is adapted on its own
 (an adapter object, a failed ``prepare`` lookup raising AttributeError) and parsed by the
-server as one expression each. The SLA run sends 40,000 values a batch; as one text literal
+server as one expression each. The cockpit's SLA run sends 40,000 values a batch (automation's
+tag rows thousands); as one text literal
 cast with ``%s::int[]`` (or ``timestamp[]``, ``varchar[]``, ``float8[]``) they are one
 parameter and one ``array_in`` call.
 """

@@ -123,6 +123,16 @@ def chunks(seq, size):
         yield seq[i:i + size]
 
 
+def _announce_parsed(options, messages):
+    """``options.on_parsed(messages)``; the caller's extra work never stops the sync."""
+    if options.on_parsed is None:
+        return
+    try:
+        options.on_parsed(messages)
+    except Exception:  # noqa: BLE001 - an optional head start of the caller's; the batch goes on
+        _logger.exception("MailDesk: the on_parsed hook failed; the batch is stored without it")
+
+
 def _utc_naive(value):
     if isinstance(value, datetime) and value.tzinfo:
         return value.astimezone(timezone.utc).replace(tzinfo=None)
@@ -400,9 +410,10 @@ class ImapProvider(MailProvider):
         """Yield ``(messages, uids)`` in the order of ``uids``, bounded in count and bytes.
 
         With ``options.prefetch`` a worker thread fetches and parses batch N+1 while the
-        caller stores batch N; it owns the connection until this generator ends (the
-        caller never issues IMAP commands while consuming it), and is stopped and joined
-        when the caller stops early or fails.
+        caller stores batch N, and hands it to ``options.on_parsed`` as soon as it is parsed;
+        it owns the connection until this generator ends (the caller never issues IMAP
+        commands while consuming it), and is stopped and joined when the caller stops early
+        or fails.
         """
         uids = list(uids)
         if not options.prefetch or len(uids) <= options.batch_size:
@@ -414,6 +425,7 @@ class ImapProvider(MailProvider):
         def produce():
             try:
                 for batch in self._fetch_batches_serial(uids, options, parse=True):
+                    _announce_parsed(options, batch[0])
                     while not stop.is_set():
                         try:
                             results.put(("batch", batch), timeout=0.5)

@@ -53,6 +53,10 @@ class SyncOptions:
     # Worker processes that parse the prefetched batches (``parsepool``); None: one per
     # core beyond the first, 0: parse in the prefetch thread.
     parse_workers: Optional[int] = None
+    # Called from the prefetch thread with each batch's messages once they are parsed, before
+    # the caller gets the batch: the caller can start work of its own on them meanwhile (the
+    # Odoo layer computes their search vectors). Must be quick; an exception is logged only.
+    on_parsed: Optional[Callable[[list], None]] = dataclasses.field(default=None, repr=False, compare=False)
 
     def history_limit(self):
         """How many messages per folder a sync may hold in total (None = no limit)."""

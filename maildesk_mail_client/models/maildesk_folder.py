@@ -1,6 +1,9 @@
+import dataclasses
+
 from odoo import _, api, fields, models
 
 from ..engine.provider import ROLES, LocalView, RemoteFolder
+from .maildesk_search_vector import AHEAD, SearchVectorsAhead
 
 BACKFILL_BATCH = 2000  # messages per folder per backfill run
 
@@ -138,6 +141,9 @@ class MaildeskFolder(models.Model):
         self.ensure_one()
         counts = {"created": 0, "updated": 0, "removed": 0}
         cursor = dict(self.sync_cursor or {})
+        # The search vectors of each prefetched batch start as soon as it is parsed (maildesk_search_vector).
+        ahead = SearchVectorsAhead(self.env.cr.dbname)
+        options = dataclasses.replace(options, on_parsed=ahead.start)
         if backfill:
             batches = provider.backfill_folder(self._remote(), cursor, self._local_view(), options, BACKFILL_BATCH)
         else:
@@ -145,6 +151,7 @@ class MaildeskFolder(models.Model):
                 cursor = {}
             batches = provider.sync_folder(self._remote(), cursor, self._local_view(), options)
         Message = self.env["maildesk.message"]
+        ahead_token = AHEAD.set(ahead)
         try:
             for batch in batches:
                 # Outside cron the savepoint plays the role of the commit: a failure in
@@ -162,5 +169,7 @@ class MaildeskFolder(models.Model):
                     self.env.cr.commit()  # cron only: the batch and its cursor, atomically
         finally:
             batches.close()
+            ahead.close()
+            AHEAD.reset(ahead_token)
         self.last_sync_at = fields.Datetime.now()
         return counts

@@ -42,6 +42,7 @@ from ..engine.provider import FlagState, RemoteMessage
 from .maildesk_account import MailServerUnreachable
 from .maildesk_bulk import bulk_create
 from .maildesk_guard import is_trusted_ingest, trusted_ingest
+from .maildesk_search_vector import AHEAD as SEARCH_VECTORS_AHEAD
 from .maildesk_search_vector import MIN_BATCH, SearchVectors
 
 _logger = logging.getLogger(__name__)
@@ -626,8 +627,12 @@ class MaildeskMessage(models.Model):
             prepared.append((vals, attachments, keys, remote.provider_thread_id))
         if not prepared:
             return 0
-        # The search vectors are computed on another connection while partners and threads are found.
-        vectors = SearchVectors(self.env.cr.dbname, [p[0] for p in prepared]) if len(prepared) >= MIN_BATCH else None
+        # The search vectors are computed on another connection while partners and threads are found:
+        # started when the provider's prefetch thread parsed the batch, or here.
+        ahead = SEARCH_VECTORS_AHEAD.get()
+        vectors = ahead.take([p[0]["remote_id"] for p in prepared]) if ahead else None
+        if vectors is None and len(prepared) >= MIN_BATCH:
+            vectors = SearchVectors(self.env.cr.dbname, [p[0] for p in prepared])
         self._link_partners(account, [p[0] for p in prepared])
         self.env["maildesk.thread"]._assign_threads(account, [(p[0], p[2], p[3]) for p in prepared])
         token = SEARCH_VECTORS.set(vectors)

@@ -102,3 +102,44 @@ def test_a_forked_process_makes_its_own_pool():
     _pid, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert parsepool._pool is parent_pool
+
+
+def test_each_parsed_batch_is_announced_before_the_caller_gets_it(imap_account):
+    """``on_parsed`` sees every prefetched batch, parsed, before the sync hands it over."""
+    account = imap_account
+    account.server.seed_maildir(account.login, "INBOX", list(mailgen.generate(120, seed=12)))
+    config = ImapConfig(host=account.host, port=account.port, security="none", login=account.login,
+                        password=account.password)
+    announced = []
+
+    def on_parsed(messages):
+        assert all(m.parsed is not None for m in messages)
+        announced.extend(m.remote_id for m in messages)
+
+    options = SyncOptions(bootstrap=500, batch_size=40, parse_workers=1, on_parsed=on_parsed)
+    handed = []
+    with ImapProvider(config) as provider:
+        inbox = next(f for f in provider.list_folders() if f.role == "inbox")
+        for batch in provider.sync_folder(inbox, {}, LocalView(), options):
+            ids = [m.remote_id for m in batch.messages]
+            assert set(ids) <= set(announced)  # announced first (the prefetch thread is ahead)
+            handed.extend(ids)
+    assert sorted(announced) == sorted(handed) and len(handed) == 120
+
+
+def test_a_failing_on_parsed_hook_never_stops_the_sync(imap_account):
+    """The hook is the caller's optional head start: when it raises, every message still arrives."""
+    account = imap_account
+    account.server.seed_maildir(account.login, "INBOX", list(mailgen.generate(90, seed=13)))
+    config = ImapConfig(host=account.host, port=account.port, security="none", login=account.login,
+                        password=account.password)
+
+    def on_parsed(messages):
+        raise RuntimeError("hook bug")
+
+    options = SyncOptions(bootstrap=500, batch_size=30, parse_workers=0, on_parsed=on_parsed)
+    with ImapProvider(config) as provider:
+        inbox = next(f for f in provider.list_folders() if f.role == "inbox")
+        handed = [m.remote_id for batch in provider.sync_folder(inbox, {}, LocalView(), options)
+                  for m in batch.messages]
+    assert len(set(handed)) == 90

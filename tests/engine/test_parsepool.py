@@ -22,6 +22,13 @@ def corpus():
     return [(raw, False) for raw in raws] + [(raws[0], True), (b"", False), (None, False)]
 
 
+def seeded_inbox(account, n, seed):
+    """The IMAP settings of ``account`` once its INBOX holds ``n`` generated messages."""
+    account.server.seed_maildir(account.login, "INBOX", list(mailgen.generate(n, seed=seed)))
+    return ImapConfig(host=account.host, port=account.port, security="none", login=account.login,
+                      password=account.password)
+
+
 def as_values(parsed_list):
     return [dataclasses.asdict(parsed) for parsed in parsed_list]
 
@@ -71,10 +78,7 @@ def test_a_started_parse_gives_the_same_result_or_falls_back_when_the_pool_dies(
 
 def test_large_sync_is_parsed_ahead_by_the_workers(imap_account):
     """A first sync of several batches hands every message over parsed, as the in-process parse does."""
-    account = imap_account
-    account.server.seed_maildir(account.login, "INBOX", list(mailgen.generate(120, seed=11)))
-    config = ImapConfig(host=account.host, port=account.port, security="none", login=account.login,
-                        password=account.password)
+    config = seeded_inbox(imap_account, 120, seed=11)
     options = SyncOptions(bootstrap=500, batch_size=40, parse_workers=2)
     seen = []
     with ImapProvider(config) as provider:
@@ -106,10 +110,7 @@ def test_a_forked_process_makes_its_own_pool():
 
 def test_each_parsed_batch_is_announced_before_the_caller_gets_it(imap_account):
     """``on_parsed`` sees every prefetched batch, parsed, before the sync hands it over."""
-    account = imap_account
-    account.server.seed_maildir(account.login, "INBOX", list(mailgen.generate(120, seed=12)))
-    config = ImapConfig(host=account.host, port=account.port, security="none", login=account.login,
-                        password=account.password)
+    config = seeded_inbox(imap_account, 120, seed=12)
     announced = []
 
     def on_parsed(messages):
@@ -129,10 +130,7 @@ def test_each_parsed_batch_is_announced_before_the_caller_gets_it(imap_account):
 
 def test_a_failing_on_parsed_hook_never_stops_the_sync(imap_account):
     """The hook is the caller's optional head start: when it raises, every message still arrives."""
-    account = imap_account
-    account.server.seed_maildir(account.login, "INBOX", list(mailgen.generate(90, seed=13)))
-    config = ImapConfig(host=account.host, port=account.port, security="none", login=account.login,
-                        password=account.password)
+    config = seeded_inbox(imap_account, 90, seed=13)
 
     def on_parsed(messages):
         raise RuntimeError("hook bug")

@@ -14,6 +14,7 @@ read with the offset before the change, the usual ``fold=0`` rule.
 Examples (9-17, Monday-Friday): Friday 16:30 -> Monday 09:30 counts 1 h; Saturday ->
 Sunday counts 0; ``add(Friday 16:00, 2 h)`` is Monday 10:00.
 """
+import threading
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
@@ -96,81 +97,101 @@ def _intervals(calendar, day):
     return _day_intervals(calendar.tz, calendar.attendance, calendar.leaves, day)
 
 
-class _Timeline:
-    """The working intervals of a calendar over a range of local days, as epoch seconds, with the
-    working seconds before each interval (a prefix sum).
+class _Span:
+    """The working intervals of a calendar over the local days [first, last), as epoch seconds
+    (``lo``, ``hi``: the same range), with the working seconds before / at the end of each
+    interval (``cum`` / ``upto``: prefix sums counted from ``first``). Never changed once made,
+    so threads share it without a lock; positions from two spans are comparable when both
+    start on the same ``first`` day."""
 
-    Position (working seconds from the table's base up to a moment) is one binary search over
+    __slots__ = ("first", "last", "lo", "hi", "starts", "ends", "cum", "upto")
+
+    def __init__(self, first=None, last=None, lo=None, hi=None, starts=(), ends=(), cum=(), upto=()):
+        self.first, self.last, self.lo, self.hi = first, last, lo, hi
+        self.starts, self.ends, self.cum, self.upto = starts, ends, cum, upto
+
+    def position(self, ts):
+        """Working seconds from ``first`` up to the epoch moment ``ts``."""
+        index = bisect_right(self.starts, ts) - 1
+        if index < 0:
+            return 0.0
+        return self.cum[index] + min(ts, self.ends[index]) - self.starts[index]
+
+
+class _Timeline:
+    """One calendar's working time as a ``_Span``, grown on demand and shared by every thread.
+
+    Position (working seconds from the span's first day up to a moment) is one binary search over
     the interval starts, ``add`` one over the cumulative ends: O(log n) whatever the span (a
-    wait of months is common) and no time-zone conversion per moment. Built once per
-    calendar from ``_day_intervals`` (so DST days and leaves are exactly the per-day rules);
-    it grows forward by appending and backward by rebuilding (rare: SPAN days at a time).
+    wait of months is common) and no time-zone conversion per moment. Built from
+    ``_day_intervals`` (so DST days and leaves are exactly the per-day rules); it grows forward
+    (the same first day: positions stay comparable) and backward (a new first day) SPAN days
+    at a time. A growth makes a new span and publishes it with one assignment, under a lock
+    that only growths take: a reader works on the one span it read and never sees a half-grown
+    table (growing the shared lists in place let a reader index past them, and two threads
+    growing at once could append the same days twice).
     """
 
     SPAN = 400  # days added around a request when the table grows
 
     def __init__(self, calendar):
         self.calendar = calendar
-        self.first = self.last = None  # local days covered: [first, last)
-        self.lo = self.hi = None  # the same range in epoch seconds
-        # cum[i] / upto[i]: working seconds before / at the end of interval i
-        self.starts, self.ends, self.cum, self.upto = [], [], [], []
+        self.span = _Span()
+        self._lock = threading.Lock()
 
-    def _append_days(self, first, last):
+    def _span(self, first, last, base=None):
+        """The span of [first, last): ``base``'s (which starts on ``first``) with the days after it."""
         calendar = self.calendar
-        total = self.upto[-1] if self.upto else 0.0
-        day = first
+        starts, ends, cum, upto = (list(base.starts), list(base.ends), list(base.cum), list(base.upto)) \
+            if base else ([], [], [], [])
+        total = upto[-1] if upto else 0.0
+        day = base.last if base else first
         while day < last:
             for a, b in _day_intervals(calendar.tz, calendar.attendance, calendar.leaves, day):
                 a, b = _epoch(a), _epoch(b)
-                self.starts.append(a)
-                self.ends.append(b)
-                self.cum.append(total)
+                starts.append(a)
+                ends.append(b)
+                cum.append(total)
                 total += b - a
-                self.upto.append(total)
+                upto.append(total)
             day += DAY
+        return _Span(first, last, base.lo if base else _epoch(local_day_bounds(calendar.tz, first)[0]),
+                     _epoch(local_day_bounds(calendar.tz, last)[0]), starts, ends, cum, upto)
 
-    def _build(self, first, last):
-        self.starts, self.ends, self.cum, self.upto = [], [], [], []
-        self._append_days(first, last)
-        self.first, self.last = first, last
-        self.lo = _epoch(local_day_bounds(self.calendar.tz, first)[0])
-        self.hi = _epoch(local_day_bounds(self.calendar.tz, last)[0])
+    def cover(self, ts, span=None):
+        """A span holding the epoch moment ``ts``. With ``span`` (which starts before ``ts``): one
+        starting on the same day, so positions read from ``span`` stay comparable."""
+        with self._lock:
+            current = self.span
+            if span is None and current.lo is not None and current.lo <= ts < current.hi:
+                return current
+            day = _local_date(self.calendar.tz, EPOCH + timedelta(seconds=ts))
+            if span is not None:
+                base = current if current.first == span.first and current.last >= span.last else span
+                if ts < base.hi:
+                    return base
+                grown = self._span(base.first, day + timedelta(days=self.SPAN), base)
+                if base is current:
+                    self.span = grown
+                return grown
+            if current.lo is None:
+                grown = self._span(day - timedelta(days=self.SPAN), day + timedelta(days=self.SPAN))
+            elif ts < current.lo:
+                grown = self._span(day - timedelta(days=self.SPAN), current.last)
+            else:
+                grown = self._span(current.first, day + timedelta(days=self.SPAN), current)
+            self.span = grown
+            return grown
 
-    def _grow_forward(self, days):
-        last = self.last + timedelta(days=days)
-        self._append_days(self.last, last)
-        self.last = last
-        self.hi = _epoch(local_day_bounds(self.calendar.tz, last)[0])
-
-    def cover(self, ts):
-        """Make sure the epoch moment ``ts`` lies inside the table (may rebuild it: positions read
-        before a ``cover`` of another moment are not comparable with positions read after)."""
-        if self.lo is not None and self.lo <= ts < self.hi:
-            return
-        day = _local_date(self.calendar.tz, EPOCH + timedelta(seconds=ts))
-        if self.lo is None:
-            self._build(day - timedelta(days=self.SPAN), day + timedelta(days=self.SPAN))
-        elif ts < self.lo:
-            self._build(day - timedelta(days=self.SPAN), self.last)
-        else:
-            self._grow_forward((day - self.last).days + self.SPAN)
-
-    def position(self, ts):
-        index = bisect_right(self.starts, ts) - 1
-        if index < 0:
-            return 0.0
-        return self.cum[index] + min(ts, self.ends[index]) - self.starts[index]
-
-    def at(self, target, since):
-        """The first epoch moment whose position reaches ``target``, or None when the table grew
-        ``MAX_DAYS`` past the epoch moment ``since`` without reaching it."""
-        while not self.upto or self.upto[-1] < target:
-            if self.hi - since > MAX_DAYS * 86400:
+    def at(self, span, target, since):
+        """The first epoch moment whose position in ``span`` reaches ``target``, or None when the
+        table grew ``MAX_DAYS`` past the epoch moment ``since`` without reaching it."""
+        while not span.upto or span.upto[-1] < target:
+            if span.hi - since > MAX_DAYS * 86400:
                 return None
-            self._grow_forward(self.SPAN)
-        index = bisect_left(self.upto, target)  # the first interval whose end reaches the target
-        return self.starts[index] + (target - self.cum[index])
+            span = self.cover(span.hi, span)
+        index = bisect_left(span.upto, target)  # the first interval whose end reaches the target
+        return span.starts[index] + (target - span.cum[index])
 
 
 EPOCH = datetime(1970, 1, 1)
@@ -217,11 +238,12 @@ def business_seconds(calendar, start, end):
     table = _timeline(calendar)
     # _epoch() and cover()'s test inline: an SLA run makes hundreds of thousands of these calls.
     a, b = (start - EPOCH).total_seconds(), (end - EPOCH).total_seconds()
-    if table.lo is None or not table.lo <= a < table.hi:
-        table.cover(a)
-    if not b < table.hi:
-        table.cover(b)  # b > a >= the table's start: it can only grow forward, positions stay comparable
-    return table.position(b) - table.position(a)
+    span = table.span  # one span for both positions (another thread may publish a new one meanwhile)
+    if span.lo is None or not span.lo <= a < span.hi:
+        span = table.cover(a)
+    if not b < span.hi:
+        span = table.cover(b, span)  # b > a >= the span's start: grown forward, positions stay comparable
+    return span.position(b) - span.position(a)
 
 
 def add(calendar, start, seconds):
@@ -230,9 +252,10 @@ def add(calendar, start, seconds):
         return start
     table = _timeline(calendar)
     ts = (start - EPOCH).total_seconds()
-    if table.lo is None or not table.lo <= ts < table.hi:
-        table.cover(ts)
-    moment = table.at(table.position(ts) + float(seconds), ts)
+    span = table.span
+    if span.lo is None or not span.lo <= ts < span.hi:
+        span = table.cover(ts)
+    moment = table.at(span, span.position(ts) + float(seconds), ts)
     return None if moment is None else EPOCH + timedelta(seconds=moment)
 
 

@@ -1,5 +1,7 @@
 """Business-hours arithmetic of the cockpit on plain calendars: weekends, holidays, zones, DST."""
 import random
+import sys
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -129,3 +131,43 @@ def test_timeline_agrees_with_brute_force_across_dst_and_leaves(calendar):
         assert bizhours.business_seconds(calendar, start, due) == pytest.approx(seconds, abs=1e-3)
         # the earliest such moment: a second earlier there is less working time
         assert _reference_seconds(calendar, start, due - timedelta(seconds=1)) < seconds
+
+
+def test_threads_sharing_a_growing_timeline_get_exact_answers():
+    """Odoo serves requests and crons from threads of one process, and they share each calendar's
+    table. Threads asking for moments years apart (the table grows forward and is rebuilt backward
+    under them) get the answers a single thread gets, and the table is never corrupted."""
+    calendar = Calendar(tz="Europe/Berlin", attendance=BERLIN.attendance,
+                        leaves=((datetime(2026, 12, 24, 12), datetime(2026, 12, 27)),))
+    rng = random.Random(5)
+    calls = []
+    for _i in range(1200):
+        start = datetime(2026, 6, 1) + timedelta(minutes=rng.randrange(-4000 * 24 * 60, 4000 * 24 * 60))
+        calls.append((start, start + timedelta(hours=rng.randrange(0, 3000)), rng.choice([3600.0, 40 * 3600.0])))
+    bizhours.forget_tables()
+    expected = [(bizhours.business_seconds(calendar, s, e), bizhours.add(calendar, s, n)) for s, e, n in calls]
+    results, errors = {}, []
+
+    def work(offset):
+        try:
+            for i in range(offset, len(calls), 8):
+                start, end, seconds = calls[i]
+                results[i] = (bizhours.business_seconds(calendar, start, end), bizhours.add(calendar, start, seconds))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for _round in range(3):
+            bizhours.forget_tables()
+            results.clear()
+            workers = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            assert not errors
+            assert [results[i] for i in range(len(calls))] == expected
+    finally:
+        sys.setswitchinterval(interval)

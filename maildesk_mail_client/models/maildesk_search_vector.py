@@ -63,14 +63,12 @@ def _sources(vals):
 class SearchVectors:
     """The search vectors of ``vals_list``, being computed on another connection (module docstring).
 
-    ``keyed``: the rows are known by their ``remote_id`` (vectors started before the values
-    ``column`` gets were made); otherwise by the identity of each values dict.
-    """
+    Rows are known by their ``remote_id`` (unique in a synced batch), so vectors started from
+    the parsed messages serve the values ``_ingest`` makes of them later."""
 
-    def __init__(self, dbname, vals_list, keyed=False):
+    def __init__(self, dbname, vals_list):
         self._sent = [_sources(vals) for vals in vals_list]
-        self._key = (lambda vals: vals.get("remote_id")) if keyed else id
-        self._index = {self._key(vals): i for i, vals in enumerate(vals_list)}
+        self._index = {vals.get("remote_id"): i for i, vals in enumerate(vals_list)}
         self._vectors = None
         self._thread = threading.Thread(target=self._compute, args=(dbname,), name="maildesk-search-vectors",
                                         daemon=True)
@@ -85,17 +83,18 @@ class SearchVectors:
             _logger.info("MailDesk: search vectors of a batch computed at insert (%s)", exc)
 
     def wait(self):
+        """Until the second connection answered (or failed)."""
         self._thread.join()
 
     def column(self, vals_list):
         """The vectors for ``vals_list``, in its order; None unless all are known and current."""
-        self._thread.join()
+        self.wait()
         vectors = self._vectors
         if vectors is None or len(vectors) != len(self._sent):
             return None
         result = []
         for vals in vals_list:
-            index = self._index.get(self._key(vals))
+            index = self._index.get(vals.get("remote_id"))
             if index is None or _sources(vals) != self._sent[index]:
                 return None
             result.append(vectors[index])
@@ -116,7 +115,7 @@ class SearchVectorsAhead:
                 for m in messages if m.parsed is not None]
         if len(rows) < MIN_BATCH:
             return
-        vectors = SearchVectors(self.dbname, rows, keyed=True)
+        vectors = SearchVectors(self.dbname, rows)
         with self._lock:
             self._started.append((frozenset(row["remote_id"] for row in rows), vectors))
 

@@ -10,6 +10,11 @@ parameter and one ``array_in`` call.
 from datetime import date
 
 
+def _quoted(text):
+    """One element as a double-quoted array string (backslash and quote escaped)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _element(value):
     if value is None:
         return "NULL"
@@ -17,8 +22,7 @@ def _element(value):
         return "t" if value else "f"
     if isinstance(value, int | float):
         return repr(value)
-    text = str(value)  # str, datetime (ISO with a space: what PostgreSQL reads), date
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _quoted(str(value))  # str, datetime (ISO with a space: what PostgreSQL reads), date
 
 
 def literal(values):
@@ -30,6 +34,5 @@ def literal(values):
     if isinstance(sample, date):  # ISO text, nothing to escape
         return "{" + ",".join(["NULL" if v is None else f'"{v}"' for v in values]) + "}"
     if isinstance(sample, str):
-        return "{" + ",".join(["NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-                               for v in values]) + "}"
+        return "{" + ",".join(["NULL" if v is None else _quoted(v) for v in values]) + "}"
     return "{" + ",".join(map(_element, values)) + "}"

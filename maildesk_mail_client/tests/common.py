@@ -103,6 +103,11 @@ class MaildeskCase(TransactionCase):
         return cls.env["maildesk.account"].create(vals)
 
     @classmethod
+    def make_folder(cls, account, path, **kwargs):
+        return cls.env["maildesk.folder"].create(dict({"account_id": account.id, "name": path, "path": path},
+                                                      **kwargs))
+
+    @classmethod
     def make_message(cls, account, **kwargs):
         return create_message(cls.env, account, **kwargs)
 
@@ -135,11 +140,6 @@ class ClientApiCase(MaildeskCase):
         cls.sent = cls.make_folder(cls.account, "Sent", role="sent")
         cls.private = cls.make_account(name="Private", email="priv@example.com", owner_id=cls.user_outsider.id)
         cls.private_inbox = cls.make_folder(cls.private, "INBOX", role="inbox")
-
-    @classmethod
-    def make_folder(cls, account, path, **kwargs):
-        return cls.env["maildesk.folder"].create(dict({"account_id": account.id, "name": path, "path": path},
-                                                      **kwargs))
 
     @classmethod
     def msg(cls, subject, date, thread=None, account=None, folder=None, **kwargs):

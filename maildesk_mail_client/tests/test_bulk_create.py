@@ -14,8 +14,7 @@ class TestBulkCreateIsCreate(MaildeskCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.account = cls.make_account()
-        cls.folder = cls.env["maildesk.folder"].create(
-            {"account_id": cls.account.id, "name": "INBOX", "path": "INBOX", "role": "inbox"})
+        cls.folder = cls.make_folder(cls.account, "INBOX", role="inbox")
         cls.thread = cls.env["maildesk.thread"].create({"account_id": cls.account.id, "subject": "Hi"})
 
     def vals(self, index):

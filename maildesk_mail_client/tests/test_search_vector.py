@@ -17,8 +17,7 @@ class TestSearchVector(MaildeskCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.account = cls.make_account()
-        cls.folder = cls.env["maildesk.folder"].create({"account_id": cls.account.id, "name": "INBOX",
-                                                        "path": "INBOX", "role": "inbox"})
+        cls.folder = cls.make_folder(cls.account, "INBOX", role="inbox")
 
     def vals(self, i, **kwargs):
         return {"account_id": self.account.id, "company_id": self.account.company_id.id,

@@ -787,6 +787,31 @@ class TestJsonRpcAttacks(HttpCase):
         self.assertNotIn("script", str(self.message.body_html))
 
 
+    def test_rpc_cannot_reach_the_ingest_path(self):
+        """The sync's trusted entry points (bodies stored unsanitized, vectors kept as given) are
+        private methods; the search column is not a column users write (the guard refuses it)."""
+        self.authenticate("rpc_member", "rpc_member")
+        folder_id = self.message.folder_id.id
+        vals = {"account_id": self.account.id, "folder_id": folder_id, "remote_id": "1:99",
+                "message_id": "<injected@evil.test>", "subject": "Injected", "body_html": HOSTILE}
+        attacks = [
+            ("maildesk.message", "_create_ingested", [[vals]]),
+            ("maildesk.message", "_ingest", [folder_id, []]),
+            ("maildesk.message", "_apply_batch", [folder_id, {}]),
+            ("maildesk.folder", "_run_sync", [[folder_id], None, None]),
+        ]
+        for model, method, args in attacks:
+            with self.subTest(method=method), self.assertRaises(Exception) as caught:
+                self.call(model, method, args)
+            self.assertIn("AccessError", type(caught.exception).__name__ + str(caught.exception))
+        with self.assertRaises(Exception) as caught:
+            self.call("maildesk.message", "write", [[self.message.id], {"search_vector": "'forged':1"}])
+        self.assertIn("AccessError", type(caught.exception).__name__ + str(caught.exception))
+        self.assertFalse(self.env["maildesk.message"].sudo().search_count(
+            [("message_id", "=", "<injected@evil.test>")]))
+        self.env.cr.execute("SELECT search_vector::text FROM maildesk_message WHERE id = %s", (self.message.id,))
+        self.assertNotIn("forged", self.env.cr.fetchone()[0] or "")
+
 @tagged("post_install", "-at_install", "maildesk", "maildesk_tours")
 class TestBackendBodySandbox(HttpCase):
     """Item 2, as a user sees it: the backend message form shows the body in the sandbox only."""
